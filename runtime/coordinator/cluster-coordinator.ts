@@ -1,0 +1,237 @@
+// The public entry point: starts `hostCount` host processes (or, with `hostCount: 0`, an in-process
+// object table with the same semantics), routes stubs to the owner of each object, and shuts it all
+// down without leaving a process, socket file or handle behind. The only code that spawns processes.
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { ErrorCode, SourdoughError, describeValue } from "../errors.ts";
+import { DurableObjectId, assertNamespaceName } from "../ids.ts";
+import type { DurableObject, DurableObjectClass, ConcreteDurableObjectClass } from "../object/durable-object.ts";
+import { ObjectTable } from "../object/object-table.ts";
+import { buildEnv } from "../rpc/env.ts";
+import { RpcClient } from "../rpc/rpc-client.ts";
+import { DurableObjectNamespace, type ClientRouter, type DurableObjectStub } from "../rpc/stub.ts";
+import { memoryPipePair } from "../transport/pipe.ts";
+import { slotAddress, socketPath, type ClusterConfig, type SlotAddress } from "../host/cluster-config.ts";
+import { SlotRouter } from "../host/slot-router.ts";
+import { DEFAULT_MAX_FRAME_BYTES } from "../wire/frame-reader.ts";
+import { HOST_ENTRY, HostProcess, type HostInfo } from "./host-process.ts";
+
+export interface ClusterCoordinatorOptions {
+  /** Host processes to run. Default: the number of cores. 0 runs objects in this process (development). */
+  hostCount?: number;
+  /** Isolates (worker threads) per host. Default: cores / hostCount, at least 1 (see README). */
+  isolatesPerHost?: number;
+  /** Directory of the per-object SQLite files. Default: none (in-memory databases, not durable). */
+  storageDir?: string;
+  /** Modules (file URLs or paths) exporting your Durable Object classes; hosts import them. */
+  modules?: Array<string | URL>;
+  /** Bindings visible as `env.BINDING` inside objects (and in `serve()`'s worker). */
+  durableObjects?: Record<string, DurableObjectClass>;
+  /** Plain values added to `env` (structured-cloneable). */
+  env?: Record<string, unknown>;
+  /** How long a call waits for its host's socket (e.g. during a restart) before failing. Default 10 s. */
+  connectTimeoutMs?: number;
+  /** How long a host may take to become ready. Default 30 s. */
+  startTimeoutMs?: number;
+  /** Largest frame accepted on any connection. Default 64 MiB. */
+  maxFrameBytes?: number;
+  /** Heap limit per isolate in MiB. Default: V8's. */
+  isolateHeapMb?: number;
+  /** Restart backoff after a host crash. Default 100 ms doubling to 5 s. */
+  restartBackoff?: { initialMs?: number; maxMs?: number };
+  /** Node flags for host processes (e.g. ["--cpu-prof"]). Default none. */
+  hostExecArgv?: string[];
+  /** Where host stdout/stderr goes. Default: this process's stdout/stderr. */
+  output?: (host: number, stream: "stdout" | "stderr", text: string) => void;
+  /** @internal test hook: a substitute host entry script. */
+  hostEntry?: URL | string;
+}
+
+/** Spawns and supervises host processes, and hands out stubs and namespaces for their objects. */
+export class ClusterCoordinator {
+  /** Resolves when every host is ready; rejects with ERR_HOST_START (and the host's stderr). */
+  readonly ready: Promise<void>;
+  readonly hostCount: number;
+  readonly isolatesPerHost: number;
+  readonly #router: ClientRouter & { close(): void };
+  readonly #hosts: HostProcess[] = [];
+  readonly #config: ClusterConfig | undefined;
+  readonly #localClasses = new Map<string, ConcreteDurableObjectClass>();
+  readonly #localTable: ObjectTable | undefined;
+  readonly #env: Record<string, unknown>;
+  #closing: Promise<void> | undefined;
+  #startError: Error | undefined;
+
+  constructor(options: ClusterCoordinatorOptions = {}) {
+    const cores = os.availableParallelism();
+    this.hostCount = nonNegativeInt(options.hostCount ?? cores, "hostCount");
+    this.isolatesPerHost = positiveInt(options.isolatesPerHost ?? Math.max(1, Math.floor(cores / Math.max(1, this.hostCount))), "isolatesPerHost");
+    const bindings = bindingNamespaces(options.durableObjects ?? {});
+    const vars = options.env ?? {};
+    const storageDir = options.storageDir === undefined ? undefined : path.resolve(options.storageDir);
+    const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+    const connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
+
+    if (this.hostCount === 0) {
+      for (const Class of Object.values(options.durableObjects ?? {})) this.#register(Class);
+      let table: ObjectTable | undefined;
+      const client = new RpcClient(
+        async () => {
+          const [mine, theirs] = memoryPipePair();
+          table!.serve(theirs);
+          return mine;
+        },
+        { peer: "the in-process object table", connectTimeoutMs, maxFrameBytes },
+      );
+      this.#router = { clientFor: () => client, close: () => client.close("the coordinator was closed") };
+      this.#env = buildEnv(vars, bindings, this.#router);
+      table = new ObjectTable({ classes: this.#localClasses, env: this.#env, storageDir, maxFrameBytes, label: "in-process" });
+      this.#localTable = table;
+      this.ready = Promise.resolve();
+      return;
+    }
+
+    const modules = (options.modules ?? []).map(moduleUrl);
+    if (modules.length === 0) {
+      throw new SourdoughError(ErrorCode.BAD_OPTIONS, `ClusterCoordinator: hostCount is ${this.hostCount} but no modules were given. Host processes load your classes by module: pass modules: [new URL("./counter.ts", import.meta.url)], or use hostCount: 0.`);
+    }
+    const runDir = mkdtempSync(path.join(os.tmpdir(), "sourdough-")); // mode 0700
+    this.#config = { runDir, hostCount: this.hostCount, isolatesPerHost: this.isolatesPerHost, storageDir, modules, bindings, vars, connectTimeoutMs, maxFrameBytes, isolateHeapMb: options.isolateHeapMb };
+    this.#router = new SlotRouter({ config: this.#config });
+    this.#env = buildEnv(vars, bindings, this.#router);
+    const output = options.output ?? ((_host, stream, text) => void process[stream].write(text));
+    for (let index = 0; index < this.hostCount; index++) {
+      this.#hosts.push(
+        new HostProcess({
+          index,
+          config: this.#config,
+          startTimeoutMs: options.startTimeoutMs ?? 30_000,
+          restartInitialMs: options.restartBackoff?.initialMs ?? 100,
+          restartMaxMs: options.restartBackoff?.maxMs ?? 5_000,
+          execArgv: options.hostExecArgv ?? [],
+          entry: options.hostEntry ?? HOST_ENTRY,
+          output: (stream, text) => output(index, stream, text),
+        }),
+      );
+    }
+    this.ready = this.#start(Object.values(bindings));
+    this.ready.catch(() => {}); // observed through `ready`/`start()` and by every call
+  }
+
+  /** Resolves when the cluster is ready (same as `ready`). */
+  start(): Promise<void> {
+    return this.ready;
+  }
+
+  /** `env` as objects see it: your variables plus a namespace per `durableObjects` binding. */
+  get env(): Record<string, unknown> {
+    return this.#env;
+  }
+
+  /** Snapshot of the host processes (empty with `hostCount: 0`). */
+  get hosts(): HostInfo[] {
+    return this.#hosts.map((h) => h.info);
+  }
+
+  /** The private run directory holding the slot sockets (undefined with `hostCount: 0`). */
+  get runDir(): string | undefined {
+    return this.#config?.runDir;
+  }
+
+  /** A Cloudflare-style namespace for `Class` (its namespace name is the class name). */
+  namespace<T extends DurableObject>(Class: DurableObjectClass<T>): DurableObjectNamespace<T> {
+    return new DurableObjectNamespace<T>(this.#register(Class), this.#guardedRouter);
+  }
+
+  /** A stub for the object `idOrName` of `Class`: a DurableObjectId, or a name (as `getByName`). */
+  get<T extends DurableObject>(idOrName: DurableObjectId | string, Class: DurableObjectClass<T>): DurableObjectStub<T> {
+    const ns = this.namespace(Class);
+    if (idOrName instanceof DurableObjectId) return ns.get(idOrName);
+    if (typeof idOrName === "string") return ns.getByName(idOrName);
+    throw new SourdoughError(ErrorCode.BAD_ID, `ClusterCoordinator.get: expected a DurableObjectId or a name string, got ${describeValue(idOrName)}.`);
+  }
+
+  /** Where (host, isolate, socket) the object lives; undefined with `hostCount: 0`. */
+  locate(Class: DurableObjectClass, id: DurableObjectId): (SlotAddress & { socketPath: string }) | undefined {
+    if (this.#config === undefined) return undefined;
+    const slot = (this.#router as SlotRouter).slotOf(Class.name, id.toString());
+    const address = slotAddress(this.#config, slot);
+    return { ...address, socketPath: socketPath(this.#config.runDir, address.host, address.isolate) };
+  }
+
+  /** Stops every host (committing and closing databases), fails calls still in flight, removes sockets. */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    this.#router.close();
+    this.#localTable?.close();
+    await Promise.all(this.#hosts.map((h) => h.stop(5_000)));
+    if (this.#config !== undefined) rmSync(this.#config.runDir, { recursive: true, force: true });
+  }
+
+  async #start(namespaces: string[]): Promise<void> {
+    try {
+      await Promise.all(this.#hosts.map((h) => h.start()));
+      const loaded = this.#hosts[0]?.classes ?? {};
+      const missing = namespaces.filter((ns) => loaded[ns] === undefined);
+      if (missing.length > 0) {
+        throw new SourdoughError(ErrorCode.BAD_CLASS, `ClusterCoordinator: class ${missing.join(", ")} is not exported by any of the modules (${this.#config!.modules.join(", ")}). Export it from one of them, or add its module to modules.`);
+      }
+    } catch (error) {
+      this.#startError = error as Error;
+      await this.close();
+      throw error;
+    }
+  }
+
+  // Calls fail fast, with the start error, once the cluster failed to start or was closed.
+  readonly #guardedRouter: ClientRouter = {
+    clientFor: (namespace, objectIdHex) => {
+      if (this.#startError !== undefined) throw this.#startError;
+      if (this.#closing !== undefined) throw new SourdoughError(ErrorCode.CLOSED, `${namespace}: the coordinator was closed. Create a new ClusterCoordinator.`);
+      return this.#router.clientFor(namespace, objectIdHex);
+    },
+  };
+
+  #register(Class: DurableObjectClass): string {
+    if (typeof Class !== "function") {
+      throw new SourdoughError(ErrorCode.BAD_CLASS, `ClusterCoordinator: expected a Durable Object class, got ${describeValue(Class)}.`);
+    }
+    assertNamespaceName(Class.name, "ClusterCoordinator");
+    if (this.hostCount === 0) this.#localClasses.set(Class.name, Class as unknown as ConcreteDurableObjectClass);
+    return Class.name;
+  }
+}
+
+function bindingNamespaces(durableObjects: Record<string, DurableObjectClass>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [binding, Class] of Object.entries(durableObjects)) {
+    if (typeof Class !== "function") {
+      throw new SourdoughError(ErrorCode.BAD_CLASS, `durableObjects.${binding}: expected a Durable Object class, got ${describeValue(Class)}.`);
+    }
+    assertNamespaceName(Class.name, `durableObjects.${binding}`);
+    out[binding] = Class.name;
+  }
+  return out;
+}
+
+function moduleUrl(module: string | URL): string {
+  if (module instanceof URL) return module.href;
+  if (/^[a-z][a-z0-9+.-]*:/i.test(module) && !/^[a-z]:[\\/]/i.test(module)) return module;
+  return pathToFileURL(path.resolve(module)).href;
+}
+
+function nonNegativeInt(value: number, name: string): number {
+  if (!Number.isInteger(value) || value < 0) throw new SourdoughError(ErrorCode.BAD_OPTIONS, `ClusterCoordinator: ${name} must be a whole number ≥ 0, got ${describeValue(value)}.`);
+  return value;
+}
+
+function positiveInt(value: number, name: string): number {
+  if (!Number.isInteger(value) || value < 1) throw new SourdoughError(ErrorCode.BAD_OPTIONS, `ClusterCoordinator: ${name} must be a whole number ≥ 1, got ${describeValue(value)}.`);
+  return value;
+}

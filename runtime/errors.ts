@@ -1,0 +1,58 @@
+// Every error sourdough raises itself: one base class with a stable `code`, plus the codes, listed once.
+// Errors thrown by user code keep their own name and message; see rpc/remote-error.ts for the wire side.
+
+/** The error codes sourdough raises. Messages are API too: they say where, what, and how to fix it. */
+export const ErrorCode = {
+  /** An id string is not 64 lowercase hex characters, or belongs to another namespace. */
+  BAD_ID: "ERR_BAD_ID",
+  /** A class, binding or namespace name is not usable (not an identifier, unknown, not exported). */
+  BAD_CLASS: "ERR_BAD_CLASS",
+  /** The called method does not exist or may not be called over RPC. */
+  METHOD_NOT_FOUND: "ERR_METHOD_NOT_FOUND",
+  /** A value cannot be copied across the RPC boundary (function, symbol, ...). */
+  UNSUPPORTED_TYPE: "ERR_UNSUPPORTED_TYPE",
+  /** A frame was truncated, oversized or malformed; the connection that carried it is closed. */
+  PROTOCOL: "ERR_PROTOCOL",
+  /** The host or isolate owning the object died or could not be reached; the call may be retried. */
+  HOST_UNAVAILABLE: "ERR_HOST_UNAVAILABLE",
+  /** A host process failed to start; the message carries its stderr. */
+  HOST_START: "ERR_HOST_START",
+  /** The coordinator, namespace or connection was closed before the call completed. */
+  CLOSED: "ERR_CLOSED",
+  /** The caller gave up on the call (deadline or AbortSignal). */
+  CANCELED: "ERR_CANCELED",
+  /** A storage call was refused (bad SQL for this API, too many keys, reserved table). */
+  STORAGE: "ERR_STORAGE",
+  /** Options passed to a sourdough API are invalid. */
+  BAD_OPTIONS: "ERR_BAD_OPTIONS",
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export interface SourdoughErrorOptions {
+  cause?: unknown;
+  /** True when the same call can be retried as is (Cloudflare's `err.retryable`). */
+  retryable?: boolean;
+}
+
+/** Base class of every error sourdough raises. `code` is stable; `retryable` says whether a retry may help. */
+export class SourdoughError extends Error {
+  readonly code: ErrorCode;
+  readonly retryable: boolean;
+  constructor(code: ErrorCode, message: string, options: SourdoughErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "SourdoughError";
+    this.code = code;
+    this.retryable = options.retryable ?? false;
+  }
+}
+
+/** Renders a value for an error message: short, unambiguous, never throws. */
+export function describeValue(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value);
+  if (typeof value === "bigint") return `${value}n`;
+  if (typeof value === "function") return `function ${value.name || "(anonymous)"}`;
+  if (typeof value === "symbol") return value.toString();
+  if (value === null || typeof value !== "object") return String(value);
+  const ctor = (value as { constructor?: { name?: string } }).constructor?.name;
+  return ctor && ctor !== "Object" ? `a ${ctor}` : "an object";
+}

@@ -1,0 +1,50 @@
+// What every process of a cluster agrees on: where the sockets are, how many slots there are, which
+// modules hold the classes, and what `env` objects receive. Sent from the coordinator to each host,
+// and from the host to each isolate, by structured clone.
+import path from "node:path";
+
+export interface ClusterConfig {
+  /** Private run directory (mode 0700) holding one socket per slot. */
+  runDir: string;
+  hostCount: number;
+  isolatesPerHost: number;
+  /** Root of per-object SQLite files; undefined keeps databases in memory (not durable). */
+  storageDir: string | undefined;
+  /** Module URLs (file:) whose exported DurableObject classes the isolates load. */
+  modules: string[];
+  /** Binding name → namespace (class name): what `env.BINDING` is inside objects. */
+  bindings: Record<string, string>;
+  /** Plain values added to every object's `env`. */
+  vars: Record<string, unknown>;
+  connectTimeoutMs: number;
+  maxFrameBytes: number;
+  /** Heap limit per isolate (worker `resourceLimits.maxOldGenerationSizeMb`), if any. */
+  isolateHeapMb: number | undefined;
+}
+
+export interface SlotAddress {
+  host: number;
+  isolate: number;
+}
+
+export function slotCount(config: Pick<ClusterConfig, "hostCount" | "isolatesPerHost">): number {
+  return config.hostCount * config.isolatesPerHost;
+}
+
+export function slotAddress(config: Pick<ClusterConfig, "isolatesPerHost">, slot: number): SlotAddress {
+  return { host: Math.floor(slot / config.isolatesPerHost), isolate: slot % config.isolatesPerHost };
+}
+
+export function socketPath(runDir: string, host: number, isolate: number): string {
+  return path.join(runDir, `h${host}-i${isolate}.sock`);
+}
+
+/** Messages on the coordinator ↔ host IPC channel and the host ↔ isolate channel. */
+export type HostCommand = { type: "start"; host: number; config: ClusterConfig } | { type: "shutdown" };
+export type ClassInfo = Record<string, string[]>; // class name → callable methods
+export type HostEvent =
+  | { type: "ready"; classes: ClassInfo; threadIds: number[] }
+  | { type: "isolate-exit"; isolate: number; code: number; error: string | undefined }
+  | { type: "isolate-restarted"; isolate: number; threadId: number }
+  | { type: "fatal"; message: string };
+export type IsolateEvent = { type: "ready"; classes: ClassInfo } | { type: "fatal"; message: string };

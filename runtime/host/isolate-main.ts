@@ -1,0 +1,69 @@
+// Entry point of one isolate (a worker thread in a host process): loads the classes, listens on the
+// slot's own Unix socket, and serves calls from its object table. Calls never hop through the host's
+// main thread. On "shutdown" it stops listening, commits and closes every database, and exits.
+import { existsSync, unlinkSync } from "node:fs";
+import net from "node:net";
+import { parentPort, workerData } from "node:worker_threads";
+import { callableMethods } from "../object/callable-methods.ts";
+import { ObjectTable } from "../object/object-table.ts";
+import { buildEnv } from "../rpc/env.ts";
+import { socketPipe } from "../transport/pipe.ts";
+import { socketPath, type ClassInfo, type ClusterConfig, type IsolateEvent } from "./cluster-config.ts";
+import { loadClasses } from "./load-classes.ts";
+import { SlotRouter } from "./slot-router.ts";
+
+interface IsolateData {
+  config: ClusterConfig;
+  host: number;
+  isolate: number;
+}
+
+const port = parentPort!;
+const { config, host, isolate } = workerData as IsolateData;
+
+function post(event: IsolateEvent): void {
+  port.postMessage(event);
+}
+
+async function main(): Promise<void> {
+  const classes = await loadClasses(config.modules);
+  const slot = host * config.isolatesPerHost + isolate;
+  let table: ObjectTable | undefined;
+  const router = new SlotRouter({ config, self: { slot, serve: (pipe) => table!.serve(pipe) } });
+  table = new ObjectTable({
+    classes,
+    env: buildEnv(config.vars, config.bindings, router),
+    storageDir: config.storageDir,
+    maxFrameBytes: config.maxFrameBytes,
+    label: `host ${host} isolate ${isolate}`,
+  });
+  const path = socketPath(config.runDir, host, isolate);
+  if (existsSync(path)) unlinkSync(path); // left by a predecessor that died
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    table!.serve(socketPipe(socket));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(path, () => resolve());
+  });
+  const info: ClassInfo = {};
+  for (const [name, Class] of classes) info[name] = [...callableMethods(Class)];
+  port.on("message", (message: { type?: string }) => {
+    if (message.type !== "shutdown") return;
+    server.close();
+    router.close();
+    table!.close();
+    for (const socket of sockets) socket.destroy();
+    if (existsSync(path)) unlinkSync(path);
+    port.close();
+  });
+  post({ type: "ready", classes: info });
+}
+
+main().catch((error: unknown) => {
+  post({ type: "fatal", message: error instanceof Error ? (error.stack ?? error.message) : String(error) });
+  port.close();
+});

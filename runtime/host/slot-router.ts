@@ -1,0 +1,82 @@
+// Routes calls of a cluster member (coordinator or isolate) to the slot that owns each object: one
+// RpcClient per slot, over the slot's Unix socket, or over an in-memory pipe for the caller's own slot.
+import net from "node:net";
+import { ErrorCode, SourdoughError } from "../errors.ts";
+import { RpcClient, type Dial } from "../rpc/rpc-client.ts";
+import { slotFor } from "../rpc/placement.ts";
+import type { ClientRouter } from "../rpc/stub.ts";
+import { memoryPipePair, socketPipe, type Pipe } from "../transport/pipe.ts";
+import { slotAddress, slotCount, socketPath, type ClusterConfig } from "./cluster-config.ts";
+
+export interface SlotRouterOptions {
+  config: ClusterConfig;
+  /** The caller's own slot and how to serve a pipe there, so self-calls skip the socket. */
+  self?: { slot: number; serve(pipe: Pipe): void };
+}
+
+export class SlotRouter implements ClientRouter {
+  readonly #config: ClusterConfig;
+  readonly #clients: Array<RpcClient | undefined>;
+  readonly #self: SlotRouterOptions["self"];
+  readonly #slots: number;
+  #closed = false;
+
+  constructor(options: SlotRouterOptions) {
+    this.#config = options.config;
+    this.#self = options.self;
+    this.#slots = slotCount(options.config);
+    this.#clients = new Array<RpcClient | undefined>(this.#slots);
+  }
+
+  /** The slot that owns (namespace, object id). */
+  slotOf(namespace: string, objectIdHex: string): number {
+    return slotFor(namespace, objectIdHex, this.#slots);
+  }
+
+  clientFor(namespace: string, objectIdHex: string): RpcClient {
+    if (this.#closed) throw new SourdoughError(ErrorCode.CLOSED, `${namespace}: the cluster was closed. Start a new ClusterCoordinator.`);
+    const slot = this.slotOf(namespace, objectIdHex);
+    return this.#clients[slot] ?? this.#open(slot);
+  }
+
+  close(): void {
+    this.#closed = true;
+    for (const client of this.#clients) client?.close("the cluster was closed");
+    this.#clients.fill(undefined);
+  }
+
+  #open(slot: number): RpcClient {
+    const { host, isolate } = slotAddress(this.#config, slot);
+    const self = this.#self;
+    const dial: Dial =
+      self !== undefined && self.slot === slot
+        ? async () => {
+            const [mine, theirs] = memoryPipePair();
+            self.serve(theirs);
+            return mine;
+          }
+        : () => dialUnix(socketPath(this.#config.runDir, host, isolate));
+    const client = new RpcClient(dial, {
+      peer: `host ${host} isolate ${isolate}`,
+      connectTimeoutMs: this.#config.connectTimeoutMs,
+      maxFrameBytes: this.#config.maxFrameBytes,
+    });
+    this.#clients[slot] = client;
+    return client;
+  }
+}
+
+export function dialUnix(path: string): Promise<Pipe> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(path);
+    const onError = (error: Error) => {
+      socket.destroy();
+      reject(error);
+    };
+    socket.once("error", onError);
+    socket.once("connect", () => {
+      socket.removeListener("error", onError);
+      resolve(socketPipe(socket));
+    });
+  });
+}

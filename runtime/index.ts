@@ -1,0 +1,12 @@
+// The public API of sourdough. Everything not exported here is internal.
+export { DurableObject, type DurableObjectState, type DurableObjectClass } from "./object/durable-object.ts";
+export { ClusterCoordinator, type ClusterCoordinatorOptions } from "./coordinator/cluster-coordinator.ts";
+export type { HostInfo, HostState } from "./coordinator/host-process.ts";
+export { DurableObjectNamespace, type DurableObjectStub } from "./rpc/stub.ts";
+export type { RemoteErrorFields } from "./rpc/remote-error.ts";
+export { DurableObjectId } from "./ids.ts";
+export { route, type IdExtractor } from "./http/route.ts";
+export { serve, type ServeHandle, type ServeOptions, type Worker, type ExecutionContext } from "./http/serve.ts";
+export { SourdoughError, ErrorCode } from "./errors.ts";
+export type { ObjectStorage as DurableObjectStorage, ListOptions, SyncKvStorage } from "./storage/object-storage.ts";
+export type { SqlStorage, SqlStorageCursor, SqlStorageValue } from "./storage/sql-cursor.ts";

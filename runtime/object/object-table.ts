@@ -1,0 +1,262 @@
+// The objects of one isolate: validates each incoming call, activates the object on first use,
+// delivers events one at a time through the input gate (blockConcurrencyWhile), runs the method,
+// commits the object's writes (output gate) and only then replies. Transport-agnostic: it serves
+// any Pipe, so the same code runs in a host isolate and in-process (`hostCount: 0`).
+import path from "node:path";
+import { ErrorCode, SourdoughError, describeValue } from "../errors.ts";
+import { DurableObjectId, isValidId } from "../ids.ts";
+import { errorToWire } from "../rpc/remote-error.ts";
+import { ObjectStorage } from "../storage/object-storage.ts";
+import { FrameConnection } from "../transport/frame-connection.ts";
+import type { Pipe } from "../transport/pipe.ts";
+import { CallKind, Which, type CallMessage, type Message } from "../wire/envelope.ts";
+import { asWireRequest, requestFromWire, responseToWire } from "../wire/fetch-payload.ts";
+import { decodePayload, encodePayload } from "../wire/payload.ts";
+import { callableMethods, methodNotCallable } from "./callable-methods.ts";
+import type { ConcreteDurableObjectClass, DurableObject, DurableObjectState } from "./durable-object.ts";
+
+export interface ObjectTableOptions {
+  /** Namespace (class) name → class. */
+  classes: ReadonlyMap<string, ConcreteDurableObjectClass>;
+  /** The `env` every object receives (variables plus namespace bindings). */
+  env: object;
+  /** Root of the per-object database files; undefined keeps every database in memory. */
+  storageDir: string | undefined;
+  maxFrameBytes?: number;
+  /** Which slot this table is, for `whoami`-style diagnostics returned by `ctx`. */
+  label: string;
+}
+
+interface Event {
+  run(): void;
+  fail(error: unknown): void;
+}
+
+class ActiveObject {
+  instance: DurableObject | undefined;
+  blockers = 0;
+  readonly queue: Event[] = [];
+  readonly waiting = new Set<Promise<unknown>>();
+  constructor(
+    readonly key: string,
+    readonly state: DurableObjectState,
+    readonly storage: ObjectStorage,
+  ) {}
+}
+
+export class ObjectTable {
+  readonly #options: ObjectTableOptions;
+  readonly #objects = new Map<string, ActiveObject>();
+  readonly #connections = new Set<FrameConnection>();
+  readonly #dirty = new Set<ObjectStorage>();
+  #commitScheduled = false;
+
+  constructor(options: ObjectTableOptions) {
+    this.#options = options;
+  }
+
+  get activeObjects(): number {
+    return this.#objects.size;
+  }
+
+  /** Serves calls arriving on `pipe` until it closes. */
+  serve(pipe: Pipe): void {
+    const conn: FrameConnection = new FrameConnection(
+      pipe,
+      {
+        message: (m) => this.#onMessage(conn, m),
+        close: () => this.#connections.delete(conn),
+      },
+      this.#options.maxFrameBytes,
+    );
+    this.#connections.add(conn);
+  }
+
+  /** Closes every connection and every database (committing pending writes). */
+  close(): void {
+    for (const conn of this.#connections) conn.end();
+    this.#connections.clear();
+    for (const obj of this.#objects.values()) obj.storage.close();
+    this.#objects.clear();
+  }
+
+  #onMessage(conn: FrameConnection, message: Message): void {
+    if (message.which === Which.Call) this.#onCall(conn, message);
+    // Cancel: the answer is dropped by the caller; a running method cannot be interrupted safely.
+    // Return/Exception/Control from a caller carry nothing for us.
+  }
+
+  #onCall(conn: FrameConnection, call: CallMessage): void {
+    const q = call.questionId;
+    const where = `${call.namespace}.${call.kind === CallKind.Fetch ? "fetch" : call.method}`;
+    const fail = (error: unknown) => this.#replyError(conn, q, error);
+    const Class = this.#options.classes.get(call.namespace);
+    if (Class === undefined) {
+      const known = [...this.#options.classes.keys()].join(", ") || "(none)";
+      return fail(new SourdoughError(ErrorCode.BAD_CLASS, `${where}: no Durable Object class named ${describeValue(call.namespace)} is loaded here (loaded: ${known}). Register the class with the coordinator.`));
+    }
+    if (!isValidId(call.namespace, call.objectId)) {
+      return fail(new SourdoughError(ErrorCode.BAD_ID, `${where}: ${describeValue(call.objectId)} is not an id of namespace ${call.namespace}. Make ids with the namespace's idFromName/newUniqueId/idFromString.`));
+    }
+    let args: unknown;
+    try {
+      args = decodePayload(call.payload, `${where} arguments`);
+    } catch (error) {
+      return fail(error);
+    }
+    let run: (obj: ActiveObject) => unknown;
+    if (call.kind === CallKind.Fetch) {
+      run = (obj) => this.#runFetch(obj, Class.name, args);
+    } else {
+      if (!callableMethods(Class).has(call.method)) return fail(methodNotCallable(call.namespace, Class, call.method));
+      if (!Array.isArray(args)) return fail(new SourdoughError(ErrorCode.PROTOCOL, `${where}: arguments must be an array, got ${describeValue(args)}.`));
+      const method = call.method;
+      run = (obj) => (obj.instance as unknown as Record<string, (...a: unknown[]) => unknown>)[method]!(...(args as unknown[]));
+    }
+    let obj: ActiveObject;
+    try {
+      obj = this.#activate(Class, call);
+    } catch (error) {
+      return fail(error);
+    }
+    this.#deliver(obj, {
+      run: () => {
+        let result: unknown;
+        try {
+          result = run(obj);
+        } catch (error) {
+          return this.#finish(conn, q, obj, where, false, error);
+        }
+        if (isThenable(result)) {
+          result.then(
+            (value) => this.#finish(conn, q, obj, where, true, value),
+            (error: unknown) => this.#finish(conn, q, obj, where, false, error),
+          );
+        } else {
+          this.#finish(conn, q, obj, where, true, result);
+        }
+      },
+      fail,
+    });
+  }
+
+  async #runFetch(obj: ActiveObject, className: string, payload: unknown): Promise<unknown> {
+    const handler = (obj.instance as { fetch?: unknown }).fetch;
+    if (typeof handler !== "function") {
+      throw new SourdoughError(ErrorCode.METHOD_NOT_FOUND, `${className}.fetch: class ${className} has no fetch(request) handler. Add one, or call its methods directly.`);
+    }
+    const response: unknown = await handler.call(obj.instance, requestFromWire(asWireRequest(payload)));
+    if (!(response instanceof Response)) {
+      throw new TypeError(`${className}.fetch: returned ${describeValue(response)}, expected a Response.`);
+    }
+    return responseToWire(response);
+  }
+
+  // The output gate: the object's writes are committed before the answer leaves.
+  #finish(conn: FrameConnection, q: number, obj: ActiveObject, where: string, ok: boolean, value: unknown): void {
+    try {
+      obj.storage.commit();
+    } catch (error) {
+      return this.#replyError(conn, q, error);
+    }
+    if (conn.closed) return;
+    if (!ok) return this.#replyError(conn, q, value);
+    let bytes: Uint8Array;
+    try {
+      bytes = encodePayload(value, `${where} result`);
+    } catch (error) {
+      return this.#replyError(conn, q, error);
+    }
+    conn.writer.writeReturn(q, bytes);
+    conn.flushSoon();
+  }
+
+  #replyError(conn: FrameConnection, q: number, error: unknown): void {
+    if (conn.closed) return;
+    const w = errorToWire(error);
+    conn.writer.writeException(q, w.retryable, w.name, w.message, w.code, w.stack);
+    conn.flushSoon();
+  }
+
+  #activate(Class: ConcreteDurableObjectClass, call: CallMessage): ActiveObject {
+    const key = `${call.namespace}:${call.objectId}`;
+    const existing = this.#objects.get(key);
+    if (existing !== undefined) return existing;
+    const dir = this.#options.storageDir;
+    const storage = new ObjectStorage({
+      file: dir === undefined ? ":memory:" : path.join(dir, call.namespace, `${call.objectId}.sqlite`),
+      onDirty: (s) => this.#markDirty(s),
+    });
+    const id = new DurableObjectId(call.objectId, call.name);
+    let obj: ActiveObject;
+    const state: DurableObjectState = {
+      id,
+      storage,
+      blockConcurrencyWhile: (fn) => this.#blockConcurrencyWhile(obj, fn),
+      waitUntil: (promise) => {
+        obj.waiting.add(promise);
+        promise.then(
+          () => obj.waiting.delete(promise),
+          () => obj.waiting.delete(promise),
+        );
+      },
+    };
+    obj = new ActiveObject(key, state, storage);
+    this.#objects.set(key, obj);
+    try {
+      obj.instance = new Class(state, this.#options.env);
+    } catch (error) {
+      this.#objects.delete(key);
+      storage.close();
+      throw error;
+    }
+    return obj;
+  }
+
+  // The input gate: while a blockConcurrencyWhile callback runs, events queue in arrival order.
+  #deliver(obj: ActiveObject, event: Event): void {
+    if (obj.blockers > 0) obj.queue.push(event);
+    else event.run();
+  }
+
+  async #blockConcurrencyWhile<T>(obj: ActiveObject, fn: () => Promise<T> | T): Promise<T> {
+    obj.blockers++;
+    try {
+      const result = await fn();
+      obj.storage.commit();
+      return result;
+    } catch (error) {
+      this.#reset(obj, error);
+      throw error;
+    } finally {
+      obj.blockers--;
+      while (obj.blockers === 0 && obj.queue.length > 0) obj.queue.shift()!.run();
+    }
+  }
+
+  // Cloudflare resets an object whose blockConcurrencyWhile callback throws: the instance is dropped
+  // with its uncommitted writes, events waiting on it fail with that error, and the next event
+  // constructs a fresh instance.
+  #reset(obj: ActiveObject, error: unknown): void {
+    if (this.#objects.get(obj.key) === obj) this.#objects.delete(obj.key);
+    obj.storage.close({ rollback: true });
+    const queued = obj.queue.splice(0);
+    for (const event of queued) event.fail(error);
+  }
+
+  #markDirty(storage: ObjectStorage): void {
+    this.#dirty.add(storage);
+    if (this.#commitScheduled) return;
+    this.#commitScheduled = true;
+    setImmediate(() => {
+      this.#commitScheduled = false;
+      const dirty = [...this.#dirty];
+      this.#dirty.clear();
+      for (const s of dirty) s.commit();
+    });
+  }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && typeof value === "object" && typeof (value as { then?: unknown }).then === "function";
+}

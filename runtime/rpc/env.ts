@@ -1,0 +1,9 @@
+// Builds the `env` objects receive and `serve()` hands to the worker: plain variables plus one
+// DurableObjectNamespace per binding.
+import { DurableObjectNamespace, type ClientRouter } from "./stub.ts";
+
+export function buildEnv(vars: Record<string, unknown>, bindings: Record<string, string>, router: ClientRouter): Record<string, unknown> {
+  const env: Record<string, unknown> = { ...vars };
+  for (const [binding, namespace] of Object.entries(bindings)) env[binding] = new DurableObjectNamespace(namespace, router);
+  return Object.freeze(env);
+}

@@ -1,0 +1,183 @@
+// The calling side of one connection to one slot (host, isolate): assigns question ids, matches answers,
+// (re)connects lazily, and fails every call in flight with a retryable error when the peer goes away.
+import { ErrorCode, SourdoughError } from "../errors.ts";
+import { FrameConnection } from "../transport/frame-connection.ts";
+import type { Pipe } from "../transport/pipe.ts";
+import { CallKind, Which, type Message } from "../wire/envelope.ts";
+import { decodePayload } from "../wire/payload.ts";
+import { errorFromWire } from "./remote-error.ts";
+
+export interface CallTarget {
+  namespace: string;
+  objectId: string;
+  name: string | undefined;
+}
+
+/** Opens a pipe to the slot; rejects with `retry: true` on errors worth retrying (socket not there yet). */
+export type Dial = () => Promise<Pipe>;
+
+export interface RpcClientOptions {
+  /** Human-readable name of the peer, for error messages, e.g. "host 1 isolate 0". */
+  peer: string;
+  /** How long to keep trying to connect before failing calls. */
+  connectTimeoutMs: number;
+  maxFrameBytes?: number;
+}
+
+interface Question {
+  resolve(value: unknown): void;
+  reject(error: Error): void;
+  where: string;
+}
+
+interface Unsent {
+  id: number;
+  kind: CallKind;
+  target: CallTarget;
+  method: string;
+  payload: Uint8Array;
+}
+
+export class RpcClient {
+  readonly #dial: Dial;
+  readonly #options: RpcClientOptions;
+  readonly #questions = new Map<number, Question>();
+  #nextId = 1;
+  #conn: FrameConnection | undefined;
+  #connecting: Promise<void> | undefined;
+  #unsent: Unsent[] = [];
+  #closed = false;
+
+  constructor(dial: Dial, options: RpcClientOptions) {
+    this.#dial = dial;
+    this.#options = options;
+  }
+
+  get inFlight(): number {
+    return this.#questions.size;
+  }
+
+  /** Sends one call; resolves with the decoded result or rejects with the callee's error. */
+  call(kind: CallKind, target: CallTarget, method: string, payload: Uint8Array, where: string): Promise<unknown> {
+    if (this.#closed) {
+      return Promise.reject(new SourdoughError(ErrorCode.CLOSED, `${where}: the client was closed. Create a new coordinator or stub.`));
+    }
+    const id = this.#nextId;
+    this.#nextId = id === 0xffffffff ? 1 : id + 1;
+    const promise = new Promise<unknown>((resolve, reject) => this.#questions.set(id, { resolve, reject, where }));
+    const conn = this.#conn;
+    if (conn !== undefined && !conn.closed) {
+      conn.writer.writeCall(id, kind, 0, target.namespace, target.objectId, method, payload, target.name);
+      conn.flushSoon();
+    } else {
+      this.#unsent.push({ id, kind, target, method, payload });
+      this.#connect();
+    }
+    return promise;
+  }
+
+  /** Fails all calls in flight and closes the connection. */
+  close(reason = "the client was closed"): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#failAll(ErrorCode.CLOSED, reason, false);
+    this.#conn?.end();
+    this.#conn = undefined;
+  }
+
+  #connect(): void {
+    if (this.#connecting !== undefined) return;
+    this.#connecting = this.#establish().finally(() => (this.#connecting = undefined));
+  }
+
+  async #establish(): Promise<void> {
+    const deadline = Date.now() + this.#options.connectTimeoutMs;
+    let lastError: unknown;
+    for (let attempt = 0; !this.#closed; attempt++) {
+      try {
+        const pipe = await this.#dial();
+        if (this.#closed) {
+          pipe.destroy();
+          return;
+        }
+        this.#attach(pipe);
+        return;
+      } catch (error) {
+        lastError = error;
+        if (Date.now() >= deadline) break;
+        await new Promise((r) => setTimeout(r, Math.min(5 * 2 ** attempt, 100)));
+      }
+    }
+    if (this.#closed) return;
+    const why = lastError instanceof Error ? lastError.message : String(lastError);
+    this.#failAll(
+      ErrorCode.HOST_UNAVAILABLE,
+      `could not reach ${this.#options.peer} within ${this.#options.connectTimeoutMs} ms (${why}). The host may be restarting; retry the call`,
+      true,
+    );
+  }
+
+  #attach(pipe: Pipe): void {
+    const conn = new FrameConnection(
+      pipe,
+      { message: (m) => this.#onMessage(m), close: (error) => this.#onClose(conn, error) },
+      this.#options.maxFrameBytes,
+    );
+    this.#conn = conn;
+    const unsent = this.#unsent;
+    this.#unsent = [];
+    for (const u of unsent) {
+      if (!this.#questions.has(u.id)) continue;
+      conn.writer.writeCall(u.id, u.kind, 0, u.target.namespace, u.target.objectId, u.method, u.payload, u.target.name);
+    }
+    conn.flushSoon();
+  }
+
+  #onMessage(message: Message): void {
+    switch (message.which) {
+      case Which.Return: {
+        const q = this.#take(message.questionId);
+        if (q === undefined) return;
+        try {
+          q.resolve(decodePayload(message.payload, `${q.where} result`));
+        } catch (error) {
+          q.reject(error as Error);
+        }
+        return;
+      }
+      case Which.Exception: {
+        const q = this.#take(message.questionId);
+        q?.reject(errorFromWire(message));
+        return;
+      }
+      case Which.Control:
+      case Which.Call:
+      case Which.Cancel:
+        return; // a callee never sends these to a caller today; ignore rather than guess
+    }
+  }
+
+  #take(id: number): Question | undefined {
+    const q = this.#questions.get(id);
+    if (q !== undefined) this.#questions.delete(id);
+    return q;
+  }
+
+  #onClose(conn: FrameConnection, error: Error | undefined): void {
+    if (this.#conn === conn) this.#conn = undefined;
+    const why = error ? `: ${error.message}` : "";
+    this.#failAll(
+      ErrorCode.HOST_UNAVAILABLE,
+      `connection to ${this.#options.peer} closed with the call in flight${why}. The call may or may not have run; retry if it is idempotent`,
+      true,
+    );
+  }
+
+  #failAll(code: ErrorCode, reason: string, retryable: boolean): void {
+    if (this.#questions.size === 0) return;
+    const questions = [...this.#questions.values()];
+    this.#questions.clear();
+    this.#unsent = [];
+    for (const q of questions) q.reject(new SourdoughError(code, `${q.where}: ${reason}.`, { retryable }));
+  }
+}

@@ -1,0 +1,105 @@
+// Caller-side API: Cloudflare-style namespaces (idFromName, idFromString, newUniqueId, get,
+// getByName) and stubs whose every method call becomes an RPC to the object's owner.
+import { ErrorCode, SourdoughError, describeValue } from "../errors.ts";
+import { DurableObjectId, idFromName, idFromString, newUniqueId } from "../ids.ts";
+import type { DurableObject } from "../object/durable-object.ts";
+import { CallKind } from "../wire/envelope.ts";
+import { asWireResponse, requestToWire, responseFromWire } from "../wire/fetch-payload.ts";
+import { encodePayload } from "../wire/payload.ts";
+import type { RpcClient } from "./rpc-client.ts";
+
+/** Finds the connection to the owner of (namespace, object id). */
+export interface ClientRouter {
+  clientFor(namespace: string, objectIdHex: string): RpcClient;
+}
+
+type AsyncMethod<F> = F extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : never;
+
+/** A typed stub: each public method of T, returning a Promise; plus `fetch`, `id` and `name`. */
+export type DurableObjectStub<T = DurableObject> = {
+  [K in keyof T as K extends "fetch" | "ctx" | "env" | `_${string}` ? never : T[K] extends (...args: never[]) => unknown ? K : never]: AsyncMethod<T[K]>;
+} & {
+  readonly id: DurableObjectId;
+  readonly name: string | undefined;
+  fetch(input: Request | string | URL, init?: RequestInit): Promise<Response>;
+};
+
+/** Cloudflare's DurableObjectNamespace. */
+export class DurableObjectNamespace<T = DurableObject> {
+  readonly #namespace: string;
+  readonly #router: ClientRouter;
+
+  /** @internal obtained from the coordinator, `serve()`'s env, or an object's env. */
+  constructor(namespace: string, router: ClientRouter) {
+    this.#namespace = namespace;
+    this.#router = router;
+  }
+
+  /** The namespace (class) name. */
+  get namespace(): string {
+    return this.#namespace;
+  }
+
+  idFromName(name: string): DurableObjectId {
+    return idFromName(this.#namespace, name);
+  }
+
+  /** Parses an id made by this namespace; throws ERR_BAD_ID for anything else. */
+  idFromString(hex: string): DurableObjectId {
+    return idFromString(this.#namespace, hex);
+  }
+
+  newUniqueId(_options?: { jurisdiction?: string }): DurableObjectId {
+    return newUniqueId(this.#namespace);
+  }
+
+  get(id: DurableObjectId): DurableObjectStub<T> {
+    if (!(id instanceof DurableObjectId)) {
+      throw new SourdoughError(ErrorCode.BAD_ID, `${this.#namespace}.get: expected a DurableObjectId, got ${describeValue(id)}. Use getByName(name) for names, or idFromString(hex) for id strings.`);
+    }
+    return createStub<T>(this.#router, this.#namespace, id);
+  }
+
+  getByName(name: string): DurableObjectStub<T> {
+    return createStub<T>(this.#router, this.#namespace, this.idFromName(name));
+  }
+}
+
+const NOT_METHODS = new Set<string | symbol>(["then", "catch", "finally", "toJSON", "constructor", Symbol.toPrimitive, Symbol.iterator, Symbol.asyncIterator]);
+
+function createStub<T>(router: ClientRouter, namespace: string, id: DurableObjectId): DurableObjectStub<T> {
+  const objectId = id.toString();
+  const target = { namespace, objectId, name: id.name };
+  const client = () => router.clientFor(namespace, objectId);
+  const methods = new Map<string, (...args: unknown[]) => Promise<unknown>>();
+  const fetch = async (input: Request | string | URL, init?: RequestInit): Promise<Response> => {
+    const wire = await requestToWire(new Request(input, init));
+    const payload = encodePayload(wire, `${namespace}.fetch request`);
+    const result = await client().call(CallKind.Fetch, target, "fetch", payload, `${namespace}.fetch`);
+    return responseFromWire(asWireResponse(result));
+  };
+  const base = { id, name: id.name, fetch };
+  return new Proxy(base, {
+    get(obj, prop) {
+      if (prop in obj) return obj[prop as keyof typeof obj];
+      if (typeof prop !== "string" || NOT_METHODS.has(prop)) return undefined;
+      let method = methods.get(prop);
+      if (method === undefined) {
+        const where = `${namespace}.${prop}`;
+        method = (...args: unknown[]) => {
+          let payload: Uint8Array;
+          try {
+            payload = encodePayload(args, `${where} arguments`);
+          } catch (error) {
+            return Promise.reject(error);
+          }
+          return client().call(CallKind.Method, target, prop, payload, where);
+        };
+        methods.set(prop, method);
+      }
+      return method;
+    },
+    has: (obj, prop) => prop in obj,
+    set: () => false,
+  }) as unknown as DurableObjectStub<T>;
+}

@@ -1,0 +1,252 @@
+// One object's storage (Cloudflare's DurableObjectStorage, SQLite-backed): a lazily opened
+// better-sqlite3 database with exclusive locking and WAL, synchronous KV on `kv`, promise KV on the
+// object itself, and `sql`. Writes open an implicit transaction that the isolate commits before it
+// releases any reply of this object (the output gate) and at the end of each turn.
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import Database from "better-sqlite3";
+import { ErrorCode, SourdoughError, describeValue } from "../errors.ts";
+import { decodePayload, encodePayload } from "../wire/payload.ts";
+import { SqlStorage } from "./sql-cursor.ts";
+
+export interface StorageLocation {
+  /** Database file, or ":memory:" for a non-durable in-memory database. */
+  file: string;
+  /** Called when this storage opens an implicit transaction, so the owner can commit it later. */
+  onDirty(storage: ObjectStorage): void;
+}
+
+export interface ListOptions {
+  start?: string;
+  startAfter?: string;
+  end?: string;
+  prefix?: string;
+  reverse?: boolean;
+  limit?: number;
+}
+
+const MAX_KEYS = 128;
+const KV_TABLE = "_cf_KV";
+
+/** Synchronous key-value API (Cloudflare's `ctx.storage.kv`). */
+export interface SyncKvStorage {
+  get<T = unknown>(key: string): T | undefined;
+  put<T>(key: string, value: T): void;
+  delete(key: string): boolean;
+  list<T = unknown>(options?: ListOptions): Iterable<[string, T]>;
+}
+
+export class ObjectStorage {
+  readonly sql: SqlStorage;
+  readonly kv: SyncKvStorage;
+  readonly #location: StorageLocation;
+  #db: Database.Database | undefined;
+  #closed = false;
+  #inTransaction = false;
+  #stmts: ReturnType<typeof prepareKv> | undefined;
+
+  constructor(location: StorageLocation) {
+    this.#location = location;
+    this.sql = new SqlStorage({ db: () => this.#open(), beginWrite: () => this.#beginWrite() });
+    this.kv = {
+      get: <T>(key: string) => this.#get(key) as T | undefined,
+      put: (key, value) => this.#put(key, value),
+      delete: (key) => this.#delete(key),
+      list: (options) => this.#list(options ?? {}),
+    };
+  }
+
+  // ---- async API (resolves immediately: storage is local and synchronous underneath) ----
+
+  get<T = unknown>(key: string): Promise<T | undefined>;
+  get<T = unknown>(keys: string[]): Promise<Map<string, T>>;
+  async get(keyOrKeys: string | string[]): Promise<unknown> {
+    if (!Array.isArray(keyOrKeys)) return this.#get(keyOrKeys);
+    checkKeyCount(keyOrKeys, "get");
+    const out = new Map<string, unknown>();
+    for (const key of [...keyOrKeys].sort(compareUtf8)) {
+      const value = this.#get(key);
+      if (value !== undefined) out.set(key, value);
+    }
+    return out;
+  }
+
+  put<T>(key: string, value: T): Promise<void>;
+  put<T>(entries: Record<string, T>): Promise<void>;
+  async put(keyOrEntries: string | Record<string, unknown>, value?: unknown): Promise<void> {
+    if (typeof keyOrEntries === "string") return this.#put(keyOrEntries, value);
+    const entries = Object.entries(keyOrEntries);
+    checkKeyCount(entries, "put");
+    for (const [k, v] of entries) this.#put(k, v);
+  }
+
+  delete(key: string): Promise<boolean>;
+  delete(keys: string[]): Promise<number>;
+  async delete(keyOrKeys: string | string[]): Promise<boolean | number> {
+    if (!Array.isArray(keyOrKeys)) return this.#delete(keyOrKeys);
+    checkKeyCount(keyOrKeys, "delete");
+    let n = 0;
+    for (const key of keyOrKeys) if (this.#delete(key)) n++;
+    return n;
+  }
+
+  async list<T = unknown>(options: ListOptions = {}): Promise<Map<string, T>> {
+    return new Map(this.#list<T>(options));
+  }
+
+  async deleteAll(): Promise<void> {
+    this.#beginWrite();
+    this.#open().prepare(`DELETE FROM ${KV_TABLE}`).run();
+  }
+
+  /** Commits are implicit; sync() resolves once this object's pending writes are committed. */
+  async sync(): Promise<void> {
+    this.commit();
+  }
+
+  // ---- owner-facing ----
+
+  /** Commits the implicit transaction, if one is open. Called by the isolate's output gate. */
+  commit(): void {
+    if (!this.#inTransaction) return;
+    this.#inTransaction = false;
+    this.#stmts!.commit.run();
+  }
+
+  /** Commits (or, with `rollback`, discards) pending writes and closes the database. */
+  close(options: { rollback?: boolean } = {}): void {
+    this.#closed = true;
+    if (this.#db === undefined) return;
+    try {
+      if (options.rollback === true && this.#inTransaction) {
+        this.#inTransaction = false;
+        this.#db.exec("ROLLBACK");
+      } else {
+        this.commit();
+      }
+    } finally {
+      this.#db.close();
+      this.#db = undefined;
+      this.#stmts = undefined;
+    }
+  }
+
+  get isOpen(): boolean {
+    return this.#db !== undefined;
+  }
+
+  // ---- internals ----
+
+  #open(): Database.Database {
+    if (this.#db !== undefined) return this.#db;
+    if (this.#closed) {
+      throw new SourdoughError(ErrorCode.STORAGE, "storage: this object was reset or shut down and its storage is closed. Call the object again through a stub.");
+    }
+    const file = this.#location.file;
+    if (file !== ":memory:") mkdirSync(path.dirname(file), { recursive: true });
+    const db = new Database(file, { timeout: 2000 });
+    try {
+      db.pragma("locking_mode = EXCLUSIVE");
+      db.pragma("journal_mode = WAL");
+      db.pragma("synchronous = NORMAL"); // WAL: committed data survives a process crash (kill -9)
+      db.exec(`CREATE TABLE IF NOT EXISTS ${KV_TABLE} (key TEXT PRIMARY KEY, value BLOB) WITHOUT ROWID`);
+      db.exec("BEGIN EXCLUSIVE; COMMIT"); // take the exclusive lock now: one owner per file
+    } catch (error) {
+      db.close();
+      throw new SourdoughError(
+        ErrorCode.STORAGE,
+        `storage: cannot open ${file}: ${error instanceof Error ? error.message : String(error)}. Another process may own this object's database.`,
+        { cause: error },
+      );
+    }
+    this.#db = db;
+    this.#stmts = prepareKv(db);
+    return db;
+  }
+
+  #beginWrite(): void {
+    if (this.#inTransaction) return;
+    this.#open();
+    this.#stmts!.begin.run();
+    this.#inTransaction = true;
+    this.#location.onDirty(this);
+  }
+
+  #get(key: string): unknown {
+    checkKey(key, "get");
+    this.#open();
+    const row = this.#stmts!.get.get(key) as { value: Buffer } | undefined;
+    return row === undefined ? undefined : decodePayload(row.value, `storage.get(${describeValue(key)})`);
+  }
+
+  #put(key: string, value: unknown): void {
+    checkKey(key, "put");
+    const bytes = encodePayload(value, `storage.put(${describeValue(key)})`);
+    this.#beginWrite();
+    this.#stmts!.put.run(key, bytes);
+  }
+
+  #delete(key: string): boolean {
+    checkKey(key, "delete");
+    this.#beginWrite();
+    return this.#stmts!.delete.run(key).changes > 0;
+  }
+
+  *#list<T>(options: ListOptions): IterableIterator<[string, T]> {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (options.start !== undefined) (where.push("key >= ?"), args.push(options.start));
+    if (options.startAfter !== undefined) (where.push("key > ?"), args.push(options.startAfter));
+    if (options.end !== undefined) (where.push("key < ?"), args.push(options.end));
+    if (options.prefix !== undefined && options.prefix !== "") {
+      where.push("key >= ?");
+      args.push(options.prefix);
+      const upper = prefixUpperBound(options.prefix);
+      if (upper !== undefined) (where.push("key < ?"), args.push(upper));
+    }
+    const order = options.reverse === true ? "DESC" : "ASC";
+    const limit = options.limit !== undefined ? ` LIMIT ${Math.max(0, Math.floor(options.limit))}` : "";
+    const sql = `SELECT key, value FROM ${KV_TABLE}${where.length ? ` WHERE ${where.join(" AND ")}` : ""} ORDER BY key ${order}${limit}`;
+    const rows = this.#open().prepare(sql).all(...args) as Array<{ key: string; value: Buffer }>;
+    for (const row of rows) yield [row.key, decodePayload(row.value, `storage.list`) as T];
+  }
+}
+
+function prepareKv(db: Database.Database) {
+  return {
+    begin: db.prepare("BEGIN"),
+    commit: db.prepare("COMMIT"),
+    get: db.prepare(`SELECT value FROM ${KV_TABLE} WHERE key = ?`),
+    put: db.prepare(`INSERT OR REPLACE INTO ${KV_TABLE} (key, value) VALUES (?, ?)`),
+    delete: db.prepare(`DELETE FROM ${KV_TABLE} WHERE key = ?`),
+  };
+}
+
+function checkKey(key: unknown, op: string): asserts key is string {
+  if (typeof key !== "string") {
+    throw new SourdoughError(ErrorCode.STORAGE, `storage.${op}: keys are strings, got ${describeValue(key)}. Convert the key with String().`);
+  }
+}
+
+function checkKeyCount(keys: unknown[], op: string): void {
+  if (keys.length > MAX_KEYS) {
+    throw new SourdoughError(ErrorCode.STORAGE, `storage.${op}: ${keys.length} keys given; at most ${MAX_KEYS} per call. Split the call.`);
+  }
+}
+
+// Strings compare by UTF-8 bytes in SQLite (BINARY collation); code point order is the same order.
+function compareUtf8(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b));
+}
+
+// The smallest string greater than every string that starts with `prefix`, in code point order.
+function prefixUpperBound(prefix: string): string | undefined {
+  const points = [...prefix].map((c) => c.codePointAt(0)!);
+  while (points.length > 0) {
+    const last = points.pop()!;
+    let next = last + 1;
+    if (next === 0xd800) next = 0xe000; // skip the surrogate range
+    if (next <= 0x10ffff) return String.fromCodePoint(...points, next);
+  }
+  return undefined;
+}
