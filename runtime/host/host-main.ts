@@ -22,7 +22,7 @@ class IsolatePool {
   constructor(config: ClusterConfig, host: number) {
     this.#config = config;
     this.#host = host;
-    this.#workers = new Array<Worker | undefined>(config.isolatesPerHost);
+    this.#workers = Array.from({ length: config.isolatesPerHost }, (): Worker | undefined => undefined);
     this.#failures = new Array<number>(config.isolatesPerHost).fill(0);
   }
 

@@ -3,7 +3,7 @@
 import { ErrorCode, SourdoughError } from "../errors.ts";
 import { FrameConnection } from "../transport/frame-connection.ts";
 import type { Pipe } from "../transport/pipe.ts";
-import { CallKind, Which, type Message } from "../wire/envelope.ts";
+import { CallKind, ControlWhich, Which, type Message } from "../wire/envelope.ts";
 import { decodePayload } from "../wire/payload.ts";
 import { errorFromWire } from "./remote-error.ts";
 
@@ -47,6 +47,7 @@ export class RpcClient {
   #connecting: Promise<void> | undefined;
   #unsent: Unsent[] = [];
   #closed = false;
+  #goodbye: string | undefined; // why the peer said it is closing the connection, if it did
 
   constructor(dial: Dial, options: RpcClientOptions) {
     this.#dial = dial;
@@ -151,6 +152,8 @@ export class RpcClient {
         return;
       }
       case Which.Control:
+        if (message.control === ControlWhich.Goodbye) this.#goodbye = message.reason;
+        return;
       case Which.Call:
       case Which.Cancel:
         return; // a callee never sends these to a caller today; ignore rather than guess
@@ -165,7 +168,9 @@ export class RpcClient {
 
   #onClose(conn: FrameConnection, error: Error | undefined): void {
     if (this.#conn === conn) this.#conn = undefined;
-    const why = error ? `: ${error.message}` : "";
+    const detail = this.#goodbye ?? error?.message;
+    this.#goodbye = undefined;
+    const why = detail ? `: ${detail}` : "";
     this.#failAll(
       ErrorCode.HOST_UNAVAILABLE,
       `connection to ${this.#options.peer} closed with the call in flight${why}. The call may or may not have run; retry if it is idempotent`,

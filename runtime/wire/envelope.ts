@@ -116,9 +116,9 @@ export class FrameWriter {
     const worst = 3 * (namespace.length + method.length + (name?.length ?? 0)) + 32 + payload.length + 5 * 8;
     const call = this.#begin(Which.Call, s.data, s.ptrs, worst);
     const b = this.#buf;
-    b.writeUInt32LE(questionId >>> 0, call * 8);
-    b.writeUInt16LE(kind, call * 8 + 4);
-    b.writeUInt16LE(methodId, call * 8 + 6);
+    b.writeUInt32LE(questionId >>> 0, this.#segByte(call));
+    b.writeUInt16LE(kind, this.#segByte(call) + 4);
+    b.writeUInt16LE(methodId, this.#segByte(call) + 6);
     const ptr = call + s.data;
     this.#text(ptr, namespace);
     this.#hexData(ptr + 1, objectIdHex);
@@ -131,7 +131,7 @@ export class FrameWriter {
   writeReturn(questionId: number, payload: Uint8Array): void {
     const s = STRUCT_SIZES.return;
     const ret = this.#begin(Which.Return, s.data, s.ptrs, payload.length + 8);
-    this.#buf.writeUInt32LE(questionId >>> 0, ret * 8);
+    this.#buf.writeUInt32LE(questionId >>> 0, this.#segByte(ret));
     this.#data(ret + s.data, payload);
     this.#end();
   }
@@ -148,8 +148,8 @@ export class FrameWriter {
     const worst = 3 * (name.length + message.length + (code?.length ?? 0) + (stack?.length ?? 0)) + 4 * 8;
     const ex = this.#begin(Which.Exception, s.data, s.ptrs, worst);
     const b = this.#buf;
-    b.writeUInt32LE(questionId >>> 0, ex * 8);
-    b[ex * 8 + 4] = retryable ? 1 : 0;
+    b.writeUInt32LE(questionId >>> 0, this.#segByte(ex));
+    b[this.#segByte(ex) + 4] = retryable ? 1 : 0;
     const ptr = ex + s.data;
     this.#text(ptr, name);
     this.#text(ptr + 1, message);
@@ -161,7 +161,7 @@ export class FrameWriter {
   writeCancel(questionId: number): void {
     const s = STRUCT_SIZES.cancel;
     const c = this.#begin(Which.Cancel, s.data, s.ptrs, 0);
-    this.#buf.writeUInt32LE(questionId >>> 0, c * 8);
+    this.#buf.writeUInt32LE(questionId >>> 0, this.#segByte(c));
     this.#end();
   }
 
@@ -172,9 +172,9 @@ export class FrameWriter {
     if (which === ControlWhich.Goodbye) {
       this.#text(c + s.data, reason ?? "");
     } else {
-      b.writeBigUInt64LE(BigInt.asUintN(64, value), c * 8);
+      b.writeBigUInt64LE(BigInt.asUintN(64, value), this.#segByte(c));
     }
-    b.writeUInt16LE(which, c * 8 + 8);
+    b.writeUInt16LE(which, this.#segByte(c) + 8);
     this.#end();
   }
 
