@@ -65,7 +65,8 @@ export class DurableObjectNamespace<T = DurableObject> {
   }
 }
 
-const NOT_METHODS = new Set<string | symbol>(["then", "catch", "finally", "toJSON", "constructor", Symbol.toPrimitive, Symbol.iterator, Symbol.asyncIterator]);
+// A stub is not a thenable (so `await stub` works) and has no JSON form; every other name is an RPC.
+const NOT_METHODS = new Set<string>(["then", "toJSON"]);
 
 function createStub<T>(router: ClientRouter, namespace: string, id: DurableObjectId): DurableObjectStub<T> {
   const objectId = id.toString();
@@ -81,7 +82,7 @@ function createStub<T>(router: ClientRouter, namespace: string, id: DurableObjec
   const base = { id, name: id.name, fetch };
   return new Proxy(base, {
     get(obj, prop) {
-      if (prop in obj) return obj[prop as keyof typeof obj];
+      if (Object.hasOwn(obj, prop)) return obj[prop as keyof typeof obj];
       if (typeof prop !== "string" || NOT_METHODS.has(prop)) return undefined;
       let method = methods.get(prop);
       if (method === undefined) {
@@ -99,7 +100,7 @@ function createStub<T>(router: ClientRouter, namespace: string, id: DurableObjec
       }
       return method;
     },
-    has: (obj, prop) => prop in obj,
+    has: (obj, prop) => Object.hasOwn(obj, prop),
     set: () => false,
   }) as unknown as DurableObjectStub<T>;
 }

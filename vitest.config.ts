@@ -1,0 +1,27 @@
+import { defineConfig } from "vitest/config";
+
+// Two projects: fast pure-logic tests run in parallel; integration tests spawn real host processes,
+// so they run in forks, one file at a time, to keep a 2-core machine honest.
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: "unit",
+          include: ["test/unit/**/*.test.ts", "test/wire/**/*.test.ts", "test/support/**/*.test.ts"],
+          pool: "threads",
+        },
+      },
+      {
+        test: {
+          name: "integration",
+          include: ["test/integration/**/*.test.ts"],
+          pool: "forks",
+          fileParallelism: false,
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
+    ],
+  },
+});
