@@ -88,13 +88,12 @@ function createStub<T>(router: ClientRouter, namespace: string, id: DurableObjec
       if (method === undefined) {
         const where = `${namespace}.${prop}`;
         method = (...args: unknown[]) => {
-          let payload: Uint8Array;
           try {
-            payload = encodePayload(args, `${where} arguments`);
+            const payload = encodePayload(args, `${where} arguments`);
+            return client().call(CallKind.Method, target, prop, payload, where);
           } catch (error) {
-            return Promise.reject(error);
+            return Promise.reject(error); // a stub method never throws synchronously
           }
-          return client().call(CallKind.Method, target, prop, payload, where);
         };
         methods.set(prop, method);
       }
