@@ -1,0 +1,66 @@
+// Frames captured from a live isolate socket decode with capnp-ts, driven by schema/rpc.capnp.
+import net from "node:net";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CallKind, FrameWriter } from "../../runtime/wire/envelope.ts";
+import { decodePayload, encodePayload } from "../../runtime/wire/payload.ts";
+import { TestCounter } from "../fixtures/objects.ts";
+import { capnpAvailable, decodeWithSchema, loadSchema } from "../support/capnp-oracle.ts";
+import { startCluster, type TestCluster } from "../support/cluster.ts";
+
+const haveCapnp = capnpAvailable();
+if (!haveCapnp) console.warn("SKIPPED live wire capture: the `capnp` tool is not installed (apt-get install capnproto).");
+
+describe.skipIf(!haveCapnp)("frames captured from a live host", () => {
+  let cluster: TestCluster;
+  beforeAll(async () => {
+    cluster = await startCluster({ hostCount: 1, isolatesPerHost: 1 });
+  });
+  afterAll(() => cluster.close());
+
+  it("decode with capnp-ts from the schema file", async () => {
+    const schema = await loadSchema(fileURLToPath(new URL("../../schema/rpc.capnp", import.meta.url)));
+    const ns = cluster.coordinator.namespace(TestCounter);
+    const id = ns.idFromName("captured");
+    const w = new FrameWriter();
+    w.writeCall(1, CallKind.Method, 0, "TestCounter", id.toString(), "increment", encodePayload([41], "test"), "captured");
+    w.writeCall(2, CallKind.Method, 0, "TestCounter", id.toString(), "_private", encodePayload([], "test"), undefined);
+    const captured = await exchange(cluster.coordinator.locate(TestCounter, id)!.socketPath, w.take(), 2);
+    // Answers come in completion order, not call order: the refusal is immediate, increment is async.
+    const decoded = captured.map((frame) => decodeWithSchema(schema, "Message", frame));
+    const ret = decoded.find((m) => m["$which"] === "return");
+    const exc = decoded.find((m) => m["$which"] === "exception");
+    expect(ret).toMatchObject({ $which: "return", return: { questionId: 1 } });
+    expect(decodePayload((ret as { return: { payload: Uint8Array } }).return.payload, "test")).toBe(41);
+    expect(exc).toMatchObject({
+      $which: "exception",
+      exception: { questionId: 2, retryable: false, name: "SourdoughError", code: "ERR_METHOD_NOT_FOUND" },
+    });
+    expect((exc as { exception: { message: string } }).exception.message).toContain("TestCounter._private");
+  });
+});
+
+// Sends `bytes` and collects `count` whole frames (by their segment tables) from the reply stream.
+function exchange(path: string, bytes: Buffer, count: number): Promise<Buffer[]> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(path);
+    let pending = Buffer.alloc(0);
+    const frames: Buffer[] = [];
+    const timer = setTimeout(() => (socket.destroy(), reject(new Error("no reply"))), 5000);
+    socket.on("error", reject);
+    socket.on("data", (chunk) => {
+      pending = Buffer.concat([pending, chunk]);
+      while (pending.length >= 8 && pending.length >= 8 + pending.readUInt32LE(4) * 8) {
+        const size = 8 + pending.readUInt32LE(4) * 8;
+        frames.push(pending.subarray(0, size));
+        pending = pending.subarray(size);
+      }
+      if (frames.length >= count) {
+        clearTimeout(timer);
+        socket.end();
+        resolve(frames);
+      }
+    });
+    socket.write(bytes);
+  });
+}
