@@ -26,6 +26,8 @@ export abstract class DurableObject<Env = unknown> {
     this.ctx = ctx;
     this.env = env;
   }
+  /** Answers `stub.fetch(request)`. Optional. */
+  fetch?(request: Request): Response | Promise<Response>;
   /** Marks subclasses across copies of this module (a host may load sourdough from another path). */
   static readonly [BRAND] = true;
 }

@@ -189,7 +189,11 @@ function run(args: string[], cwd: string, input?: Uint8Array | string): Promise<
         }
       },
     );
-    if (child.stdin) child.stdin.end(input ?? "");
+    if (child.stdin) {
+      child.stdin.on("error", () => {}); // capnp may exit without reading stdin (EPIPE); its exit status tells
+      if (input === undefined) child.stdin.end();
+      else child.stdin.end(input);
+    }
   });
 }
 

@@ -68,7 +68,7 @@ describe("callable methods", () => {
     }
     field = () => 4;
     alarm(): void {}
-    async fetch(): Promise<Response> {
+    override async fetch(): Promise<Response> {
       return new Response();
     }
   }
