@@ -66,7 +66,12 @@ function isCpuProfile(value: unknown): value is CpuProfile {
   return Array.isArray(v.nodes) && typeof v.startTime === "number" && typeof v.endTime === "number";
 }
 
-export function summarizeProfile(file: string, top = 15): ProfileSummary {
+/**
+ * `windows`: only samples taken inside one of these [start, end] intervals count (µs of the
+ * monotonic clock: the same clock as `process.hrtime.bigint() / 1000n` in any process of this
+ * machine), e.g. the measurement windows of a benchmark, leaving out start-up and shutdown.
+ */
+export function summarizeProfile(file: string, top = 15, windows?: ReadonlyArray<readonly [number, number]>): ProfileSummary {
   const parsed: unknown = JSON.parse(fs.readFileSync(file, "utf8"));
   if (!isCpuProfile(parsed)) throw new Error(`${file}: not a .cpuprofile`);
   const byId = new Map<number, ProfileNode>();
@@ -85,6 +90,7 @@ export function summarizeProfile(file: string, top = 15): ProfileSummary {
     t += deltas[i] ?? 0;
     const next = i + 1 < samples.length ? t + (deltas[i + 1] ?? 0) : parsed.endTime;
     const us = Math.max(0, next - t);
+    if (windows !== undefined && !windows.some(([a, b]) => t >= a && t <= b)) continue;
     const node = byId.get(samples[i] as number);
     if (node === undefined) continue;
     const cf = node.callFrame;

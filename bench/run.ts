@@ -361,15 +361,39 @@ interface Cluster {
   seqStubs: Record<BenchMethod, Stub>;
   /** Host pids, recorded once ready (to attribute profiles, and to check that they are gone). */
   pids: number[];
+  /** Per host: the worker thread ids of its isolates (to attribute profiles). */
+  threadIds: number[][];
+  /** Measurement windows (µs, monotonic clock) per scenario figure key, for windowed profiles. */
+  windows: Map<string, Array<[number, number]>>;
+}
+
+function nowUs(): number {
+  return Number(process.hrtime.bigint() / 1000n);
+}
+
+function addWindow(c: Cluster, key: string, start: number, end: number): void {
+  let list = c.windows.get(key);
+  if (list === undefined) c.windows.set(key, (list = []));
+  list.push([start, end]);
 }
 
 const clusters: Cluster[] = [];
 const tempDirs: string[] = [];
+/** How long each coordinator took to close (ms), by topology id. */
+const closeMs = new Map<string, number>();
 let cleaning: Promise<void> | undefined;
+
+async function closeCluster(c: Cluster): Promise<void> {
+  const t0 = performance.now();
+  await bounded(`closing ${c.topo.label}`, CLOSE_BUDGET_MS, c.coordinator.close());
+  closeMs.set(c.topo.id, performance.now() - t0);
+}
 
 function cleanup(): Promise<void> {
   cleaning ??= (async () => {
-    const results = await Promise.allSettled(clusters.map((c) => bounded(`closing ${c.topo.label}`, CLOSE_BUDGET_MS, c.coordinator.close())));
+    // One at a time, so each close time is its own (closing commits and closes every database).
+    const results: PromiseSettledResult<void>[] = [];
+    for (const c of clusters) results.push(...(await Promise.allSettled([closeCluster(c)])));
     for (const r of results) if (r.status === "rejected") log(`cleanup: ${r.reason instanceof Error ? r.reason.message : String(r.reason)}`);
     for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
   })();
@@ -408,11 +432,14 @@ async function startCluster(topo: Topology, settings: Settings, profile: boolean
     stubs: [],
     seqStubs: { increment: coordinator.get("seq-mem", BenchCounter), incrementStored: coordinator.get("seq-kv", BenchCounter) },
     pids: [],
+    threadIds: [],
+    windows: new Map(),
   };
   clusters.push(cluster);
   await bounded(`starting ${topo.label}`, START_BUDGET_MS, coordinator.ready);
   const startMs = performance.now() - t0;
   cluster.pids = coordinator.hosts.map((h) => h.pid ?? -1);
+  cluster.threadIds = coordinator.hosts.map((h) => h.threadIds);
   for (let i = 0; i < settings.objects; i++) cluster.stubs.push(coordinator.get(`obj-${i}`, BenchCounter));
   const activateMs = await bounded(`activating ${settings.objects} objects on ${topo.label}`, ACTIVATE_BUDGET_MS, callEach(cluster.stubs, "increment", settings.inFlight));
   let firstWriteMs = Number.NaN;
@@ -492,8 +519,10 @@ async function runRounds(s: Settings, reg: Registry, echoDir: string): Promise<v
     for (const c of clusters) {
       for (const m of c.topo.sequential) {
         const budget = SEQUENTIAL_BUDGET_BASE_MS * 2 + ((s.rpcSequentialCalls + s.rpcSequentialWarmup) * SEQUENTIAL_BUDGET_US_PER_CALL) / 1000;
+        const w0 = nowUs();
         const res = await bounded(`sequential ${m}() on ${c.topo.label}`, budget, rpcSequential(c.seqStubs[m], m, s.rpcSequentialCalls, s.rpcSequentialWarmup));
         const key = seqKey(c.topo, m);
+        addWindow(c, key, w0, nowUs());
         reg.record(`${key}.p50`, round(res.p50, 2));
         reg.record(`${key}.p99`, round(res.p99, 2));
         log(`  ${c.topo.id} sequential ${m}: p50 ${res.p50.toFixed(1)} µs, p99 ${res.p99.toFixed(1)} µs`);
@@ -509,7 +538,9 @@ async function runRounds(s: Settings, reg: Registry, echoDir: string): Promise<v
     for (const c of clusters) {
       for (const m of c.topo.throughput) {
         const budget = s.throughputWarmupMs + s.throughputMs + DRAIN_BUDGET_MS + 5_000;
+        const w0 = nowUs();
         const rate = await bounded(`throughput ${m}() on ${c.topo.label}`, budget, rpcThroughput(c.stubs, m, s.inFlight, s.throughputWarmupMs, s.throughputMs));
+        addWindow(c, thrKey(c.topo, m), w0, nowUs());
         reg.record(thrKey(c.topo, m), Math.round(rate));
         log(`  ${c.topo.id} throughput ${m}: ${Math.round(rate).toLocaleString("en-US")} calls/s`);
       }
@@ -528,7 +559,7 @@ function fmt(value: number, unit: Unit): string {
     case "ms":
       return `${value.toFixed(0)} ms`;
     case "×":
-      return `${value.toFixed(2)}×`;
+      return `${value >= 0.1 ? value.toFixed(2) : value.toPrecision(2)}×`;
     case "frames/s":
     case "calls/s":
       return `${Math.round(value).toLocaleString("en-US")}/s`;
@@ -563,7 +594,8 @@ function markdownTable(reg: Registry, s: Settings): string {
     const ratioText = ratios
       .map((r) => {
         const rs = stats(reg.pairedRatios(r));
-        return `${fmt(rs.median, "×")} ${r.label} (${fmt(rs.min, "×")} – ${fmt(rs.max, "×")})`;
+        const ofMedians = st.median / stats(reg.figures.get(r.den)?.runs ?? []).median;
+        return `${fmt(rs.median, "×")} ${r.label} (${fmt(rs.min, "×")} – ${fmt(rs.max, "×")}; ratio of medians ${fmt(ofMedians, "×")})`;
       })
       .join("; ");
     const targets = reg.targets
@@ -670,34 +702,75 @@ async function stopSelfProfile(session: Session): Promise<string> {
   return file;
 }
 
-/** Summaries of the profiles written during this run, attributed to topology/host/thread. */
+const PROFILE_TOP = 12;
+/** A thread whose busy time is below this share of the windows gets a one-line note, not a table. */
+const PROFILE_IDLE_SHARE = 0.03;
+
+interface Section {
+  title: string;
+  windows: Array<[number, number]>;
+}
+
+/**
+ * Summaries of the profiles written during this run, restricted to measurement windows (start-up,
+ * object activation and shutdown left out): per isolate thread, one table per throughput scenario
+ * of its topology; for the bench process, one table per throughput scenario of the first topology.
+ */
 function summarizeProfiles(before: Set<string>, selfFile: string | undefined): string {
   const out: string[] = [];
   const files = fs
     .readdirSync(profilesDir)
     .filter((f) => f.endsWith(".cpuprofile") && !before.has(f))
-    .map((f) => path.join(profilesDir, f));
+    .map((f) => path.join(profilesDir, f))
+    .sort();
   if (files.length === 0) return "No profiles were written.";
-  for (const file of files.sort()) {
-    const base = path.basename(file);
-    let title = base;
-    if (file === selfFile) title = "bench process (the caller: stubs, RpcClient, echo client)";
-    else {
-      // CPU.<date>.<time>.<pid>.<tid>.<seq>.cpuprofile
-      const m = /^CPU\.\d+\.\d+\.(\d+)\.(\d+)\.\d+\.cpuprofile$/.exec(base);
-      if (m !== null) {
-        const pid = Number(m[1]);
-        const tid = Number(m[2]);
-        const owner = clusters.find((c) => c.pids.includes(pid));
-        const host = owner?.pids.indexOf(pid) ?? -1;
-        title = owner === undefined ? `pid ${pid} thread ${tid}` : `${owner.topo.label}: host ${host} (pid ${pid}) ${tid === 0 ? "main thread (supervisor)" : `isolate thread ${tid}`}`;
+  const scenarioWindows = (c: Cluster, kind: "thr" | "all"): Section[] => {
+    const sections: Section[] = [];
+    if (kind === "thr") {
+      for (const m of c.topo.throughput) sections.push({ title: `throughput ${m}()`, windows: c.windows.get(thrKey(c.topo, m)) ?? [] });
+    } else {
+      sections.push({ title: "all measurement windows of this topology", windows: [...c.windows.values()].flat() });
+    }
+    return sections;
+  };
+  const emit = (file: string, title: string, sections: Section[]): void => {
+    for (const sec of sections) {
+      if (sec.windows.length === 0) continue;
+      const heading = `${title} — ${sec.title}`;
+      try {
+        const summary = summarizeProfile(file, PROFILE_TOP, sec.windows);
+        if (summary.totalMs > 0 && (summary.busyMs + summary.gcMs) / summary.totalMs < PROFILE_IDLE_SHARE) {
+          out.push(`#### ${heading}\n\n\`${path.basename(file)}\`: idle (${summary.busyMs + summary.gcMs} ms busy of ${summary.totalMs} ms sampled).`);
+        } else {
+          out.push(formatSummary(summary, heading));
+        }
+      } catch (error) {
+        out.push(`#### ${heading}\n\n${error instanceof Error ? error.message : String(error)}`);
       }
     }
-    try {
-      out.push(formatSummary(summarizeProfile(file, 15), title));
-    } catch (error) {
-      out.push(`#### ${title}\n\n${error instanceof Error ? error.message : String(error)}`);
+  };
+  for (const file of files) {
+    const base = path.basename(file);
+    if (file === selfFile) {
+      const first = clusters[0];
+      if (first !== undefined) emit(file, `bench process (caller) while ${first.topo.label} ran`, scenarioWindows(first, "thr"));
+      continue;
     }
+    // --cpu-prof names files CPU.<date>.<time>.<pid>.<thread id>.<seq>.cpuprofile
+    const m = /^CPU\.\d+\.\d+\.(\d+)\.(\d+)\.\d+\.cpuprofile$/.exec(base);
+    const pid = Number(m?.[1] ?? -1);
+    const tid = Number(m?.[2] ?? -1);
+    const owner = clusters.find((c) => c.pids.includes(pid));
+    if (owner === undefined) {
+      out.push(`#### ${base}\n\nnot attributed to a host of this run.`);
+      continue;
+    }
+    const host = owner.pids.indexOf(pid);
+    const isolate = owner.threadIds[host]?.indexOf(tid) ?? -1;
+    const who =
+      tid === 0 ? "main thread (supervisor)" : isolate >= 0 ? `isolate ${isolate} (thread ${tid})` : `thread ${tid} (not an isolate: tsx's module-hooks thread)`;
+    const title = `${owner.topo.label}, host ${host} (pid ${pid}), ${who}`;
+    emit(file, title, isolate >= 0 ? scenarioWindows(owner, "thr") : scenarioWindows(owner, "all"));
   }
   return out.join("\n\n");
 }

@@ -1,5 +1,7 @@
 // One behavioural suite, two modes: objects in real host processes, and in-process (`hostCount: 0`).
 // Everything a caller can observe must be the same in both.
+import { existsSync, readdirSync } from "node:fs";
+import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SourdoughError, type ClusterCoordinator } from "sourdough";
 import { Caller, TestCounter } from "../fixtures/objects.ts";
@@ -116,6 +118,11 @@ describe.each([
     for (const name of ["../../escape", "/etc/passwd", "a/../../b", "\0nul", "..", "C:\\win"]) {
       expect(await coordinator.get(name, TestCounter).increment(1)).toBe(1);
     }
+    if (hostCount === 0) return; // same code path; the files are checked once
+    const files = readdirSync(cluster.storageDir, { recursive: true, encoding: "utf8" }).filter((f) => f.includes("."));
+    expect(files.length).toBeGreaterThan(0);
+    for (const file of files) expect(file).toMatch(/^(TestCounter|Caller)\/[0-9a-f]{64}\.sqlite(-wal|-shm|-journal)?$/);
+    expect(existsSync(path.join(cluster.storageDir, "..", "..", "escape.sqlite"))).toBe(false);
   });
 
   it("serves stub.fetch() with the object's fetch handler", async () => {

@@ -38,6 +38,29 @@ describe.skipIf(!haveCapnp)("frames captured from a live host", () => {
     });
     expect((exc as { exception: { message: string } }).exception.message).toContain("TestCounter._private");
   });
+
+  it("answers bad calls from a raw client with exceptions and keeps the connection", async () => {
+    const schema = await loadSchema(fileURLToPath(new URL("../../schema/rpc.capnp", import.meta.url)));
+    const id = cluster.coordinator.namespace(TestCounter).idFromName("raw").toString();
+    const args = encodePayload([1], "test");
+    const w = new FrameWriter();
+    w.writeCall(1, CallKind.Method, 0, "NoSuchClass", id, "increment", args, undefined);
+    w.writeCall(2, CallKind.Method, 0, "TestCounter", "ab".repeat(32), "increment", args, undefined);
+    w.writeCall(3, CallKind.Method, 0, "TestCounter", id, "increment", new Uint8Array([0x92, 0x01]), undefined);
+    w.writeCall(4, CallKind.Method, 0, "TestCounter", id, "increment", encodePayload({ not: "an array" }, "test"), undefined);
+    w.writeCall(5, CallKind.Method, 0, "TestCounter", id, "increment", args, undefined);
+    const socketPath = cluster.coordinator.locate(TestCounter, cluster.coordinator.namespace(TestCounter).idFromString(id))!.socketPath;
+    const frames = (await exchange(socketPath, w.take(), 5)).map((f) => decodeWithSchema(schema, "Message", f));
+    const byQuestion = new Map(frames.map((m) => {
+      const body = (m["exception"] ?? m["return"]) as { questionId: number };
+      return [body.questionId, m] as const;
+    }));
+    expect(byQuestion.get(1)).toMatchObject({ exception: { code: "ERR_BAD_CLASS" } });
+    expect(byQuestion.get(2)).toMatchObject({ exception: { code: "ERR_BAD_ID" } });
+    expect(byQuestion.get(3)).toMatchObject({ exception: { code: "ERR_PROTOCOL" } });
+    expect(byQuestion.get(4)).toMatchObject({ exception: { code: "ERR_PROTOCOL" } });
+    expect(byQuestion.get(5)).toMatchObject({ $which: "return" });
+  });
 });
 
 // Sends `bytes` and collects `count` whole frames (by their segment tables) from the reply stream.

@@ -29,8 +29,14 @@ export function isAlive(pid: number): boolean {
   }
 }
 
+/** Handles that keep a process alive and that a cluster creates: child processes, pipes, sockets. */
+export function ioHandles(): string[] {
+  return process.getActiveResourcesInfo().filter((r) => /Process|Pipe|TCP|Signal/.test(r)).sort();
+}
+
 export async function startCluster(options: ClusterCoordinatorOptions = {}): Promise<TestCluster> {
   const fdsBefore = openFds();
+  const handlesBefore = ioHandles();
   const storageDir = options.storageDir ?? mkdtempSync(path.join(os.tmpdir(), "sourdough-test-"));
   const coordinator = new ClusterCoordinator({
     hostCount: 2,
@@ -55,8 +61,10 @@ export async function startCluster(options: ClusterCoordinatorOptions = {}): Pro
       for (const pid of pids) expect(isAlive(pid), `host pid ${pid} still running after close()`).toBe(false);
       if (runDir !== undefined) expect(existsSync(runDir), `run directory ${runDir} left behind`).toBe(false);
       // Sockets and pipes to hosts are closed asynchronously; give the loop a few turns.
-      for (let i = 0; i < 50 && openFds() > fdsBefore; i++) await new Promise((r) => setTimeout(r, 10));
+      const leaked = () => openFds() > fdsBefore || ioHandles().length > handlesBefore.length;
+      for (let i = 0; i < 100 && leaked(); i++) await new Promise((r) => setTimeout(r, 10));
       expect(openFds(), "file descriptors leaked by the cluster").toBeLessThanOrEqual(fdsBefore);
+      expect(ioHandles().length, `handles left open by the cluster: ${ioHandles().join(", ")}`).toBeLessThanOrEqual(handlesBefore.length);
       if (options.storageDir === undefined) rmSync(storageDir, { recursive: true, force: true });
     },
   };
