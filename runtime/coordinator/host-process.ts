@@ -102,6 +102,10 @@ export class HostProcess {
           resolve();
         } else if (event.type === "fatal") {
           fail(event.message);
+        } else if (event.type === "isolate-exit") {
+          this.#options.output("stderr", `sourdough: host ${index} isolate ${event.isolate} exited with code ${event.code}; replacing it${event.error ? `\n${event.error}` : ""}\n`);
+        } else if (event.type === "isolate-restarted") {
+          this.#threadIds[event.isolate] = event.threadId;
         }
       });
       child.on("error", (error) => fail(`spawn error: ${error.message}`));

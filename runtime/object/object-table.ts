@@ -23,7 +23,7 @@ export interface ObjectTableOptions {
   /** Root of the per-object database files; undefined keeps every database in memory. */
   storageDir: string | undefined;
   maxFrameBytes?: number;
-  /** Which slot this table is, for `whoami`-style diagnostics returned by `ctx`. */
+  /** Which slot this table is ("host 0 isolate 1"), for error messages. */
   label: string;
 }
 
@@ -93,7 +93,7 @@ export class ObjectTable {
     const Class = this.#options.classes.get(call.namespace);
     if (Class === undefined) {
       const known = [...this.#options.classes.keys()].join(", ") || "(none)";
-      return fail(new SourdoughError(ErrorCode.BAD_CLASS, `${where}: no Durable Object class named ${describeValue(call.namespace)} is loaded here (loaded: ${known}). Register the class with the coordinator.`));
+      return fail(new SourdoughError(ErrorCode.BAD_CLASS, `${where}: no Durable Object class named ${describeValue(call.namespace)} is loaded in ${this.#options.label} (loaded: ${known}). Register the class with the coordinator.`));
     }
     if (!isValidId(call.namespace, call.objectId)) {
       return fail(new SourdoughError(ErrorCode.BAD_ID, `${where}: ${describeValue(call.objectId)} is not an id of namespace ${call.namespace}. Make ids with the namespace's idFromName/newUniqueId/idFromString.`));

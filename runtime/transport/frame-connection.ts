@@ -52,16 +52,11 @@ export class FrameConnection {
     setImmediate(this.#flush);
   }
 
-  /** Writes pending frames now (used before close and by latency-sensitive paths). */
   readonly #flush = (): void => {
     this.#flushScheduled = false;
     if (this.#closed || this.writer.frames === 0) return;
     this.#pipe.write(this.writer.take());
   };
-
-  flushNow(): void {
-    this.#flush();
-  }
 
   /** Sends any pending frames, then closes. */
   end(): void {

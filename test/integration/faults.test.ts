@@ -82,6 +82,7 @@ describe("a dead isolate", () => {
     expect(after.pid).toBe(before.pid); // same host process
     expect(after.threadId).not.toBe(before.threadId); // new isolate
     expect(coordinator.hosts[0]!.restarts).toBe(0);
+    expect(coordinator.hosts[0]!.threadIds).toContain(after.threadId);
   });
 });
 
