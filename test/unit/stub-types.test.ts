@@ -1,0 +1,30 @@
+// Compile-time checks (run by `npm test` through tsc --noEmit): stubs carry the class's signatures.
+import { describe, expectTypeOf, it } from "vitest";
+import type { DurableObjectId, DurableObjectNamespace, DurableObjectStub } from "sourdough";
+import type { TestCounter } from "../fixtures/objects.ts";
+
+describe("DurableObjectStub<T>", () => {
+  it("maps each public method to its parameters and a Promise of its awaited result", () => {
+    type Stub = DurableObjectStub<TestCounter>;
+    expectTypeOf<Stub["increment"]>().toEqualTypeOf<(by?: number) => Promise<number>>();
+    expectTypeOf<Stub["get"]>().toEqualTypeOf<() => Promise<number>>();
+    expectTypeOf<Stub["id"]>().toEqualTypeOf<DurableObjectId>();
+    expectTypeOf<Stub["fetch"]>().returns.toEqualTypeOf<Promise<Response>>();
+  });
+
+  it("rejects wrong arguments, unknown and private methods at compile time", () => {
+    const check = (ns: DurableObjectNamespace<TestCounter>) => {
+      const stub = ns.getByName("x");
+      // @ts-expect-error a string is not a number
+      void stub.increment("5");
+      // @ts-expect-error no such method
+      void stub.decrement();
+      // @ts-expect-error private by convention: not on the stub
+      void stub._private();
+      // @ts-expect-error ctx is the object's state, not callable
+      void stub.ctx;
+      return stub.increment(5);
+    };
+    expectTypeOf(check).returns.toEqualTypeOf<Promise<number>>();
+  });
+});
