@@ -95,9 +95,6 @@ export class ObjectTable {
       const known = [...this.#options.classes.keys()].join(", ") || "(none)";
       return fail(new SourdoughError(ErrorCode.BAD_CLASS, `${where}: no Durable Object class named ${describeValue(call.namespace)} is loaded in ${this.#options.label} (loaded: ${known}). Register the class with the coordinator.`));
     }
-    if (!isValidId(call.namespace, call.objectId)) {
-      return fail(new SourdoughError(ErrorCode.BAD_ID, `${where}: ${describeValue(call.objectId)} is not an id of namespace ${call.namespace}. Make ids with the namespace's idFromName/newUniqueId/idFromString.`));
-    }
     let args: unknown;
     try {
       args = decodePayload(call.payload, `${where} arguments`);
@@ -115,7 +112,7 @@ export class ObjectTable {
     }
     let obj: ActiveObject;
     try {
-      obj = this.#activate(Class, call);
+      obj = this.#objects.get(`${call.namespace}:${call.objectId}`) ?? this.#activate(Class, call, where);
     } catch (error) {
       return fail(error);
     }
@@ -178,10 +175,12 @@ export class ObjectTable {
     conn.flushSoon();
   }
 
-  #activate(Class: ConcreteDurableObjectClass, call: CallMessage): ActiveObject {
+  // Ids are checked here, once per activation: an active object's key was valid when it was made.
+  #activate(Class: ConcreteDurableObjectClass, call: CallMessage, where: string): ActiveObject {
+    if (!isValidId(call.namespace, call.objectId)) {
+      throw new SourdoughError(ErrorCode.BAD_ID, `${where}: ${describeValue(call.objectId)} is not an id of namespace ${call.namespace}. Make ids with the namespace's idFromName/newUniqueId/idFromString.`);
+    }
     const key = `${call.namespace}:${call.objectId}`;
-    const existing = this.#objects.get(key);
-    if (existing !== undefined) return existing;
     const dir = this.#options.storageDir;
     const storage = new ObjectStorage({
       file: dir === undefined ? ":memory:" : path.join(dir, call.namespace, `${call.objectId}.sqlite`),
