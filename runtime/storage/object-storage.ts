@@ -146,9 +146,16 @@ export class ObjectStorage {
     if (file !== ":memory:") mkdirSync(path.dirname(file), { recursive: true });
     const db = new Database(file, { timeout: 2000 });
     try {
+      // Small pages and a short WAL: each commit appends one page per changed page, and with
+      // thousands of objects per isolate 4 KiB pages and the default 1000-page WAL add up to GBs
+      // (measured: 1 KiB pages + 256-page checkpoints wrote 1.5x faster and kept WALs ≤ 256 KiB).
+      // page_size only takes effect on a new database, before it switches to WAL.
+      db.pragma("page_size = 1024");
       db.pragma("locking_mode = EXCLUSIVE");
       db.pragma("journal_mode = WAL");
       db.pragma("synchronous = NORMAL"); // WAL: committed data survives a process crash (kill -9)
+      db.pragma("wal_autocheckpoint = 256");
+      db.pragma("journal_size_limit = 393216");
       db.exec(`CREATE TABLE IF NOT EXISTS ${KV_TABLE} (key TEXT PRIMARY KEY, value BLOB) WITHOUT ROWID`);
       db.exec("BEGIN EXCLUSIVE; COMMIT"); // take the exclusive lock now: one owner per file
     } catch (error) {
@@ -176,12 +183,12 @@ export class ObjectStorage {
     checkKey(key, "get");
     this.#open();
     const row = this.#stmts!.get.get(key) as { value: Buffer } | undefined;
-    return row === undefined ? undefined : decodePayload(row.value, `storage.get(${describeValue(key)})`);
+    return row === undefined ? undefined : decodePayload(row.value, () => `storage.get(${describeValue(key)})`);
   }
 
   #put(key: string, value: unknown): void {
     checkKey(key, "put");
-    const bytes = encodePayload(value, `storage.put(${describeValue(key)})`);
+    const bytes = encodePayload(value, () => `storage.put(${describeValue(key)})`);
     this.#beginWrite();
     this.#stmts!.put.run(key, bytes);
   }

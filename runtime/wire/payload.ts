@@ -31,23 +31,27 @@ const packr = new Packr({ structuredClone: true });
   throw new TypeError(`${describeValue(fn)} cannot cross RPC. Pass data, not functions`);
 };
 
-/** Encodes `value`; `where` names what is being encoded, e.g. "Counter.add arguments". */
-export function encodePayload(value: unknown, where: string): Uint8Array {
+/** Names what is being encoded for error messages, e.g. "Counter.add arguments"; lazy on hot paths. */
+export type Where = string | (() => string);
+const whereText = (where: Where): string => (typeof where === "string" ? where : where());
+
+/** Encodes `value`. Throws ERR_UNSUPPORTED_TYPE with the path to a value that cannot be copied. */
+export function encodePayload(value: unknown, where: Where): Uint8Array {
   try {
     return packr.pack(value);
   } catch (error) {
-    throw unsupportedValue(value, where, error);
+    throw unsupportedValue(value, whereText(where), error);
   }
 }
 
 /** Decodes bytes produced by encodePayload. Throws a protocol error on malformed bytes. */
-export function decodePayload(bytes: Uint8Array, where: string): unknown {
+export function decodePayload(bytes: Uint8Array, where: Where): unknown {
   try {
     return packr.unpack(bytes);
   } catch (error) {
     throw new SourdoughError(
       ErrorCode.PROTOCOL,
-      `${where}: payload is not valid msgpack (${error instanceof Error ? error.message : String(error)}). The sender is not speaking sourdough's payload encoding.`,
+      `${whereText(where)}: payload is not valid msgpack (${error instanceof Error ? error.message : String(error)}). The sender is not speaking sourdough's payload encoding.`,
       { cause: error },
     );
   }
