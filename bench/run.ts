@@ -7,6 +7,10 @@
  *   npm run bench -- --profile          also write .cpuprofile files (hosts, isolates and this
  *                                       process) to bench/results/profiles and summarize them
  *   npm run bench -- --runs=7           override the number of rounds
+ *   npm run bench -- --topologies=h2i1,h1i2
+ *                                       only these topologies (h2i1, h2i2, h1i2, h1i1 =
+ *                                       hosts × isolates per host; default: quick h2i1,h2i2,h1i2,
+ *                                       full all four)
  *
  * What runs, per round (A = baseline, B = scenarios; rounds repeat A B A B ...):
  *   A  raw echo, sequential round trips (bench/raw-echo.ts, fresh echo server process)
@@ -26,8 +30,11 @@
  * Output: a Markdown table on stdout (progress goes to stderr), bench/results/latest.json and
  * bench/results/latest.md. With --profile the numbers are distorted by the profiler, so they go
  * to bench/results/profile-latest.{json,md} instead, with the profile summaries.
- * To profile only this (caller) process without hosts: `node --cpu-prof --import tsx bench/run.ts`.
+ * To profile only this (caller) process, not the hosts:
+ *   node --cpu-prof --cpu-prof-dir=bench/results/profiles --import tsx bench/run.ts --quick
+ * then `node --import tsx bench/profile-summary.ts bench/results/profiles/CPU.*.cpuprofile`.
  */
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import { Session } from "node:inspector/promises";
 import * as os from "node:os";
@@ -124,18 +131,21 @@ interface Args {
   quick: boolean;
   profile: boolean;
   rounds: number | undefined;
+  /** Topology ids to run (default: all of the mode's). */
+  topologies: string[] | undefined;
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { quick: false, profile: false, rounds: undefined };
+  const args: Args = { quick: false, profile: false, rounds: undefined, topologies: undefined };
   for (const a of argv) {
     if (a === "--quick") args.quick = true;
     else if (a === "--profile") args.profile = true;
     else if (/^--runs=\d+$/.test(a)) args.rounds = Number(a.slice("--runs=".length));
+    else if (a.startsWith("--topologies=")) args.topologies = a.slice("--topologies=".length).split(",").filter((t) => t !== "");
     else if (a === "--help" || a === "-h") {
-      process.stdout.write("usage: npm run bench [-- --quick] [--profile] [--runs=N]\n");
+      process.stdout.write("usage: npm run bench [-- --quick] [--profile] [--runs=N] [--topologies=h2i1,h2i2,h1i2,h1i1]\n");
       process.exit(0);
-    } else throw new Error(`unknown argument ${a} (expected --quick, --profile, --runs=N)`);
+    } else throw new Error(`unknown argument ${a} (expected --quick, --profile, --runs=N, --topologies=ids)`);
   }
   if (args.rounds !== undefined && args.rounds < 1) throw new Error("--runs must be at least 1");
   return args;
@@ -144,7 +154,7 @@ function parseArgs(argv: string[]): Args {
 // ---------------------------------------------------------------------------------------------------
 // Figures and statistics
 
-type Unit = "µs" | "frames/s" | "calls/s" | "ms" | "×";
+type Unit = "µs" | "frames/s" | "calls/s" | "ms" | "×" | "count" | "MiB";
 
 interface Figure {
   key: string;
@@ -400,6 +410,52 @@ function cleanup(): Promise<void> {
   return cleaning;
 }
 
+/** Share of all cores' time that was busy (anything but idle/iowait) over `ms`: other load on the machine. */
+async function machineBusy(ms: number): Promise<number> {
+  const sample = (): { busy: number; total: number } => {
+    let busy = 0;
+    let total = 0;
+    for (const c of os.cpus()) {
+      const t = c.times;
+      busy += t.user + t.nice + t.sys + t.irq;
+      total += t.user + t.nice + t.sys + t.irq + t.idle;
+    }
+    return { busy, total };
+  };
+  const a = sample();
+  await new Promise((r) => setTimeout(r, ms));
+  const b = sample();
+  return b.total > a.total ? (b.busy - a.busy) / (b.total - a.total) : Number.NaN;
+}
+
+/** Bytes of all files under `dir`, and of the SQLite WAL files among them. */
+function storageBytes(dir: string): { total: number; wal: number } {
+  let total = 0;
+  let wal = 0;
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, entry.name);
+    if (entry.isDirectory()) {
+      const sub = storageBytes(p);
+      total += sub.total;
+      wal += sub.wal;
+    } else if (entry.isFile()) {
+      const size = fs.statSync(p).size;
+      total += size;
+      if (entry.name.endsWith("-wal")) wal += size;
+    }
+  }
+  return { total, wal };
+}
+
+/** Open file descriptors of a process (Linux /proc), or undefined where that cannot be read. */
+function openFds(pid: number): number | undefined {
+  try {
+    return fs.readdirSync(`/proc/${pid}/fd`).length;
+  } catch {
+    return undefined;
+  }
+}
+
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -505,7 +561,28 @@ function defineFigures(reg: Registry, s: Settings): void {
 // ---------------------------------------------------------------------------------------------------
 // The run
 
+/**
+ * An unrecorded pass over every RPC scenario before round 1: the first thousands of calls after
+ * start-up and object activation run while JIT tiers up and the activation garbage is collected
+ * (their p99 reached ~1.5 ms), which would penalize round 1 only.
+ */
+async function warmUpRound(s: Settings): Promise<void> {
+  log("warm-up pass (not recorded)");
+  for (const c of clusters) {
+    for (const m of c.topo.sequential) {
+      const calls = s.rpcSequentialCalls + s.rpcSequentialWarmup;
+      const budget = SEQUENTIAL_BUDGET_BASE_MS * 2 + (calls * SEQUENTIAL_BUDGET_US_PER_CALL) / 1000;
+      await bounded(`warm-up sequential ${m}() on ${c.topo.label}`, budget, rpcSequential(c.seqStubs[m], m, calls, 0));
+    }
+    for (const m of c.topo.throughput) {
+      const budget = s.throughputWarmupMs * 2 + DRAIN_BUDGET_MS + 5_000;
+      await bounded(`warm-up throughput ${m}() on ${c.topo.label}`, budget, rpcThroughput(c.stubs, m, s.inFlight, 0, s.throughputWarmupMs * 2));
+    }
+  }
+}
+
 async function runRounds(s: Settings, reg: Registry, echoDir: string): Promise<void> {
+  await warmUpRound(s);
   for (let r = 0; r < s.rounds; r++) {
     log(`round ${r + 1}/${s.rounds}`);
 
@@ -558,6 +635,10 @@ function fmt(value: number, unit: Unit): string {
       return `${value.toFixed(1)} µs`;
     case "ms":
       return `${value.toFixed(0)} ms`;
+    case "count":
+      return value.toLocaleString("en-US");
+    case "MiB":
+      return `${Math.round(value).toLocaleString("en-US")} MiB`;
     case "×":
       return `${value >= 0.1 ? value.toFixed(2) : value.toPrecision(2)}×`;
     case "frames/s":
@@ -610,9 +691,9 @@ function markdownTable(reg: Registry, s: Settings): string {
   const once = [...reg.figures.values()].filter((f) => f.once === true);
   if (once.length > 0) {
     lines.push("");
-    lines.push("Measured once, before round 1 (not alternated):");
+    lines.push("Measured once, not alternated (set-up before round 1; file descriptors, disk and close after the last round):");
     lines.push("");
-    lines.push("| Setup | Time |");
+    lines.push("| Setup | Value |");
     lines.push("|---|---:|");
     for (const f of once) lines.push(`| ${f.label} | ${fmt(f.runs[0] ?? Number.NaN, f.unit)} |`);
   }
@@ -625,14 +706,14 @@ function markdownTable(reg: Registry, s: Settings): string {
       `Ratios pair each RPC run with the echo run of the same round; "Min – max" is over rounds.`,
   );
   lines.push(
-    `- Sequential: ${s.echoSequentialCalls.toLocaleString("en-US")} echo round trips / ${s.rpcSequentialCalls.toLocaleString("en-US")} RPC calls per run after warm-up, one object. ` +
+    `- Before round 1, every coordinator started, activated all objects and created their SQLite files, then ran one unrecorded warm-up pass of every RPC scenario. Sequential: ${s.echoSequentialCalls.toLocaleString("en-US")} echo round trips / ${s.rpcSequentialCalls.toLocaleString("en-US")} RPC calls per run after warm-up, one object. ` +
       `Throughput: exactly ${s.inFlight} calls in flight, round-robin over ${s.objects} objects, ${s.throughputWarmupMs} ms warm-up + ${s.throughputMs} ms window per run; echo pipelined ${s.echoPipelinedMs} ms per level.`,
   );
   lines.push(
     `- Raw echo p50 per round: ${echoRuns.map((v) => v.toFixed(1)).join(", ")} µs; echo @${s.inFlight} per round: ${echoPipe.map((v) => Math.round(v / 1000).toLocaleString("en-US") + "k").join(", ")}/s. ` +
       `On this VM cross-core wake-ups are expensive and the echo baseline is bimodal (≈ 60 µs typical, ≈ 18 µs when the scheduler packs both processes on one core); paired ratios compare runs that saw the same conditions.`,
   );
-  lines.push(`- KV writes: one \`ctx.storage.kv.put\` per call, committed (SQLite WAL, synchronous=NORMAL) before the reply leaves; storage in a temp dir on ${os.tmpdir()}.`);
+  lines.push(`- KV writes: one \`ctx.storage.kv.put\` per call, committed (SQLite WAL, synchronous=NORMAL) before the reply leaves, each call to a different object than the calls beside it (no group commit); every commit appends a page to that object's WAL, so storage grows during the run (see "Storage on disk"); storage in a temp dir on ${os.tmpdir()}.`);
   return lines.join("\n");
 }
 
@@ -676,6 +757,51 @@ function jsonResults(reg: Registry, s: Settings, args: Args, command: string, da
     targets,
     ...extra,
   };
+}
+
+/** The commit under test, "+dirty" when runtime/ has uncommitted changes; dist/'s build time. */
+function codeVersion(): { commit: string; distBuilt: string } {
+  const repo = path.resolve(here, "..");
+  let commit = "unknown";
+  try {
+    const git = (...a: string[]): string => execFileSync("git", a, { cwd: repo, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+    commit = git("rev-parse", "--short", "HEAD");
+    if (git("status", "--porcelain", "--", "runtime") !== "") commit += "+dirty";
+  } catch {
+    // not a git checkout
+  }
+  let distBuilt = "unknown";
+  try {
+    distBuilt = fs.statSync(path.join(repo, "dist", "runtime", "index.js")).mtime.toISOString();
+  } catch {
+    // not built
+  }
+  return { commit, distBuilt };
+}
+
+/** True when a runtime/ source file is newer than dist/runtime/index.js (`npm run build` is due). */
+function distIsStale(): boolean {
+  const repo = path.resolve(here, "..");
+  let built: number;
+  try {
+    built = fs.statSync(path.join(repo, "dist", "runtime", "index.js")).mtimeMs;
+  } catch {
+    return true;
+  }
+  const newest = (dir: string): number => {
+    let max = 0;
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) max = Math.max(max, newest(p));
+      else if (e.name.endsWith(".ts")) max = Math.max(max, fs.statSync(p).mtimeMs);
+    }
+    return max;
+  };
+  try {
+    return newest(path.join(repo, "runtime")) > built;
+  } catch {
+    return false;
+  }
 }
 
 function commandLine(argv: string[]): string {
@@ -768,7 +894,7 @@ function summarizeProfiles(before: Set<string>, selfFile: string | undefined): s
     const host = owner.pids.indexOf(pid);
     const isolate = owner.threadIds[host]?.indexOf(tid) ?? -1;
     const who =
-      tid === 0 ? "main thread (supervisor)" : isolate >= 0 ? `isolate ${isolate} (thread ${tid})` : `thread ${tid} (not an isolate: tsx's module-hooks thread)`;
+      tid === 0 ? "main thread (supervisor)" : isolate >= 0 ? `isolate ${isolate} (thread ${tid})` : `thread ${tid} (not an isolate: the module-hooks thread tsx registers)`;
     const title = `${owner.topo.label}, host ${host} (pid ${pid}), ${who}`;
     emit(file, title, isolate >= 0 ? scenarioWindows(owner, "thr") : scenarioWindows(owner, "all"));
   }
@@ -782,8 +908,15 @@ async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const args = parseArgs(argv);
   const base = args.quick ? QUICK : FULL;
-  const settings: Settings = { ...base, rounds: args.rounds ?? base.rounds };
+  const known = [TOPO_2x1, TOPO_2x2, TOPO_1x2, TOPO_1x1];
+  for (const id of args.topologies ?? []) {
+    if (!known.some((t) => t.id === id)) throw new Error(`unknown topology ${id} (known: ${known.map((t) => t.id).join(", ")})`);
+  }
+  const topologies = args.topologies === undefined ? base.topologies : known.filter((t) => args.topologies?.includes(t.id));
+  const settings: Settings = { ...base, rounds: args.rounds ?? base.rounds, topologies };
   const command = commandLine(argv);
+  const version = codeVersion();
+  if (distIsStale()) log("warning: runtime/ has sources newer than dist/; run `npm run build` first, or the bench measures old code");
   const date = new Date().toISOString();
   const reg = new Registry();
   defineFigures(reg, settings);
@@ -809,6 +942,9 @@ async function main(): Promise<void> {
     void bounded("cleanup", CLOSE_BUDGET_MS, cleanup()).finally(() => process.exit(130));
   });
 
+  const loadStart = os.loadavg();
+  const busyBefore = await machineBusy(1000);
+  if (busyBefore > 0.1) log(`warning: the machine is ${(busyBefore * 100).toFixed(0)}% busy before the run starts; figures will be distorted`);
   const t0 = performance.now();
   log(`${args.quick ? "quick" : "full"} run: ${settings.rounds} rounds; ${os.cpus()[0]?.model ?? "?"} × ${os.availableParallelism()}, Node ${process.version}`);
   const echoDir = fs.mkdtempSync(path.join(os.tmpdir(), "sourdough-bench-echo-"));
@@ -818,6 +954,18 @@ async function main(): Promise<void> {
   try {
     for (const topo of settings.topologies) await startCluster(topo, settings, args.profile, reg);
     await runRounds(settings, reg, echoDir);
+    for (const c of clusters) {
+      const fds = c.pids.map(openFds);
+      if (fds.some((n) => n === undefined)) continue;
+      reg.define(`fds.${c.topo.id}`, `Open file descriptors per host process after the rounds (objects stay active), ${c.topo.label}`, "count", true);
+      reg.record(`fds.${c.topo.id}`, Math.max(...fds.map((n) => n ?? 0)));
+    }
+    for (const c of clusters) {
+      if (!c.topo.throughput.includes("incrementStored")) continue;
+      const bytes = storageBytes(c.storageDir);
+      reg.define(`disk.${c.topo.id}`, `Storage on disk after the rounds (of which WAL: ${(bytes.wal / 2 ** 20).toFixed(0)} MiB), ${c.topo.label}`, "MiB", true);
+      reg.record(`disk.${c.topo.id}`, round(bytes.total / 2 ** 20, 1));
+    }
   } catch (error) {
     failed = error;
   } finally {
@@ -825,6 +973,14 @@ async function main(): Promise<void> {
     leftover = clusters.flatMap((c) => c.pids).filter((pid) => pid > 0 && alive(pid));
     clearTimeout(watchdog);
   }
+  for (const c of clusters) {
+    const ms = closeMs.get(c.topo.id);
+    if (ms === undefined) continue;
+    const dbs = c.topo.throughput.includes("incrementStored") ? ` (commits and closes ${settings.objects + (c.topo.sequential.includes("incrementStored") ? 1 : 0)} SQLite databases)` : "";
+    reg.define(`close.${c.topo.id}`, `Coordinator close, ${c.topo.label}${dbs}`, "ms", true);
+    reg.record(`close.${c.topo.id}`, round(ms, 1));
+  }
+  const loadEnd = os.loadavg();
   const elapsedS = (performance.now() - t0) / 1000;
   if (failed !== undefined) {
     log(`FAILED: ${failed instanceof Error ? (failed.stack ?? failed.message) : String(failed)}`);
@@ -838,10 +994,13 @@ async function main(): Promise<void> {
   let selfProfile: string | undefined;
   if (profileSession !== undefined) selfProfile = await stopSelfProfile(profileSession);
 
-  const table = markdownTable(reg, settings);
+  const load =
+    `- Other load: the machine was ${(busyBefore * 100).toFixed(0)}% busy in the second before the run (all cores); ` +
+    `load average (1 min) ${loadStart[0]?.toFixed(2)} at start, ${loadEnd[0]?.toFixed(2)} at end (includes this run).`;
+  const table = `${markdownTable(reg, settings)}\n${load}`;
   const header =
     `sourdough bench — ${os.cpus()[0]?.model ?? "unknown CPU"} (${os.availableParallelism()} cores), Node ${process.version}, ${date}, ` +
-    `\`${command}\`${args.quick ? " (quick)" : ""}${args.profile ? " — PROFILER ON: figures are distorted" : ""}; ${elapsedS.toFixed(0)} s` +
+    `\`${command}\`${args.quick ? " (quick)" : ""}, commit ${version.commit} (dist built ${version.distBuilt})${args.profile ? " — PROFILER ON: figures are distorted" : ""}; ${elapsedS.toFixed(0)} s` +
     `${failed !== undefined ? " — RUN FAILED, partial results" : ""}`;
   process.stdout.write(`${header}\n\n${table}\n`);
 
@@ -854,12 +1013,21 @@ async function main(): Promise<void> {
   const stem = args.profile ? "profile-latest" : "latest";
   const json = jsonResults(reg, settings, args, command, date, {
     elapsedSeconds: round(elapsedS, 1),
+    code: version,
     failed: failed === undefined ? null : failed instanceof Error ? failed.message : String(failed),
     leftoverHostPids: leftover,
+    loadAverage: { start: loadStart, end: loadEnd },
+    machineBusyBeforeStart: round(busyBefore, 3),
   });
   fs.writeFileSync(path.join(resultsDir, `${stem}.json`), `${JSON.stringify(json, null, 2)}\n`);
   fs.writeFileSync(path.join(resultsDir, `${stem}.md`), `${header}\n\n${table}\n${profileText === "" ? "" : `\n### CPU profiles (self time, top functions)\n\n${profileText}\n`}`);
   log(`wrote ${path.relative(process.cwd(), path.join(resultsDir, `${stem}.json`))} and ${stem}.md`);
 }
 
-await main();
+try {
+  await main();
+} catch (error) {
+  // Bad arguments and other failures before any process was started.
+  log(error instanceof Error ? error.message : String(error));
+  process.exitCode = 2;
+}

@@ -3,11 +3,11 @@
 import { ErrorCode, SourdoughError } from "../errors.ts";
 import { FrameConnection } from "../transport/frame-connection.ts";
 import type { Pipe } from "../transport/pipe.ts";
-import { CallKind, ControlWhich, Which, type Message } from "../wire/envelope.ts";
+import { CallKind, ControlWhich, Which, type Message, type TargetCache } from "../wire/envelope.ts";
 import { decodePayload } from "../wire/payload.ts";
 import { errorFromWire } from "./remote-error.ts";
 
-export interface CallTarget {
+export interface CallTarget extends TargetCache {
   namespace: string;
   objectId: string;
   name: string | undefined;
@@ -54,6 +54,11 @@ export class RpcClient {
     this.#options = options;
   }
 
+  /** True once close() was called: the owner must hand out a fresh client (or an error). */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
   get inFlight(): number {
     return this.#questions.size;
   }
@@ -68,7 +73,7 @@ export class RpcClient {
     const promise = new Promise<unknown>((resolve, reject) => this.#questions.set(id, { resolve, reject, where }));
     const conn = this.#conn;
     if (conn !== undefined && !conn.closed) {
-      conn.writer.writeCall(id, kind, 0, target.namespace, target.objectId, method, payload, target.name);
+      conn.writer.writeCall(id, kind, 0, target.namespace, target.objectId, method, payload, target.name, target);
       conn.flushSoon();
     } else {
       this.#unsent.push({ id, kind, target, method, payload });
@@ -129,7 +134,7 @@ export class RpcClient {
     this.#unsent = [];
     for (const u of unsent) {
       if (!this.#questions.has(u.id)) continue;
-      conn.writer.writeCall(u.id, u.kind, 0, u.target.namespace, u.target.objectId, u.method, u.payload, u.target.name);
+      conn.writer.writeCall(u.id, u.kind, 0, u.target.namespace, u.target.objectId, u.method, u.payload, u.target.name, u.target);
     }
     conn.flushSoon();
   }

@@ -6,7 +6,7 @@ import type { DurableObject } from "../object/durable-object.ts";
 import { CallKind } from "../wire/envelope.ts";
 import { asWireResponse, requestToWire, responseFromWire } from "../wire/fetch-payload.ts";
 import { encodePayload } from "../wire/payload.ts";
-import type { RpcClient } from "./rpc-client.ts";
+import type { CallTarget, RpcClient } from "./rpc-client.ts";
 
 /** Finds the connection to the owner of (namespace, object id). */
 export interface ClientRouter {
@@ -70,8 +70,11 @@ const NOT_METHODS = new Set<string>(["then", "toJSON"]);
 
 function createStub<T>(router: ClientRouter, namespace: string, id: DurableObjectId): DurableObjectStub<T> {
   const objectId = id.toString();
-  const target = { namespace, objectId, name: id.name };
-  const client = () => router.clientFor(namespace, objectId);
+  const target: CallTarget = { namespace, objectId, name: id.name };
+  // The owner's client is looked up once; a closed client sends the stub back to the router, which
+  // answers with the current state (restart, close, start failure).
+  let cached: RpcClient | undefined;
+  const client = () => (cached !== undefined && !cached.closed ? cached : (cached = router.clientFor(namespace, objectId)));
   const methods = new Map<string, (...args: unknown[]) => Promise<unknown>>();
   const fetch = async (input: Request | string | URL, init?: RequestInit): Promise<Response> => {
     const wire = await requestToWire(new Request(input, init));

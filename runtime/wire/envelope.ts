@@ -49,6 +49,11 @@ export interface CancelMessage {
   which: Which.Cancel;
   questionId: number;
 }
+/** Per-object cache of the encoded (namespace, objectId) part of a Call; see FrameWriter.writeCall. */
+export interface TargetCache {
+  encoded?: { pointers: Buffer; body: Buffer };
+}
+
 export interface ControlMessage {
   which: Which.Control;
   control: ControlWhich;
@@ -102,6 +107,10 @@ export class FrameWriter {
     return out;
   }
 
+  /**
+   * Writes a Call. `target`, when given, caches the encoded (namespace, objectId) part, which is the
+   * same bytes for every call to one object: stubs pass one cache per object.
+   */
   writeCall(
     questionId: number,
     kind: CallKind,
@@ -111,6 +120,7 @@ export class FrameWriter {
     method: string,
     payload: Uint8Array,
     name: string | undefined,
+    target?: TargetCache,
   ): void {
     const s = STRUCT_SIZES.call;
     const worst = 3 * (namespace.length + method.length + (name?.length ?? 0)) + 32 + payload.length + 5 * 8;
@@ -120,8 +130,22 @@ export class FrameWriter {
     b.writeUInt16LE(kind, this.#segByte(call) + 4);
     b.writeUInt16LE(methodId, this.#segByte(call) + 6);
     const ptr = call + s.data;
-    this.#text(ptr, namespace);
-    this.#hexData(ptr + 1, objectIdHex);
+    // namespace and objectId always follow the Call struct directly, so their pointers and bytes are
+    // fixed per target.
+    const cached = target?.encoded;
+    if (cached !== undefined) {
+      cached.pointers.copy(b, this.#segByte(ptr));
+      cached.body.copy(b, this.#pos);
+      this.#pos += cached.body.length;
+    } else {
+      const bodyStart = this.#pos;
+      this.#text(ptr, namespace);
+      this.#hexData(ptr + 1, objectIdHex);
+      if (target !== undefined) {
+        const at = this.#segByte(ptr);
+        target.encoded = { pointers: Buffer.from(b.subarray(at, at + 16)), body: Buffer.from(b.subarray(bodyStart, this.#pos)) };
+      }
+    }
     this.#text(ptr + 2, method);
     this.#data(ptr + 3, payload);
     if (name !== undefined) this.#text(ptr + 4, name);

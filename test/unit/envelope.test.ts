@@ -137,3 +137,16 @@ describe("FrameReader", () => {
     expect(() => split.push(header(0, 1000).subarray(5))).toThrow(/exceeds the limit/);
   });
 });
+
+describe("FrameWriter target cache", () => {
+  it("writes the same bytes from the cache as without it", () => {
+    const plain = new FrameWriter();
+    const cachedWriter = new FrameWriter();
+    const target = {};
+    for (let i = 0; i < 3; i++) {
+      plain.writeCall(i, CallKind.Method, 0, "Counter☃", ID, `m${i}`, new Uint8Array(i * 5), i === 1 ? "n" : undefined);
+      cachedWriter.writeCall(i, CallKind.Method, 0, "Counter☃", ID, `m${i}`, new Uint8Array(i * 5), i === 1 ? "n" : undefined, target);
+    }
+    expect(cachedWriter.take().equals(plain.take())).toBe(true);
+  });
+});
