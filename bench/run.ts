@@ -1022,6 +1022,23 @@ async function main(): Promise<void> {
   fs.writeFileSync(path.join(resultsDir, `${stem}.json`), `${JSON.stringify(json, null, 2)}\n`);
   fs.writeFileSync(path.join(resultsDir, `${stem}.md`), `${header}\n\n${table}\n${profileText === "" ? "" : `\n### CPU profiles (self time, top functions)\n\n${profileText}\n`}`);
   log(`wrote ${path.relative(process.cwd(), path.join(resultsDir, `${stem}.json`))} and ${stem}.md`);
+  // A full, unprofiled, successful run is what the README shows.
+  if (!args.quick && !args.profile && failed === undefined) {
+    embedInReadme(`${header}\n\n${table}`);
+    log("updated the performance table in README.md");
+  }
+}
+
+const README = new URL("../README.md", import.meta.url);
+const BEGIN = "<!-- bench:begin (written by npm run bench) -->";
+const END = "<!-- bench:end -->";
+
+function embedInReadme(markdown: string): void {
+  const text = fs.readFileSync(README, "utf8");
+  const start = text.indexOf(BEGIN);
+  const end = text.indexOf(END);
+  if (start < 0 || end < start) throw new Error(`README.md has no ${BEGIN} ... ${END} section to update`);
+  fs.writeFileSync(README, `${text.slice(0, start + BEGIN.length)}\n${markdown.trim()}\n${text.slice(end)}`);
 }
 
 try {
