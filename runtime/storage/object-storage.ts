@@ -28,6 +28,12 @@ export interface ListOptions {
 const MAX_KEYS = 128;
 const KV_TABLE = "_cf_KV";
 
+/** What `transaction()` hands its closure: the storage API plus `rollback()`. */
+export interface StorageTransaction extends Pick<ObjectStorage, "get" | "put" | "delete" | "list" | "deleteAll"> {
+  /** Rolls the transaction back when the closure returns (its writes are discarded). */
+  rollback(): void;
+}
+
 /** Synchronous key-value API (Cloudflare's `ctx.storage.kv`). */
 export interface SyncKvStorage {
   get<T = unknown>(key: string): T | undefined;
@@ -43,6 +49,7 @@ export class ObjectStorage {
   #db: Database.Database | undefined;
   #closed = false;
   #inTransaction = false;
+  #depth = 0; // open transaction()/transactionSync() savepoints
   #stmts: ReturnType<typeof prepareKv> | undefined;
 
   constructor(location: StorageLocation) {
@@ -94,9 +101,20 @@ export class ObjectStorage {
     return new Map(this.#list<T>(options));
   }
 
+  /**
+   * Deletes everything this object stored: all keys and, as Cloudflare does for SQLite-backed
+   * objects, every table, index, view and trigger made through `sql`.
+   */
   async deleteAll(): Promise<void> {
     this.#beginWrite();
-    this.#open().prepare(`DELETE FROM ${KV_TABLE}`).run();
+    const db = this.#open();
+    const objects = db
+      .prepare("SELECT type, name FROM sqlite_master WHERE type IN ('table', 'view', 'trigger', 'index') AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\'")
+      .all() as Array<{ type: string; name: string }>;
+    for (const { type, name } of objects.filter((o) => o.type !== "index")) {
+      db.prepare(`DROP ${type.toUpperCase()} IF EXISTS "${name.replaceAll('"', '""')}"`).run();
+    }
+    db.prepare(`DELETE FROM ${KV_TABLE}`).run();
   }
 
   /** Commits are implicit; sync() resolves once this object's pending writes are committed. */
@@ -104,11 +122,70 @@ export class ObjectStorage {
     this.commit();
   }
 
+  /**
+   * Runs `fn` in a transaction nested in the current one: if it throws, its writes are rolled back
+   * and the error rethrown; otherwise they join the implicit transaction. Returns fn's result.
+   */
+  transactionSync<T>(fn: () => T): T {
+    const savepoint = this.#enter();
+    let ok = false;
+    try {
+      const result = fn();
+      if (isThenable(result)) throw new SourdoughError(ErrorCode.STORAGE, "transactionSync: the callback returned a Promise. It must be synchronous; use transaction(async txn => ...) for async work.");
+      ok = true;
+      return result;
+    } finally {
+      this.#leave(savepoint, ok);
+    }
+  }
+
+  /**
+   * Runs `closure` in a transaction: it commits when the closure resolves, and is rolled back when it
+   * throws or calls `txn.rollback()`. `txn` offers the same KV methods as `ctx.storage`.
+   */
+  async transaction<T>(closure: (txn: StorageTransaction) => Promise<T>): Promise<T> {
+    const savepoint = this.#enter();
+    let rolledBack = false;
+    const txn: StorageTransaction = {
+      get: this.get.bind(this) as ObjectStorage["get"],
+      put: this.put.bind(this) as ObjectStorage["put"],
+      delete: this.delete.bind(this) as ObjectStorage["delete"],
+      list: this.list.bind(this),
+      deleteAll: this.deleteAll.bind(this),
+      rollback: () => {
+        rolledBack = true;
+      },
+    };
+    let ok = false;
+    try {
+      const result = await closure(txn);
+      ok = !rolledBack;
+      return result;
+    } finally {
+      this.#leave(savepoint, ok);
+    }
+  }
+
+  #enter(): string {
+    this.#beginWrite();
+    const savepoint = `sd_txn_${++this.#depth}`;
+    this.#open().exec(`SAVEPOINT ${savepoint}`);
+    return savepoint;
+  }
+
+  #leave(savepoint: string, commit: boolean): void {
+    const db = this.#open();
+    if (!commit) db.exec(`ROLLBACK TO ${savepoint}`);
+    db.exec(`RELEASE ${savepoint}`);
+    this.#depth--;
+    if (this.#depth === 0) this.#location.onDirty(this); // an end-of-turn commit may have been skipped
+  }
+
   // ---- owner-facing ----
 
   /** Commits the implicit transaction, if one is open. Called by the isolate's output gate. */
   commit(): void {
-    if (!this.#inTransaction) return;
+    if (!this.#inTransaction || this.#depth > 0) return; // an explicit transaction is still open
     this.#inTransaction = false;
     this.#stmts!.commit.run();
   }
@@ -256,4 +333,8 @@ function prefixUpperBound(prefix: string): string | undefined {
     if (next <= 0x10ffff) return String.fromCodePoint(...points, next);
   }
   return undefined;
+}
+
+function isThenable(value: unknown): boolean {
+  return value !== null && typeof value === "object" && typeof (value as { then?: unknown }).then === "function";
 }

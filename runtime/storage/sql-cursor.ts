@@ -3,6 +3,7 @@
 // that transaction or reach the hidden tables are refused.
 import type Database from "better-sqlite3";
 import { ErrorCode, SourdoughError } from "../errors.ts";
+import { splitSql } from "./split-sql.ts";
 
 export type SqlStorageValue = ArrayBuffer | string | number | null;
 type Row = Record<string, SqlStorageValue>;
@@ -27,10 +28,33 @@ export class SqlStorage {
     this.#host = host;
   }
 
-  /** Runs one statement with `?` bindings and returns a cursor over its rows. */
+  /**
+   * Runs `query` with `?` bindings and returns a cursor over the rows of its last statement. A query
+   * may hold several statements separated by semicolons; they run in order, and bindings are handed
+   * to them in order of their placeholders. Writes join the object's implicit transaction.
+   */
   exec<T extends Row = Row>(query: string, ...bindings: unknown[]): SqlStorageCursor<T> {
-    const stmt = this.#prepare(query);
     const args = bindings.map(toSqlite);
+    const single = this.#statements.get(query);
+    if (single !== undefined) return this.#run<T>(single, args, query);
+    const parts = splitSql(query);
+    if (parts.length === 0) throw new SourdoughError(ErrorCode.STORAGE, "sql.exec: the query has no statement. Pass SQL such as \"SELECT 1\".");
+    if (parts.length === 1) return this.#run<T>(this.#prepare(parts[0]!.text, query), args, query);
+    let used = 0;
+    let written = 0;
+    let cursor: SqlStorageCursor<T> | undefined;
+    parts.forEach((part, i) => {
+      const last = i === parts.length - 1;
+      const mine = last ? args.slice(used) : args.slice(used, used + part.placeholders);
+      used += part.placeholders;
+      // Later statements may depend on earlier ones (CREATE then INSERT): prepare each just in time.
+      cursor = this.#run<T>(this.#prepare(part.text, undefined), mine, part.text);
+      written += cursor.rowsWritten;
+    });
+    return cursor!.withRowsWritten(written);
+  }
+
+  #run<T extends Row>(stmt: Database.Statement, args: unknown[], query: string): SqlStorageCursor<T> {
     if (!stmt.readonly) this.#host.beginWrite();
     try {
       if (stmt.reader) {
@@ -54,9 +78,8 @@ export class SqlStorage {
     return pages * size;
   }
 
-  #prepare(query: string): Database.Statement {
-    const cached = this.#statements.get(query);
-    if (cached !== undefined) return cached;
+  // Prepares one statement; `cacheAs` is the caller's query string when it holds only this statement.
+  #prepare(query: string, cacheAs: string | undefined): Database.Statement {
     if (REFUSED_STATEMENT.test(query) || REFUSED_PRAGMA.test(query)) {
       throw new SourdoughError(
         ErrorCode.STORAGE,
@@ -72,8 +95,10 @@ export class SqlStorage {
     } catch (error) {
       throw sqlError(query, error);
     }
-    if (this.#statements.size > 500) this.#statements.clear();
-    this.#statements.set(query, stmt);
+    if (cacheAs !== undefined) {
+      if (this.#statements.size > 500) this.#statements.clear();
+      this.#statements.set(cacheAs, stmt);
+    }
     return stmt;
   }
 }
@@ -113,8 +138,14 @@ export class SqlStorageCursor<T extends Row = Row> implements IterableIterator<T
     this.rowsWritten = rowsWritten;
   }
 
+  /** Rows this cursor has handed out so far. */
   get rowsRead(): number {
     return this.#next;
+  }
+
+  /** @internal the total for a multi-statement exec. */
+  withRowsWritten(total: number): SqlStorageCursor<T> {
+    return new SqlStorageCursor<T>(this.columnNames, this.#rows, total);
   }
 
   next(): IteratorResult<T> {
