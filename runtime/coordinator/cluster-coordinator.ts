@@ -37,6 +37,8 @@ export interface ClusterCoordinatorOptions {
   startTimeoutMs?: number;
   /** Largest frame accepted on any connection. Default 64 MiB. */
   maxFrameBytes?: number;
+  /** Evict an object from memory (closing its database) after this long without events. Default 60 s; 0 never. */
+  idleEvictionMs?: number;
   /** Heap limit per isolate in MiB. Default: V8's. */
   isolateHeapMb?: number;
   /** Restart backoff after a host crash. Default 100 ms doubling to 5 s. */
@@ -73,6 +75,7 @@ export class ClusterCoordinator {
     const storageDir = options.storageDir === undefined ? undefined : path.resolve(options.storageDir);
     const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
     const connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
+    const idleEvictionMs = nonNegativeInt(options.idleEvictionMs ?? 60_000, "idleEvictionMs");
 
     if (this.hostCount === 0) {
       for (const Class of Object.values(options.durableObjects ?? {})) this.#register(Class);
@@ -87,7 +90,7 @@ export class ClusterCoordinator {
       );
       this.#router = { clientFor: () => client, close: () => client.close("the coordinator was closed") };
       this.#env = buildEnv(vars, bindings, this.#router);
-      table = new ObjectTable({ classes: this.#localClasses, env: this.#env, storageDir, maxFrameBytes, label: "in-process" });
+      table = new ObjectTable({ classes: this.#localClasses, env: this.#env, storageDir, maxFrameBytes, idleEvictionMs, label: "in-process" });
       this.#localTable = table;
       this.ready = Promise.resolve();
       return;
@@ -98,7 +101,7 @@ export class ClusterCoordinator {
       throw new SourdoughError(ErrorCode.BAD_OPTIONS, `ClusterCoordinator: hostCount is ${this.hostCount} but no modules were given. Host processes load your classes by module: pass modules: [new URL("./counter.ts", import.meta.url)], or use hostCount: 0.`);
     }
     const runDir = mkdtempSync(path.join(os.tmpdir(), "sourdough-")); // mode 0700
-    this.#config = { runDir, hostCount: this.hostCount, isolatesPerHost: this.isolatesPerHost, storageDir, modules, bindings, vars, connectTimeoutMs, maxFrameBytes, isolateHeapMb: options.isolateHeapMb };
+    this.#config = { runDir, hostCount: this.hostCount, isolatesPerHost: this.isolatesPerHost, storageDir, modules, bindings, vars, connectTimeoutMs, maxFrameBytes, idleEvictionMs, isolateHeapMb: options.isolateHeapMb };
     this.#router = new SlotRouter({ config: this.#config });
     this.#env = buildEnv(vars, bindings, this.#router);
     const output = options.output ?? ((_host, stream, text) => void process[stream].write(text));

@@ -18,6 +18,8 @@ export interface ClusterConfig {
   vars: Record<string, unknown>;
   connectTimeoutMs: number;
   maxFrameBytes: number;
+  /** Idle time after which an object is evicted from memory; 0 disables. */
+  idleEvictionMs: number;
   /** Heap limit per isolate (worker `resourceLimits.maxOldGenerationSizeMb`), if any. */
   isolateHeapMb: number | undefined;
 }

@@ -35,6 +35,7 @@ async function main(): Promise<void> {
     env: buildEnv(config.vars, config.bindings, router),
     storageDir: config.storageDir,
     maxFrameBytes: config.maxFrameBytes,
+    idleEvictionMs: config.idleEvictionMs,
     label: `host ${host} isolate ${isolate}`,
   });
   const path = socketPath(config.runDir, host, isolate);

@@ -23,6 +23,8 @@ export interface ObjectTableOptions {
   /** Root of the per-object database files; undefined keeps every database in memory. */
   storageDir: string | undefined;
   maxFrameBytes?: number;
+  /** Idle time after which an object is evicted from memory (database closed). 0 disables. */
+  idleEvictionMs: number;
   /** Which slot this table is ("host 0 isolate 1"), for error messages. */
   label: string;
 }
@@ -35,6 +37,9 @@ interface Event {
 class ActiveObject {
   instance: DurableObject | undefined;
   blockers = 0;
+  /** Events delivered or queued and not yet answered. */
+  inFlight = 0;
+  lastActive = Date.now();
   readonly queue: Event[] = [];
   readonly waiting = new Set<Promise<unknown>>();
   constructor(
@@ -50,9 +55,15 @@ export class ObjectTable {
   readonly #connections = new Set<FrameConnection>();
   readonly #dirty = new Set<ObjectStorage>();
   #commitScheduled = false;
+  readonly #sweeper: NodeJS.Timeout | undefined;
 
   constructor(options: ObjectTableOptions) {
     this.#options = options;
+    const idle = options.idleEvictionMs;
+    if (idle > 0) {
+      this.#sweeper = setInterval(() => this.#evictIdle(), Math.max(10, Math.min(idle / 2, 5_000)));
+      this.#sweeper.unref();
+    }
   }
 
   get activeObjects(): number {
@@ -74,6 +85,7 @@ export class ObjectTable {
 
   /** Closes every connection and every database (committing pending writes). */
   close(): void {
+    clearInterval(this.#sweeper);
     for (const conn of this.#connections) conn.end();
     this.#connections.clear();
     for (const obj of this.#objects.values()) obj.storage.close();
@@ -151,6 +163,8 @@ export class ObjectTable {
 
   // The output gate: the object's writes are committed before the answer leaves.
   #finish(conn: FrameConnection, q: number, obj: ActiveObject, where: string, ok: boolean, value: unknown): void {
+    obj.inFlight--;
+    obj.lastActive = Date.now();
     try {
       obj.storage.commit();
     } catch (error) {
@@ -214,8 +228,20 @@ export class ObjectTable {
 
   // The input gate: while a blockConcurrencyWhile callback runs, events queue in arrival order.
   #deliver(obj: ActiveObject, event: Event): void {
+    obj.inFlight++;
     if (obj.blockers > 0) obj.queue.push(event);
     else event.run();
+  }
+
+  // Hibernation: drop objects with nothing running, queued, pending (waitUntil), blocked or in an
+  // explicit transaction, idle for idleEvictionMs. Their databases close; the next call re-activates.
+  #evictIdle(): void {
+    const cutoff = Date.now() - this.#options.idleEvictionMs;
+    for (const [key, obj] of this.#objects) {
+      if (obj.inFlight > 0 || obj.blockers > 0 || obj.waiting.size > 0 || obj.lastActive > cutoff || obj.storage.inExplicitTransaction) continue;
+      this.#objects.delete(key);
+      obj.storage.close();
+    }
   }
 
   async #blockConcurrencyWhile<T>(obj: ActiveObject, fn: () => Promise<T> | T): Promise<T> {
@@ -240,6 +266,7 @@ export class ObjectTable {
     if (this.#objects.get(obj.key) === obj) this.#objects.delete(obj.key);
     obj.storage.close({ rollback: true });
     const queued = obj.queue.splice(0);
+    obj.inFlight -= queued.length;
     for (const event of queued) event.fail(error);
   }
 

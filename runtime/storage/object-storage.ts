@@ -208,6 +208,11 @@ export class ObjectStorage {
     }
   }
 
+  /** True while a transaction()/transactionSync() callback is running. */
+  get inExplicitTransaction(): boolean {
+    return this.#depth > 0;
+  }
+
   get isOpen(): boolean {
     return this.#db !== undefined;
   }

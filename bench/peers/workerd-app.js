@@ -1,0 +1,38 @@
+// The HTTP benchmark app on workerd (scenario 5), passed to miniflare as module source: the twin of
+// bench/http-app.ts (same Durable Object, same worker, same storage call per request). A
+// SQLite-backed Durable Object (`useSQLite: true`) so `ctx.storage.kv` is the synchronous KV API,
+// committed before the response leaves (workerd's output gate), as on sourdough.
+import { DurableObject } from "cloudflare:workers";
+
+export class Counter extends DurableObject {
+  async increment() {
+    const n = (this.ctx.storage.kv.get("n") ?? 0) + 1;
+    this.ctx.storage.kv.put("n", n);
+    return n;
+  }
+
+  async get() {
+    return this.ctx.storage.kv.get("n") ?? 0;
+  }
+}
+
+export default {
+  async fetch(request, env) {
+    const url = new URL(request.url);
+    if (url.pathname === "/increment") {
+      const name = url.searchParams.get("name");
+      if (name === null) return new Response("pass ?name=<counter>\n", { status: 400 });
+      return Response.json({ name, value: await env.COUNTER.getByName(name).increment() });
+    }
+    if (url.pathname === "/tally") {
+      // Outside the measured windows: how the requests of a run spread over objects prefix0..N-1.
+      const prefix = url.searchParams.get("prefix") ?? "obj-";
+      const from = Number(url.searchParams.get("from") ?? "0");
+      const to = Number(url.searchParams.get("to") ?? "0");
+      const names = Array.from({ length: Math.max(0, to - from) }, (_, i) => `${prefix}${from + i}`);
+      const values = await Promise.all(names.map((n) => env.COUNTER.getByName(n).get()));
+      return Response.json({ objects: values.length, touched: values.filter((v) => v > 0).length, total: values.reduce((a, b) => a + b, 0), min: Math.min(...values), max: Math.max(...values) });
+    }
+    return new Response("not found\n", { status: 404 });
+  },
+};
