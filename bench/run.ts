@@ -11,6 +11,9 @@
  *                                       only these topologies (h2i1, h2i2, h1i2, h1i1 =
  *                                       hosts × isolates per host; default: quick h2i1,h2i2,h1i2,
  *                                       full all four)
+ *   npm run bench -- --scenarios=http   only these scenario groups: rpc (raw echo + typed RPC),
+ *                                       http (HTTP end to end vs workerd); default both
+ *   npm run bench -- --no-readme        a full run without refreshing README.md's table
  *
  * What runs, per round (A = baseline, B = scenarios; rounds repeat A B A B ...):
  *   A  raw echo, sequential round trips (bench/raw-echo.ts, fresh echo server process)
@@ -19,8 +22,12 @@
  *   B  typed RPC throughput: exactly 256 calls in flight over 1000 objects for a fixed window,
  *      without storage (`increment`) and with one committed SQLite KV write per call
  *      (`incrementStored`), per topology (hosts × isolates per host)
+ *   A  HTTP on workerd via miniflare, then B  HTTP on `serve()`, per case: 1 and 64 connections
+ *      over 1 and 1000 objects, one KV write per request (bench/http-load.ts; autocannon in a
+ *      child process, installed on demand in bench/peers/)
  * Every RPC figure is also reported as a ratio to the echo figure measured in the same round
- * (median, min and max over rounds), so both sides of a ratio saw the same machine conditions.
+ * (median, min and max over rounds), so both sides of a ratio saw the same machine conditions;
+ * every HTTP figure of sourdough as a ratio to workerd's in the same round.
  *
  * Coordinators (one per topology) start once, before round 1, and stay up for the whole run: each
  * round measures the steady state of the same processes. All 1000 objects are activated, and their
@@ -42,6 +49,7 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { ClusterCoordinator } from "sourdough";
 import type { DurableObjectStub } from "sourdough";
+import { HTTP_FULL, HTTP_QUICK, HttpScenarios, type ProfileOwner } from "./http-load.ts";
 import { BenchCounter } from "./objects.ts";
 import { formatSummary, summarizeProfile } from "./profile-summary.ts";
 import { measureRawEcho } from "./raw-echo.ts";
@@ -76,6 +84,9 @@ interface Settings {
   topologies: Topology[];
   /** The whole run must finish within this, or it is aborted (coordinators closed, exit code 1). */
   totalBudgetMs: number;
+  /** Scenario groups: rpc = raw echo + typed RPC; http = HTTP end to end vs workerd. */
+  rpc: boolean;
+  http: boolean;
 }
 
 const BOTH: BenchMethod[] = ["increment", "incrementStored"];
@@ -95,7 +106,9 @@ const QUICK: Settings = {
   inFlight: 256,
   objects: 1000,
   topologies: [TOPO_2x1, TOPO_2x2, TOPO_1x2],
-  totalBudgetMs: 240_000,
+  totalBudgetMs: 360_000,
+  rpc: true,
+  http: true,
 };
 
 const FULL: Settings = {
@@ -109,7 +122,9 @@ const FULL: Settings = {
   inFlight: 256,
   objects: 1000,
   topologies: [TOPO_2x1, TOPO_2x2, TOPO_1x2, TOPO_1x1],
-  totalBudgetMs: 900_000,
+  totalBudgetMs: 1_200_000,
+  rpc: true,
+  http: true,
 };
 
 const ECHO_IN_FLIGHT = [1, 16, 256] as const;
@@ -133,19 +148,25 @@ interface Args {
   rounds: number | undefined;
   /** Topology ids to run (default: all of the mode's). */
   topologies: string[] | undefined;
+  /** Scenario groups to run (default: all). */
+  scenarios: string[] | undefined;
+  /** A full run normally refreshes README.md's table; --no-readme leaves README.md alone. */
+  readme: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { quick: false, profile: false, rounds: undefined, topologies: undefined };
+  const args: Args = { quick: false, profile: false, rounds: undefined, topologies: undefined, scenarios: undefined, readme: true };
   for (const a of argv) {
     if (a === "--quick") args.quick = true;
     else if (a === "--profile") args.profile = true;
     else if (/^--runs=\d+$/.test(a)) args.rounds = Number(a.slice("--runs=".length));
     else if (a.startsWith("--topologies=")) args.topologies = a.slice("--topologies=".length).split(",").filter((t) => t !== "");
+    else if (a === "--no-readme") args.readme = false;
+    else if (a.startsWith("--scenarios=")) args.scenarios = a.slice("--scenarios=".length).split(",").filter((t) => t !== "");
     else if (a === "--help" || a === "-h") {
-      process.stdout.write("usage: npm run bench [-- --quick] [--profile] [--runs=N] [--topologies=h2i1,h2i2,h1i2,h1i1]\n");
+      process.stdout.write("usage: npm run bench [-- --quick] [--profile] [--runs=N] [--topologies=h2i1,h2i2,h1i2,h1i1] [--scenarios=rpc,http] [--no-readme]\n");
       process.exit(0);
-    } else throw new Error(`unknown argument ${a} (expected --quick, --profile, --runs=N, --topologies=ids)`);
+    } else throw new Error(`unknown argument ${a} (expected --quick, --profile, --runs=N, --topologies=ids, --scenarios=rpc,http, --no-readme)`);
   }
   if (args.rounds !== undefined && args.rounds < 1) throw new Error("--runs must be at least 1");
   return args;
@@ -154,7 +175,7 @@ function parseArgs(argv: string[]): Args {
 // ---------------------------------------------------------------------------------------------------
 // Figures and statistics
 
-type Unit = "µs" | "frames/s" | "calls/s" | "ms" | "×" | "count" | "MiB";
+type Unit = "µs" | "frames/s" | "calls/s" | "req/s" | "ms" | "×" | "count" | "MiB";
 
 interface Figure {
   key: string;
@@ -163,6 +184,8 @@ interface Figure {
   runs: number[];
   /** Informational figures are measured once (not alternated) and have no ratio. */
   once?: boolean;
+  /** Why this figure was not measured (the table shows "skipped: <reason>"). */
+  skipped?: string;
 }
 
 interface Ratio {
@@ -220,6 +243,12 @@ class Registry {
     const f = this.figures.get(key);
     if (f === undefined) throw new Error(`bench: figure ${key} was not defined`);
     f.runs.push(value);
+  }
+
+  skip(key: string, reason: string): void {
+    const f = this.figures.get(key);
+    if (f === undefined) throw new Error(`bench: figure ${key} was not defined`);
+    f.skipped = reason;
   }
 
   ratio(num: string, den: string, label: string): void {
@@ -389,6 +418,8 @@ function addWindow(c: Cluster, key: string, start: number, end: number): void {
 
 const clusters: Cluster[] = [];
 const tempDirs: string[] = [];
+/** Scenarios 4 and 5 (HTTP), when they run; closed by cleanup(). */
+let http: HttpScenarios | undefined;
 /** How long each coordinator took to close (ms), by topology id. */
 const closeMs = new Map<string, number>();
 let cleaning: Promise<void> | undefined;
@@ -401,6 +432,7 @@ async function closeCluster(c: Cluster): Promise<void> {
 
 function cleanup(): Promise<void> {
   cleaning ??= (async () => {
+    await http?.close();
     // One at a time, so each close time is its own (closing commits and closes every database).
     const results: PromiseSettledResult<void>[] = [];
     for (const c of clusters) results.push(...(await Promise.allSettled([closeCluster(c)])));
@@ -531,6 +563,7 @@ function thrKey(topo: Topology, method: BenchMethod): string {
 }
 
 function defineFigures(reg: Registry, s: Settings): void {
+  if (!s.rpc) return;
   reg.define("echo.seq.p50", "Raw echo: sequential round trip p50", "µs");
   reg.define("echo.seq.p99", "Raw echo: sequential round trip p99", "µs");
   for (const k of ECHO_IN_FLIGHT) reg.define(`echo.pipe.${k}`, `Raw echo: pipelined, ${k} in flight`, "frames/s");
@@ -581,46 +614,52 @@ async function warmUpRound(s: Settings): Promise<void> {
   }
 }
 
-async function runRounds(s: Settings, reg: Registry, echoDir: string): Promise<void> {
+async function runRounds(s: Settings, reg: Registry, echoDir: string, http: HttpScenarios | undefined): Promise<void> {
   await warmUpRound(s);
   for (let r = 0; r < s.rounds; r++) {
     log(`round ${r + 1}/${s.rounds}`);
+    if (s.rpc) await rpcRound(s, reg, echoDir);
+    // A: HTTP on workerd, B: HTTP on serve(), per case.
+    await http?.round(reg);
+  }
+}
 
-    // A: raw echo, sequential (fresh echo server).
-    const es = await measureRawEcho({ runDir: echoDir, sequentialCalls: s.echoSequentialCalls, inFlight: [] });
-    reg.record("echo.seq.p50", es.rttP50Us);
-    reg.record("echo.seq.p99", es.rttP99Us);
-    log(`  echo sequential p50 ${es.rttP50Us} µs, p99 ${es.rttP99Us} µs`);
+/** One round of scenarios 1 and 2: echo sequential → RPC sequential → echo pipelined → RPC throughput. */
+async function rpcRound(s: Settings, reg: Registry, echoDir: string): Promise<void> {
+  // A: raw echo, sequential (fresh echo server).
+  const es = await measureRawEcho({ runDir: echoDir, sequentialCalls: s.echoSequentialCalls, inFlight: [] });
+  reg.record("echo.seq.p50", es.rttP50Us);
+  reg.record("echo.seq.p99", es.rttP99Us);
+  log(`  echo sequential p50 ${es.rttP50Us} µs, p99 ${es.rttP99Us} µs`);
 
-    // B: typed RPC, sequential.
-    for (const c of clusters) {
-      for (const m of c.topo.sequential) {
-        const budget = SEQUENTIAL_BUDGET_BASE_MS * 2 + ((s.rpcSequentialCalls + s.rpcSequentialWarmup) * SEQUENTIAL_BUDGET_US_PER_CALL) / 1000;
-        const w0 = nowUs();
-        const res = await bounded(`sequential ${m}() on ${c.topo.label}`, budget, rpcSequential(c.seqStubs[m], m, s.rpcSequentialCalls, s.rpcSequentialWarmup));
-        const key = seqKey(c.topo, m);
-        addWindow(c, key, w0, nowUs());
-        reg.record(`${key}.p50`, round(res.p50, 2));
-        reg.record(`${key}.p99`, round(res.p99, 2));
-        log(`  ${c.topo.id} sequential ${m}: p50 ${res.p50.toFixed(1)} µs, p99 ${res.p99.toFixed(1)} µs`);
-      }
+  // B: typed RPC, sequential.
+  for (const c of clusters) {
+    for (const m of c.topo.sequential) {
+      const budget = SEQUENTIAL_BUDGET_BASE_MS * 2 + ((s.rpcSequentialCalls + s.rpcSequentialWarmup) * SEQUENTIAL_BUDGET_US_PER_CALL) / 1000;
+      const w0 = nowUs();
+      const res = await bounded(`sequential ${m}() on ${c.topo.label}`, budget, rpcSequential(c.seqStubs[m], m, s.rpcSequentialCalls, s.rpcSequentialWarmup));
+      const key = seqKey(c.topo, m);
+      addWindow(c, key, w0, nowUs());
+      reg.record(`${key}.p50`, round(res.p50, 2));
+      reg.record(`${key}.p99`, round(res.p99, 2));
+      log(`  ${c.topo.id} sequential ${m}: p50 ${res.p50.toFixed(1)} µs, p99 ${res.p99.toFixed(1)} µs`);
     }
+  }
 
-    // A: raw echo, pipelined (fresh echo server; its sequential phase is a 1-call formality).
-    const ep = await measureRawEcho({ runDir: echoDir, sequentialCalls: 1, pipelinedMs: s.echoPipelinedMs, inFlight: [...ECHO_IN_FLIGHT] });
-    for (const k of ECHO_IN_FLIGHT) reg.record(`echo.pipe.${k}`, ep.throughput[k] ?? Number.NaN);
-    log(`  echo pipelined ${ECHO_IN_FLIGHT.map((k) => `${k}: ${(ep.throughput[k] ?? 0).toLocaleString("en-US")}/s`).join(", ")}`);
+  // A: raw echo, pipelined (fresh echo server; its sequential phase is a 1-call formality).
+  const ep = await measureRawEcho({ runDir: echoDir, sequentialCalls: 1, pipelinedMs: s.echoPipelinedMs, inFlight: [...ECHO_IN_FLIGHT] });
+  for (const k of ECHO_IN_FLIGHT) reg.record(`echo.pipe.${k}`, ep.throughput[k] ?? Number.NaN);
+  log(`  echo pipelined ${ECHO_IN_FLIGHT.map((k) => `${k}: ${(ep.throughput[k] ?? 0).toLocaleString("en-US")}/s`).join(", ")}`);
 
-    // B: typed RPC throughput.
-    for (const c of clusters) {
-      for (const m of c.topo.throughput) {
-        const budget = s.throughputWarmupMs + s.throughputMs + DRAIN_BUDGET_MS + 5_000;
-        const w0 = nowUs();
-        const rate = await bounded(`throughput ${m}() on ${c.topo.label}`, budget, rpcThroughput(c.stubs, m, s.inFlight, s.throughputWarmupMs, s.throughputMs));
-        addWindow(c, thrKey(c.topo, m), w0, nowUs());
-        reg.record(thrKey(c.topo, m), Math.round(rate));
-        log(`  ${c.topo.id} throughput ${m}: ${Math.round(rate).toLocaleString("en-US")} calls/s`);
-      }
+  // B: typed RPC throughput.
+  for (const c of clusters) {
+    for (const m of c.topo.throughput) {
+      const budget = s.throughputWarmupMs + s.throughputMs + DRAIN_BUDGET_MS + 5_000;
+      const w0 = nowUs();
+      const rate = await bounded(`throughput ${m}() on ${c.topo.label}`, budget, rpcThroughput(c.stubs, m, s.inFlight, s.throughputWarmupMs, s.throughputMs));
+      addWindow(c, thrKey(c.topo, m), w0, nowUs());
+      reg.record(thrKey(c.topo, m), Math.round(rate));
+      log(`  ${c.topo.id} throughput ${m}: ${Math.round(rate).toLocaleString("en-US")} calls/s`);
     }
   }
 }
@@ -643,6 +682,7 @@ function fmt(value: number, unit: Unit): string {
       return `${value >= 0.1 ? value.toFixed(2) : value.toPrecision(2)}×`;
     case "frames/s":
     case "calls/s":
+    case "req/s":
       return `${Math.round(value).toLocaleString("en-US")}/s`;
   }
 }
@@ -664,12 +704,16 @@ function targetMet(t: Target, reg: Registry): boolean | undefined {
   return t.op === "<=" ? v <= t.value : v >= t.value;
 }
 
-function markdownTable(reg: Registry, s: Settings): string {
+function markdownTable(reg: Registry, s: Settings, extraNotes: string[]): string {
   const lines: string[] = [];
-  lines.push("| Scenario | Median | Min – max | Ratio to raw echo, same round: median (min – max) | Target (on the median) |");
+  lines.push("| Scenario | Median | Min – max | Ratio to the baseline of the same round (raw echo; workerd for HTTP): median (min – max) | Target (on the median) |");
   lines.push("|---|---:|---:|---|---|");
   for (const f of reg.figures.values()) {
     if (f.once === true) continue;
+    if (f.skipped !== undefined && f.runs.length === 0) {
+      lines.push(`| ${f.label} | skipped: ${f.skipped} | — | — | |`);
+      continue;
+    }
     const st = stats(f.runs);
     const ratios = reg.ratios.filter((r) => r.num === f.key);
     const ratioText = ratios
@@ -701,19 +745,24 @@ function markdownTable(reg: Registry, s: Settings): string {
   const echoRuns = reg.figures.get("echo.seq.p50")?.runs ?? [];
   const echoPipe = reg.figures.get(`echo.pipe.${s.inFlight}`)?.runs ?? [];
   lines.push(`Notes:`);
-  lines.push(
-    `- ${s.rounds} rounds, alternating baseline and scenarios within each round: echo sequential → every RPC sequential scenario → echo pipelined → every RPC throughput scenario. ` +
-      `Ratios pair each RPC run with the echo run of the same round; "Min – max" is over rounds.`,
-  );
-  lines.push(
-    `- Before round 1, every coordinator started, activated all objects and created their SQLite files, then ran one unrecorded warm-up pass of every RPC scenario. Sequential: ${s.echoSequentialCalls.toLocaleString("en-US")} echo round trips / ${s.rpcSequentialCalls.toLocaleString("en-US")} RPC calls per run after warm-up, one object. ` +
-      `Throughput: exactly ${s.inFlight} calls in flight, round-robin over ${s.objects} objects, ${s.throughputWarmupMs} ms warm-up + ${s.throughputMs} ms window per run; echo pipelined ${s.echoPipelinedMs} ms per level.`,
-  );
-  lines.push(
-    `- Raw echo p50 per round: ${echoRuns.map((v) => v.toFixed(1)).join(", ")} µs; echo @${s.inFlight} per round: ${echoPipe.map((v) => Math.round(v / 1000).toLocaleString("en-US") + "k").join(", ")}/s. ` +
-      `On this VM cross-core wake-ups are expensive and the echo baseline is bimodal (≈ 60 µs typical, ≈ 18 µs when the scheduler packs both processes on one core); paired ratios compare runs that saw the same conditions.`,
-  );
-  lines.push(`- KV writes: one \`ctx.storage.kv.put\` per call, committed (SQLite WAL, synchronous=NORMAL) before the reply leaves, each call to a different object than the calls beside it (no group commit); every commit appends a page to that object's WAL, so storage grows during the run (see "Storage on disk"); storage in a temp dir on ${os.tmpdir()}.`);
+  if (s.rpc) {
+    lines.push(
+      `- ${s.rounds} rounds, alternating baseline and scenarios within each round: echo sequential → every RPC sequential scenario → echo pipelined → every RPC throughput scenario. ` +
+        `Ratios pair each RPC run with the echo run of the same round; "Min – max" is over rounds.`,
+    );
+    lines.push(
+      `- Before round 1, every coordinator started, activated all objects and created their SQLite files, then ran one unrecorded warm-up pass of every RPC scenario. Sequential: ${s.echoSequentialCalls.toLocaleString("en-US")} echo round trips / ${s.rpcSequentialCalls.toLocaleString("en-US")} RPC calls per run after warm-up, one object. ` +
+        `Throughput: exactly ${s.inFlight} calls in flight, round-robin over ${s.objects} objects, ${s.throughputWarmupMs} ms warm-up + ${s.throughputMs} ms window per run; echo pipelined ${s.echoPipelinedMs} ms per level.`,
+    );
+    lines.push(
+      `- Raw echo p50 per round: ${echoRuns.map((v) => v.toFixed(1)).join(", ")} µs; echo @${s.inFlight} per round: ${echoPipe.map((v) => Math.round(v / 1000).toLocaleString("en-US") + "k").join(", ")}/s. ` +
+        `On this VM cross-core wake-ups are expensive and the echo baseline is bimodal (≈ 60 µs typical, ≈ 18 µs when the scheduler packs both processes on one core); paired ratios compare runs that saw the same conditions.`,
+    );
+    lines.push(`- KV writes: one \`ctx.storage.kv.put\` per call, committed (SQLite WAL, synchronous=NORMAL) before the reply leaves, each call to a different object than the calls beside it (no group commit); every commit appends a page to that object's WAL, so storage grows during the run (see "Storage on disk"); storage in a temp dir on ${os.tmpdir()}.`);
+  } else {
+    lines.push(`- ${s.rounds} rounds; raw echo and typed RPC not run (--scenarios).`);
+  }
+  lines.push(...extraNotes);
   return lines.join("\n");
 }
 
@@ -842,7 +891,7 @@ interface Section {
  * object activation and shutdown left out): per isolate thread, one table per throughput scenario
  * of its topology; for the bench process, one table per throughput scenario of the first topology.
  */
-function summarizeProfiles(before: Set<string>, selfFile: string | undefined): string {
+function summarizeProfiles(before: Set<string>, selfFile: string | undefined, httpOwner: ProfileOwner | undefined): string {
   const out: string[] = [];
   const files = fs
     .readdirSync(profilesDir)
@@ -880,6 +929,7 @@ function summarizeProfiles(before: Set<string>, selfFile: string | undefined): s
     if (file === selfFile) {
       const first = clusters[0];
       if (first !== undefined) emit(file, `bench process (caller) while ${first.topo.label} ran`, scenarioWindows(first, "thr"));
+      if (httpOwner !== undefined) emit(file, "bench process (the serve() front: node:http, fetch adapter, worker, RPC caller)", httpOwner.sections);
       continue;
     }
     // --cpu-prof names files CPU.<date>.<time>.<pid>.<thread id>.<seq>.cpuprofile
@@ -887,6 +937,14 @@ function summarizeProfiles(before: Set<string>, selfFile: string | undefined): s
     const pid = Number(m?.[1] ?? -1);
     const tid = Number(m?.[2] ?? -1);
     const owner = clusters.find((c) => c.pids.includes(pid));
+    if (owner === undefined && httpOwner?.pids.includes(pid) === true) {
+      const host = httpOwner.pids.indexOf(pid);
+      const isolate = httpOwner.threadIds[host]?.indexOf(tid) ?? -1;
+      const who = tid === 0 ? "main thread (supervisor)" : isolate >= 0 ? `isolate ${isolate} (thread ${tid})` : `thread ${tid} (not an isolate)`;
+      const sections = isolate >= 0 ? httpOwner.sections : [{ title: "all HTTP windows", windows: httpOwner.sections.flatMap((x) => x.windows) }];
+      emit(file, `${httpOwner.label}, host ${host} (pid ${pid}), ${who}`, sections);
+      continue;
+    }
     if (owner === undefined) {
       out.push(`#### ${base}\n\nnot attributed to a host of this run.`);
       continue;
@@ -912,14 +970,23 @@ async function main(): Promise<void> {
   for (const id of args.topologies ?? []) {
     if (!known.some((t) => t.id === id)) throw new Error(`unknown topology ${id} (known: ${known.map((t) => t.id).join(", ")})`);
   }
-  const topologies = args.topologies === undefined ? base.topologies : known.filter((t) => args.topologies?.includes(t.id));
-  const settings: Settings = { ...base, rounds: args.rounds ?? base.rounds, topologies };
+  for (const id of args.scenarios ?? []) {
+    if (id !== "rpc" && id !== "http") throw new Error(`unknown scenario group ${id} (known: rpc, http)`);
+  }
+  const rpc = args.scenarios?.includes("rpc") ?? base.rpc;
+  const withHttp = args.scenarios?.includes("http") ?? base.http;
+  const topologies = !rpc ? [] : args.topologies === undefined ? base.topologies : known.filter((t) => args.topologies?.includes(t.id));
+  const settings: Settings = { ...base, rounds: args.rounds ?? base.rounds, topologies, rpc, http: withHttp };
   const command = commandLine(argv);
   const version = codeVersion();
   if (distIsStale()) log("warning: runtime/ has sources newer than dist/; run `npm run build` first, or the bench measures old code");
   const date = new Date().toISOString();
   const reg = new Registry();
   defineFigures(reg, settings);
+  if (settings.http) {
+    http = new HttpScenarios(args.quick ? HTTP_QUICK : HTTP_FULL, { log, profile: args.profile, profilesDir });
+    http.define(reg);
+  }
 
   fs.mkdirSync(resultsDir, { recursive: true });
   let profileSession: Session | undefined;
@@ -953,7 +1020,9 @@ async function main(): Promise<void> {
   let leftover: number[] = [];
   try {
     for (const topo of settings.topologies) await startCluster(topo, settings, args.profile, reg);
-    await runRounds(settings, reg, echoDir);
+    await http?.start(reg);
+    await runRounds(settings, reg, echoDir, http);
+    await http?.verify();
     for (const c of clusters) {
       const fds = c.pids.map(openFds);
       if (fds.some((n) => n === undefined)) continue;
@@ -970,7 +1039,7 @@ async function main(): Promise<void> {
     failed = error;
   } finally {
     await cleanup();
-    leftover = clusters.flatMap((c) => c.pids).filter((pid) => pid > 0 && alive(pid));
+    leftover = [...clusters.flatMap((c) => c.pids).filter((pid) => pid > 0 && alive(pid)), ...(http?.leftoverPids() ?? [])];
     clearTimeout(watchdog);
   }
   for (const c of clusters) {
@@ -980,6 +1049,7 @@ async function main(): Promise<void> {
     reg.define(`close.${c.topo.id}`, `Coordinator close, ${c.topo.label}${dbs}`, "ms", true);
     reg.record(`close.${c.topo.id}`, round(ms, 1));
   }
+  http?.recordOnce(reg);
   const loadEnd = os.loadavg();
   const elapsedS = (performance.now() - t0) / 1000;
   if (failed !== undefined) {
@@ -987,7 +1057,7 @@ async function main(): Promise<void> {
     process.exitCode = 1;
   }
   if (leftover.length > 0) {
-    log(`host processes still alive after close: ${leftover.join(", ")}`);
+    log(`processes still alive after close (hosts, workerd, load driver): ${leftover.join(", ")}`);
     process.exitCode = 1;
   }
 
@@ -997,7 +1067,7 @@ async function main(): Promise<void> {
   const load =
     `- Other load: the machine was ${(busyBefore * 100).toFixed(0)}% busy in the second before the run (all cores); ` +
     `load average (1 min) ${loadStart[0]?.toFixed(2)} at start, ${loadEnd[0]?.toFixed(2)} at end (includes this run).`;
-  const table = `${markdownTable(reg, settings)}\n${load}`;
+  const table = `${markdownTable(reg, settings, http?.notes() ?? [])}\n${load}`;
   const header =
     `sourdough bench — ${os.cpus()[0]?.model ?? "unknown CPU"} (${os.availableParallelism()} cores), Node ${process.version}, ${date}, ` +
     `\`${command}\`${args.quick ? " (quick)" : ""}, commit ${version.commit} (dist built ${version.distBuilt})${args.profile ? " — PROFILER ON: figures are distorted" : ""}; ${elapsedS.toFixed(0)} s` +
@@ -1006,7 +1076,7 @@ async function main(): Promise<void> {
 
   let profileText = "";
   if (args.profile) {
-    profileText = summarizeProfiles(profilesBefore, selfProfile);
+    profileText = summarizeProfiles(profilesBefore, selfProfile, http?.profileOwner());
     process.stdout.write(`\n### CPU profiles (self time, top functions)\n\n${profileText}\n`);
   }
 
@@ -1018,12 +1088,13 @@ async function main(): Promise<void> {
     leftoverHostPids: leftover,
     loadAverage: { start: loadStart, end: loadEnd },
     machineBusyBeforeStart: round(busyBefore, 3),
+    http: http?.json() ?? null,
   });
   fs.writeFileSync(path.join(resultsDir, `${stem}.json`), `${JSON.stringify(json, null, 2)}\n`);
   fs.writeFileSync(path.join(resultsDir, `${stem}.md`), `${header}\n\n${table}\n${profileText === "" ? "" : `\n### CPU profiles (self time, top functions)\n\n${profileText}\n`}`);
   log(`wrote ${path.relative(process.cwd(), path.join(resultsDir, `${stem}.json`))} and ${stem}.md`);
   // A full, unprofiled, successful run is what the README shows.
-  if (!args.quick && !args.profile && failed === undefined) {
+  if (!args.quick && !args.profile && args.readme && failed === undefined) {
     embedInReadme(`${header}\n\n${table}`);
     log("updated the performance table in README.md");
   }

@@ -9,6 +9,7 @@ import { ErrorCode, SourdoughError, describeValue } from "../errors.ts";
 import { DurableObjectId, assertNamespaceName } from "../ids.ts";
 import type { DurableObject, DurableObjectClass, ConcreteDurableObjectClass } from "../object/durable-object.ts";
 import { ObjectTable } from "../object/object-table.ts";
+import { openAlarmIndex } from "../storage/alarm-index.ts";
 import { buildEnv } from "../rpc/env.ts";
 import { RpcClient } from "../rpc/rpc-client.ts";
 import { DurableObjectNamespace, type ClientRouter, type DurableObjectStub } from "../rpc/stub.ts";
@@ -39,13 +40,15 @@ export interface ClusterCoordinatorOptions {
   maxFrameBytes?: number;
   /** Evict an object from memory (closing its database) after this long without events. Default 60 s; 0 never. */
   idleEvictionMs?: number;
+  /** First retry delay after an alarm() handler throws; doubles per retry, 6 retries. Default 2000 ms. */
+  alarmRetryBaseMs?: number;
   /** Heap limit per isolate in MiB. Default: V8's. */
   isolateHeapMb?: number;
   /** Restart backoff after a host crash. Default 100 ms doubling to 5 s. */
   restartBackoff?: { initialMs?: number; maxMs?: number };
   /** Node flags for host processes (e.g. ["--cpu-prof"]). Default none. */
   hostExecArgv?: string[];
-  /** Where host stdout/stderr goes. Default: this process's stdout/stderr. */
+  /** Where host stdout/stderr (and, in-process, runtime diagnostics as host 0) go. Default: this process's. */
   output?: (host: number, stream: "stdout" | "stderr", text: string) => void;
   /** @internal test hook: a substitute host entry script. */
   hostEntry?: URL | string;
@@ -76,7 +79,9 @@ export class ClusterCoordinator {
     const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
     const connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
     const idleEvictionMs = nonNegativeInt(options.idleEvictionMs ?? 60_000, "idleEvictionMs");
+    const alarmRetryBaseMs = nonNegativeInt(options.alarmRetryBaseMs ?? 2_000, "alarmRetryBaseMs");
 
+    const output = options.output ?? ((_host, stream, text) => void process[stream].write(text));
     if (this.hostCount === 0) {
       for (const Class of Object.values(options.durableObjects ?? {})) this.#register(Class);
       let table: ObjectTable | undefined;
@@ -90,7 +95,16 @@ export class ClusterCoordinator {
       );
       this.#router = { clientFor: () => client, close: () => client.close("the coordinator was closed") };
       this.#env = buildEnv(vars, bindings, this.#router);
-      table = new ObjectTable({ classes: this.#localClasses, env: this.#env, storageDir, maxFrameBytes, idleEvictionMs, label: "in-process" });
+      table = new ObjectTable({
+        classes: this.#localClasses,
+        env: this.#env,
+        storageDir,
+        maxFrameBytes,
+        idleEvictionMs,
+        label: "in-process",
+        alarms: { index: openAlarmIndex(storageDir), retryBaseMs: alarmRetryBaseMs, owns: () => true },
+        log: (message) => output(0, "stderr", `${message}\n`),
+      });
       this.#localTable = table;
       this.ready = Promise.resolve();
       return;
@@ -101,10 +115,9 @@ export class ClusterCoordinator {
       throw new SourdoughError(ErrorCode.BAD_OPTIONS, `ClusterCoordinator: hostCount is ${this.hostCount} but no modules were given. Host processes load your classes by module: pass modules: [new URL("./counter.ts", import.meta.url)], or use hostCount: 0.`);
     }
     const runDir = mkdtempSync(path.join(os.tmpdir(), "sourdough-")); // mode 0700
-    this.#config = { runDir, hostCount: this.hostCount, isolatesPerHost: this.isolatesPerHost, storageDir, modules, bindings, vars, connectTimeoutMs, maxFrameBytes, idleEvictionMs, isolateHeapMb: options.isolateHeapMb };
+    this.#config = { runDir, hostCount: this.hostCount, isolatesPerHost: this.isolatesPerHost, storageDir, modules, bindings, vars, connectTimeoutMs, maxFrameBytes, idleEvictionMs, alarmRetryBaseMs, isolateHeapMb: options.isolateHeapMb };
     this.#router = new SlotRouter({ config: this.#config });
     this.#env = buildEnv(vars, bindings, this.#router);
-    const output = options.output ?? ((_host, stream, text) => void process[stream].write(text));
     for (let index = 0; index < this.hostCount; index++) {
       this.#hosts.push(
         new HostProcess({
@@ -206,7 +219,10 @@ export class ClusterCoordinator {
       throw new SourdoughError(ErrorCode.BAD_CLASS, `ClusterCoordinator: expected a Durable Object class, got ${describeValue(Class)}.`);
     }
     assertNamespaceName(Class.name, "ClusterCoordinator");
-    if (this.hostCount === 0) this.#localClasses.set(Class.name, Class as unknown as ConcreteDurableObjectClass);
+    if (this.hostCount === 0 && !this.#localClasses.has(Class.name)) {
+      this.#localClasses.set(Class.name, Class as unknown as ConcreteDurableObjectClass);
+      this.#localTable?.loadAlarms(); // alarms stored by an earlier run for this class
+    }
     return Class.name;
   }
 }

@@ -20,6 +20,8 @@ export interface ClusterConfig {
   maxFrameBytes: number;
   /** Idle time after which an object is evicted from memory; 0 disables. */
   idleEvictionMs: number;
+  /** First retry delay of a failed alarm (doubles per retry). */
+  alarmRetryBaseMs: number;
   /** Heap limit per isolate (worker `resourceLimits.maxOldGenerationSizeMb`), if any. */
   isolateHeapMb: number | undefined;
 }

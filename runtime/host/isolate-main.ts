@@ -7,6 +7,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import { callableMethods } from "../object/callable-methods.ts";
 import { ObjectTable } from "../object/object-table.ts";
 import { buildEnv } from "../rpc/env.ts";
+import { openAlarmIndex } from "../storage/alarm-index.ts";
 import { socketPipe } from "../transport/pipe.ts";
 import { socketPath, type ClassInfo, type ClusterConfig, type IsolateEvent } from "./cluster-config.ts";
 import { loadClasses } from "./load-classes.ts";
@@ -37,6 +38,8 @@ async function main(): Promise<void> {
     maxFrameBytes: config.maxFrameBytes,
     idleEvictionMs: config.idleEvictionMs,
     label: `host ${host} isolate ${isolate}`,
+    alarms: { index: openAlarmIndex(config.storageDir), retryBaseMs: config.alarmRetryBaseMs, owns: (ns, id) => router.slotOf(ns, id) === slot },
+    log: (message) => console.error(message),
   });
   const path = socketPath(config.runDir, host, isolate);
   if (existsSync(path)) unlinkSync(path); // left by a predecessor that died

@@ -6,12 +6,14 @@ import path from "node:path";
 import { ErrorCode, SourdoughError, describeValue } from "../errors.ts";
 import { DurableObjectId, isValidId } from "../ids.ts";
 import { errorToWire } from "../rpc/remote-error.ts";
+import type { AlarmEntry, AlarmIndex } from "../storage/alarm-index.ts";
 import { ObjectStorage } from "../storage/object-storage.ts";
 import { FrameConnection } from "../transport/frame-connection.ts";
 import type { Pipe } from "../transport/pipe.ts";
 import { CallKind, Which, type CallMessage, type Message } from "../wire/envelope.ts";
 import { asWireRequest, requestFromWire, responseToWire } from "../wire/fetch-payload.ts";
 import { decodePayload, encodePayload } from "../wire/payload.ts";
+import { AlarmScheduler, MAX_ALARM_RETRIES } from "./alarm-scheduler.ts";
 import { callableMethods, methodNotCallable } from "./callable-methods.ts";
 import type { ConcreteDurableObjectClass, DurableObject, DurableObjectState } from "./durable-object.ts";
 
@@ -27,6 +29,16 @@ export interface ObjectTableOptions {
   idleEvictionMs: number;
   /** Which slot this table is ("host 0 isolate 1"), for error messages. */
   label: string;
+  /** Alarms: the shared index, the first retry delay, and which objects this table owns. */
+  alarms: { index: AlarmIndex; retryBaseMs: number; owns(namespace: string, objectId: string): boolean };
+  /** Where runtime diagnostics go (alarm failures). */
+  log(message: string): void;
+}
+
+interface ObjectAddress {
+  namespace: string;
+  objectId: string;
+  name: string | undefined;
 }
 
 interface Event {
@@ -56,14 +68,28 @@ export class ObjectTable {
   readonly #dirty = new Set<ObjectStorage>();
   #commitScheduled = false;
   readonly #sweeper: NodeJS.Timeout | undefined;
+  readonly #alarms: AlarmScheduler;
 
   constructor(options: ObjectTableOptions) {
     this.#options = options;
+    this.#alarms = new AlarmScheduler({
+      index: options.alarms.index,
+      retryBaseMs: options.alarms.retryBaseMs,
+      fire: (entry) => this.#fireAlarm(entry),
+      gaveUp: (e, attempts) => options.log(`sourdough: ${e.namespace} ${e.objectId}: alarm() failed ${attempts} times; giving up on this alarm.`),
+    });
+    this.loadAlarms();
     const idle = options.idleEvictionMs;
     if (idle > 0) {
       this.#sweeper = setInterval(() => this.#evictIdle(), Math.max(10, Math.min(idle / 2, 5_000)));
       this.#sweeper.unref();
     }
+  }
+
+  /** (Re)reads the alarm index for the classes known now; call again after adding a class. */
+  loadAlarms(): void {
+    const { classes, alarms } = this.#options;
+    this.#alarms.load((e) => classes.has(e.namespace) && alarms.owns(e.namespace, e.objectId));
   }
 
   get activeObjects(): number {
@@ -86,6 +112,7 @@ export class ObjectTable {
   /** Closes every connection and every database (committing pending writes). */
   close(): void {
     clearInterval(this.#sweeper);
+    this.#alarms.close();
     for (const conn of this.#connections) conn.end();
     this.#connections.clear();
     for (const obj of this.#objects.values()) obj.storage.close();
@@ -190,7 +217,7 @@ export class ObjectTable {
   }
 
   // Ids are checked here, once per activation: an active object's key was valid when it was made.
-  #activate(Class: ConcreteDurableObjectClass, call: CallMessage, where: string): ActiveObject {
+  #activate(Class: ConcreteDurableObjectClass, call: ObjectAddress, where: string): ActiveObject {
     if (!isValidId(call.namespace, call.objectId)) {
       throw new SourdoughError(ErrorCode.BAD_ID, `${where}: ${describeValue(call.objectId)} is not an id of namespace ${call.namespace}. Make ids with the namespace's idFromName/newUniqueId/idFromString.`);
     }
@@ -199,6 +226,7 @@ export class ObjectTable {
     const storage = new ObjectStorage({
       file: dir === undefined ? ":memory:" : path.join(dir, call.namespace, `${call.objectId}.sqlite`),
       onDirty: (s) => this.#markDirty(s),
+      onAlarmChange: (time) => this.#alarms.changed(call.namespace, call.objectId, call.name, time),
     });
     const id = new DurableObjectId(call.objectId, call.name);
     let obj: ActiveObject;
@@ -268,6 +296,61 @@ export class ObjectTable {
     const queued = obj.queue.splice(0);
     obj.inFlight -= queued.length;
     for (const event of queued) event.fail(error);
+  }
+
+  // An alarm is an event like a call: activated if needed, delivered through the input gate, and
+  // committed before it counts as done. The object's own database decides whether it is still due.
+  #fireAlarm(entry: AlarmEntry): Promise<boolean> {
+    const Class = this.#options.classes.get(entry.namespace);
+    if (Class === undefined) return Promise.resolve(true);
+    const where = `${entry.namespace}.alarm`;
+    return new Promise<boolean>((resolve) => {
+      let obj: ActiveObject;
+      try {
+        obj = this.#objects.get(`${entry.namespace}:${entry.objectId}`) ?? this.#activate(Class, entry, where);
+      } catch (error) {
+        this.#options.log(`sourdough: ${where} (${entry.objectId}): could not activate the object: ${String(error)}`);
+        return resolve(false);
+      }
+      const done = (ok: boolean) => {
+        obj.inFlight--;
+        obj.lastActive = Date.now();
+        try {
+          obj.storage.commit();
+        } catch (error) {
+          this.#options.log(`sourdough: ${where}: commit failed: ${String(error)}`);
+          ok = false;
+        }
+        resolve(ok);
+      };
+      this.#deliver(obj, {
+        fail: () => resolve(false),
+        run: () => {
+          const stored = obj.storage.storedAlarm();
+          if (stored === null || stored > Date.now()) {
+            if (stored !== null) this.#alarms.changed(entry.namespace, entry.objectId, entry.name, stored);
+            return done(true); // deleted or moved later by the object: nothing is due
+          }
+          obj.storage.markAlarmRunning(stored);
+          const handler = (obj.instance as { alarm?: unknown }).alarm;
+          const info = { retryCount: entry.retryCount, isRetry: entry.retryCount > 0 };
+          Promise.resolve()
+            .then(() => (typeof handler === "function" ? handler.call(obj.instance, info) : undefined))
+            .then(
+              () => {
+                obj.storage.completeAlarm(stored);
+                done(true);
+              },
+              (error: unknown) => {
+                obj.storage.markAlarmRunning(undefined);
+                const next = entry.retryCount < MAX_ALARM_RETRIES ? ` Retry ${entry.retryCount + 1} of ${MAX_ALARM_RETRIES} follows with backoff.` : "";
+                this.#options.log(`sourdough: ${where} (${entry.objectId}) threw: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}.${next}`);
+                done(false);
+              },
+            );
+        },
+      });
+    });
   }
 
   #markDirty(storage: ObjectStorage): void {

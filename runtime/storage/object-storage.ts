@@ -14,6 +14,8 @@ export interface StorageLocation {
   file: string;
   /** Called when this storage opens an implicit transaction, so the owner can commit it later. */
   onDirty(storage: ObjectStorage): void;
+  /** Called when the object's alarm is set (time in ms since the epoch) or deleted (null). */
+  onAlarmChange?(time: number | null): void;
 }
 
 export interface ListOptions {
@@ -27,6 +29,7 @@ export interface ListOptions {
 
 const MAX_KEYS = 128;
 const KV_TABLE = "_cf_KV";
+const ALARM_TABLE = "_cf_ALARM";
 
 /** What `transaction()` hands its closure: the storage API plus `rollback()`. */
 export interface StorageTransaction extends Pick<ObjectStorage, "get" | "put" | "delete" | "list" | "deleteAll"> {
@@ -50,6 +53,7 @@ export class ObjectStorage {
   #closed = false;
   #inTransaction = false;
   #depth = 0; // open transaction()/transactionSync() savepoints
+  #runningAlarm: number | undefined; // the alarm whose handler is running, hidden from getAlarm()
   #stmts: ReturnType<typeof prepareKv> | undefined;
 
   constructor(location: StorageLocation) {
@@ -115,6 +119,52 @@ export class ObjectStorage {
       db.prepare(`DROP ${type.toUpperCase()} IF EXISTS "${name.replaceAll('"', '""')}"`).run();
     }
     db.prepare(`DELETE FROM ${KV_TABLE}`).run();
+    db.prepare(`DELETE FROM ${ALARM_TABLE}`).run(); // as Cloudflare since compatibility date 2026-02-24
+    this.#location.onAlarmChange?.(null);
+  }
+
+  // ---- alarms (api/alarms): one per object, stored in the object's own database ----
+
+  /** The scheduled alarm time in ms since the epoch, or null. Null inside the alarm's own handler. */
+  async getAlarm(): Promise<number | null> {
+    const time = this.storedAlarm();
+    return time === this.#runningAlarm ? null : time;
+  }
+
+  /** Schedules `alarm()` at `time` (ms since the epoch or a Date), replacing any earlier alarm. */
+  async setAlarm(time: number | Date): Promise<void> {
+    const ms = time instanceof Date ? time.getTime() : time;
+    if (typeof ms !== "number" || !Number.isFinite(ms)) {
+      throw new TypeError(`setAlarm: expected a time in milliseconds since the epoch or a Date, got ${describeValue(time)}.`);
+    }
+    this.#beginWrite();
+    this.#open().prepare(`INSERT OR REPLACE INTO ${ALARM_TABLE} (id, time) VALUES (0, ?)`).run(Math.trunc(ms));
+    this.#location.onAlarmChange?.(Math.trunc(ms));
+  }
+
+  async deleteAlarm(): Promise<void> {
+    this.#beginWrite();
+    this.#open().prepare(`DELETE FROM ${ALARM_TABLE}`).run();
+    this.#location.onAlarmChange?.(null);
+  }
+
+  /** @internal the alarm row as stored, even while its handler runs. */
+  storedAlarm(): number | null {
+    const row = this.#open().prepare(`SELECT time FROM ${ALARM_TABLE} WHERE id = 0`).get() as { time: number } | undefined;
+    return row?.time ?? null;
+  }
+
+  /** @internal marks the alarm at `time` as running (getAlarm hides it) or finished (undefined). */
+  markAlarmRunning(time: number | undefined): void {
+    this.#runningAlarm = time;
+  }
+
+  /** @internal after a successful handler: removes the alarm unless the handler set a new one. */
+  completeAlarm(time: number): void {
+    this.#runningAlarm = undefined;
+    if (this.storedAlarm() !== time) return;
+    this.#beginWrite();
+    this.#open().prepare(`DELETE FROM ${ALARM_TABLE} WHERE time = ?`).run(time);
   }
 
   /** Commits are implicit; sync() resolves once this object's pending writes are committed. */
@@ -239,6 +289,7 @@ export class ObjectStorage {
       db.pragma("wal_autocheckpoint = 256");
       db.pragma("journal_size_limit = 393216");
       db.exec(`CREATE TABLE IF NOT EXISTS ${KV_TABLE} (key TEXT PRIMARY KEY, value BLOB) WITHOUT ROWID`);
+      db.exec(`CREATE TABLE IF NOT EXISTS ${ALARM_TABLE} (id INTEGER PRIMARY KEY CHECK (id = 0), time INTEGER NOT NULL)`);
       db.exec("BEGIN EXCLUSIVE; COMMIT"); // take the exclusive lock now: one owner per file
     } catch (error) {
       db.close();
