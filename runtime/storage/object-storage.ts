@@ -55,6 +55,7 @@ export class ObjectStorage {
   #depth = 0; // open transaction()/transactionSync() savepoints
   #runningAlarm: number | undefined; // the alarm whose handler is running, hidden from getAlarm()
   #stmts: ReturnType<typeof prepareKv> | undefined;
+  readonly #listStatements = new Map<string, Database.Statement>();
 
   constructor(location: StorageLocation) {
     this.#location = location;
@@ -255,6 +256,7 @@ export class ObjectStorage {
       this.#db.close();
       this.#db = undefined;
       this.#stmts = undefined;
+      this.#listStatements.clear();
     }
   }
 
@@ -304,6 +306,16 @@ export class ObjectStorage {
     return db;
   }
 
+  // list() has a handful of shapes (which bounds, order, limit): prepare each once.
+  #listStatement(sql: string): Database.Statement {
+    let stmt = this.#listStatements.get(sql);
+    if (stmt === undefined) {
+      stmt = this.#open().prepare(sql);
+      this.#listStatements.set(sql, stmt);
+    }
+    return stmt;
+  }
+
   #beginWrite(): void {
     if (this.#inTransaction) return;
     this.#open();
@@ -345,9 +357,13 @@ export class ObjectStorage {
       if (upper !== undefined) (where.push("key < ?"), args.push(upper));
     }
     const order = options.reverse === true ? "DESC" : "ASC";
-    const limit = options.limit !== undefined ? ` LIMIT ${Math.max(0, Math.floor(options.limit))}` : "";
+    let limit = "";
+    if (options.limit !== undefined) {
+      limit = " LIMIT ?";
+      args.push(Math.max(0, Math.floor(options.limit)));
+    }
     const sql = `SELECT key, value FROM ${KV_TABLE}${where.length ? ` WHERE ${where.join(" AND ")}` : ""} ORDER BY key ${order}${limit}`;
-    const rows = this.#open().prepare(sql).all(...args) as Array<{ key: string; value: Buffer }>;
+    const rows = this.#listStatement(sql).all(...args) as Array<{ key: string; value: Buffer }>;
     for (const row of rows) yield [row.key, decodePayload(row.value, `storage.list`) as T];
   }
 }
