@@ -46,7 +46,7 @@ describe.each([
 
   it("keeps an object with pending waitUntil work in memory (state#waituntil)", async () => {
     const stub = object("linger");
-    const instance = await stub.linger(IDLE * 4);
+    const instance = await stub.linger(IDLE * 10);
     await sleep(IDLE * 2.5);
     expect((await stub.touch()).instance).toBe(instance);
   });
