@@ -2,7 +2,8 @@
 import net from "node:net";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CallKind, FrameWriter } from "../../runtime/wire/envelope.ts";
+import { CallKind } from "../../runtime/wire/envelope.ts";
+import { FrameWriter } from "../../runtime/wire/frame-writer.ts";
 import { decodePayload, encodePayload } from "../../runtime/wire/payload.ts";
 import { TestCounter } from "../fixtures/objects.ts";
 import { capnpAvailable, decodeWithSchema, loadSchema } from "../support/capnp-oracle.ts";

@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { CallKind, ControlWhich, FrameWriter, ProtocolError, Which, decodeMessage, type Message } from "../../runtime/wire/envelope.ts";
+import { decodeMessage } from "../../runtime/wire/decode-message.ts";
+import { CallKind, ControlWhich, ProtocolError, Which, type Message } from "../../runtime/wire/envelope.ts";
+import { FrameWriter } from "../../runtime/wire/frame-writer.ts";
 import { FrameReader } from "../../runtime/wire/frame-reader.ts";
 
 const ID = "0123456789abcdef".repeat(4);

@@ -3,7 +3,9 @@
 // bytes for the same values; bytes from `capnp encode` decode with our reader.
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { CallKind, ControlWhich, FrameWriter, decodeMessage } from "../../runtime/wire/envelope.ts";
+import { decodeMessage } from "../../runtime/wire/decode-message.ts";
+import { CallKind, ControlWhich } from "../../runtime/wire/envelope.ts";
+import { FrameWriter } from "../../runtime/wire/frame-writer.ts";
 import { FrameReader } from "../../runtime/wire/frame-reader.ts";
 import { capnpAvailable, capnpDecode, capnpEncode, decodeWithSchema, encodeWithSchema, loadSchema, type OracleSchema } from "../support/capnp-oracle.ts";
 
