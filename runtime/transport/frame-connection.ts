@@ -1,6 +1,8 @@
 // One framed, multiplexed connection over a Pipe: batches every frame written during one event-loop
 // turn into a single write, decodes and validates incoming frames, and closes on a protocol error.
-import { ControlWhich, FrameWriter, ProtocolError, decodeMessage, type Message } from "../wire/envelope.ts";
+import { decodeMessage } from "../wire/decode-message.ts";
+import { ControlWhich, ProtocolError, type Message } from "../wire/envelope.ts";
+import { FrameWriter } from "../wire/frame-writer.ts";
 import { FrameReader } from "../wire/frame-reader.ts";
 import type { Pipe } from "./pipe.ts";
 
