@@ -53,14 +53,15 @@ export class DurableObjectNamespace<T = DurableObject> {
     return newUniqueId(this.#namespace);
   }
 
-  get(id: DurableObjectId): DurableObjectStub<T> {
+  /** A stub for `id`. `options.locationHint` is accepted for compatibility and ignored (one machine). */
+  get(id: DurableObjectId, _options?: { locationHint?: string }): DurableObjectStub<T> {
     if (!(id instanceof DurableObjectId)) {
       throw new SourdoughError(ErrorCode.BAD_ID, `${this.#namespace}.get: expected a DurableObjectId, got ${describeValue(id)}. Use getByName(name) for names, or idFromString(hex) for id strings.`);
     }
     return createStub<T>(this.#router, this.#namespace, id);
   }
 
-  getByName(name: string): DurableObjectStub<T> {
+  getByName(name: string, _options?: { locationHint?: string }): DurableObjectStub<T> {
     return createStub<T>(this.#router, this.#namespace, this.idFromName(name));
   }
 }
