@@ -1,0 +1,22 @@
+// Doc sections the cases cite (paths under developers.cloudflare.com/durable-objects/).
+export const DOC = {
+  syncKv: "api/sqlite-storage-api#synchronous-kv-api",
+  list: "api/sqlite-storage-api#list (supported options)",
+  asyncGet: "api/sqlite-storage-api#do-kv-async-get",
+  asyncPut: "api/sqlite-storage-api#do-kv-async-put",
+  asyncDelete: "api/sqlite-storage-api#do-kv-async-delete",
+  asyncList: "api/sqlite-storage-api#do-kv-async-list",
+  coalescing: "api/sqlite-storage-api#do-kv-async-put (automatic write coalescing)",
+  deleteAll: "api/sqlite-storage-api#deleteall",
+  transactionSync: "api/sqlite-storage-api#transactionsync",
+  transaction: "api/sqlite-storage-api#transaction",
+  sync: "api/sqlite-storage-api#sync",
+  exec: "api/sqlite-storage-api#exec",
+  cursor: "api/sqlite-storage-api#exec (SqlStorageCursor)",
+  databaseSize: "api/sqlite-storage-api#databasesize",
+  pitr: "api/sqlite-storage-api#pitr-point-in-time-recovery-api",
+  limits: "platform/limits#sqlite-backed-durable-objects-general-limits",
+  alarms: "api/alarms",
+  state: "api/state",
+  clone: "api/sqlite-storage-api#put (structured clone algorithm)",
+} as const;
