@@ -227,6 +227,7 @@ export class ObjectTable {
       file: dir === undefined ? ":memory:" : path.join(dir, call.namespace, `${call.objectId}.sqlite`),
       onDirty: (s) => this.#markDirty(s),
       onAlarmChange: (time) => this.#alarms.changed(call.namespace, call.objectId, call.name, time),
+      hasAlarmHandler: typeof (Class.prototype as { alarm?: unknown }).alarm === "function",
     });
     const id = new DurableObjectId(call.objectId, call.name);
     let obj: ActiveObject;

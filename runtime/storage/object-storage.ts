@@ -1,13 +1,14 @@
 // One object's storage (Cloudflare's DurableObjectStorage, SQLite-backed): a lazily opened
-// better-sqlite3 database with exclusive locking and WAL, synchronous KV on `kv`, promise KV on the
-// object itself, and `sql`. Writes open an implicit transaction that the isolate commits before it
-// releases any reply of this object (the output gate) and at the end of each turn.
+// better-sqlite3 database with exclusive locking and WAL; synchronous KV on `kv`, promise KV and
+// alarms on the object itself, and `sql`. Writes open an implicit transaction that the isolate
+// commits before it releases any reply of this object (the output gate) and at the end of each turn.
+// Edge cases follow workerd, checked by test/oracle.
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { ErrorCode, SourdoughError, describeValue } from "../errors.ts";
-import { decodePayload, encodePayload } from "../wire/payload.ts";
-import { SqlStorage } from "./sql-cursor.ts";
+import { SqlStorage, storageError } from "./sql-cursor.ts";
+import { deserializeValue, serializeValue } from "./value-codec.ts";
 
 export interface StorageLocation {
   /** Database file, or ":memory:" for a non-durable in-memory database. */
@@ -16,6 +17,8 @@ export interface StorageLocation {
   onDirty(storage: ObjectStorage): void;
   /** Called when the object's alarm is set (time in ms since the epoch) or deleted (null). */
   onAlarmChange?(time: number | null): void;
+  /** False when the object's class has no alarm() handler: setAlarm() is then refused. */
+  hasAlarmHandler?: boolean;
 }
 
 export interface ListOptions {
@@ -29,13 +32,7 @@ export interface ListOptions {
 
 const MAX_KEYS = 128;
 const KV_TABLE = "_cf_KV";
-const ALARM_TABLE = "_cf_ALARM";
-
-/** What `transaction()` hands its closure: the storage API plus `rollback()`. */
-export interface StorageTransaction extends Pick<ObjectStorage, "get" | "put" | "delete" | "list" | "deleteAll"> {
-  /** Rolls the transaction back when the closure returns (its writes are discarded). */
-  rollback(): void;
-}
+const ALARM_TABLE = "_cf_METADATA"; // workerd keeps the alarm in a table of this name too
 
 /** Synchronous key-value API (Cloudflare's `ctx.storage.kv`). */
 export interface SyncKvStorage {
@@ -45,17 +42,25 @@ export interface SyncKvStorage {
   list<T = unknown>(options?: ListOptions): Iterable<[string, T]>;
 }
 
+/** What `transaction()` hands its closure: the KV and alarm API plus `rollback()`. */
+export interface StorageTransaction extends Pick<ObjectStorage, "get" | "put" | "delete" | "list" | "getAlarm" | "setAlarm" | "deleteAlarm"> {
+  /** Rolls the transaction back when the closure returns; later calls on `txn` throw. */
+  rollback(): void;
+  deleteAll(): never;
+}
+
 export class ObjectStorage {
   readonly sql: SqlStorage;
   readonly kv: SyncKvStorage;
   readonly #location: StorageLocation;
   #db: Database.Database | undefined;
+  #kvStatements: ReturnType<typeof prepareKv> | undefined;
+  readonly #listStatements = new Map<string, Database.Statement>();
+  #alarmTable = false;
   #closed = false;
   #inTransaction = false;
   #depth = 0; // open transaction()/transactionSync() savepoints
   #runningAlarm: number | undefined; // the alarm whose handler is running, hidden from getAlarm()
-  #stmts: ReturnType<typeof prepareKv> | undefined;
-  readonly #listStatements = new Map<string, Database.Statement>();
 
   constructor(location: StorageLocation) {
     this.#location = location;
@@ -68,7 +73,7 @@ export class ObjectStorage {
     };
   }
 
-  // ---- async API (resolves immediately: storage is local and synchronous underneath) ----
+  // ---- async API (resolves at once: storage is local and synchronous underneath) ----
 
   get<T = unknown>(key: string): Promise<T | undefined>;
   get<T = unknown>(keys: string[]): Promise<Map<string, T>>;
@@ -76,7 +81,7 @@ export class ObjectStorage {
     if (!Array.isArray(keyOrKeys)) return this.#get(keyOrKeys);
     checkKeyCount(keyOrKeys, "get");
     const out = new Map<string, unknown>();
-    for (const key of [...keyOrKeys].sort(compareUtf8)) {
+    for (const key of keyOrKeys.map(String).sort(compareUtf8)) {
       const value = this.#get(key);
       if (value !== undefined) out.set(key, value);
     }
@@ -86,7 +91,10 @@ export class ObjectStorage {
   put<T>(key: string, value: T): Promise<void>;
   put<T>(entries: Record<string, T>): Promise<void>;
   async put(keyOrEntries: string | Record<string, unknown>, value?: unknown): Promise<void> {
-    if (typeof keyOrEntries === "string") return this.#put(keyOrEntries, value);
+    if (keyOrEntries === null || typeof keyOrEntries !== "object") {
+      if (value === undefined) throw storageError("put() called with undefined value. Store null, or delete the key.", TypeError);
+      return this.#put(keyOrEntries, value);
+    }
     const entries = Object.entries(keyOrEntries);
     checkKeyCount(entries, "put");
     for (const [k, v] of entries) this.#put(k, v);
@@ -107,71 +115,30 @@ export class ObjectStorage {
   }
 
   /**
-   * Deletes everything this object stored: all keys and, as Cloudflare does for SQLite-backed
-   * objects, every table, index, view and trigger made through `sql`.
+   * Deletes everything this object stored: all keys, the alarm and, as Cloudflare does for
+   * SQLite-backed objects, every table, index, view and trigger made through `sql`.
    */
   async deleteAll(): Promise<void> {
     this.#beginWrite();
     const db = this.#open();
     const objects = db
-      .prepare("SELECT type, name FROM sqlite_master WHERE type IN ('table', 'view', 'trigger', 'index') AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\'")
+      .prepare("SELECT type, name FROM sqlite_master WHERE type IN ('table', 'view', 'trigger') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'")
       .all() as Array<{ type: string; name: string }>;
-    for (const { type, name } of objects.filter((o) => o.type !== "index")) {
+    for (const { type, name } of objects) {
       db.prepare(`DROP ${type.toUpperCase()} IF EXISTS "${name.replaceAll('"', '""')}"`).run();
     }
-    db.prepare(`DELETE FROM ${KV_TABLE}`).run();
-    db.prepare(`DELETE FROM ${ALARM_TABLE}`).run(); // as Cloudflare since compatibility date 2026-02-24
-    this.#location.onAlarmChange?.(null);
-  }
-
-  // ---- alarms (api/alarms): one per object, stored in the object's own database ----
-
-  /** The scheduled alarm time in ms since the epoch, or null. Null inside the alarm's own handler. */
-  async getAlarm(): Promise<number | null> {
-    const time = this.storedAlarm();
-    return time === this.#runningAlarm ? null : time;
-  }
-
-  /** Schedules `alarm()` at `time` (ms since the epoch or a Date), replacing any earlier alarm. */
-  async setAlarm(time: number | Date): Promise<void> {
-    const ms = time instanceof Date ? time.getTime() : time;
-    if (typeof ms !== "number" || !Number.isFinite(ms)) {
-      throw new TypeError(`setAlarm: expected a time in milliseconds since the epoch or a Date, got ${describeValue(time)}.`);
-    }
-    this.#beginWrite();
-    this.#open().prepare(`INSERT OR REPLACE INTO ${ALARM_TABLE} (id, time) VALUES (0, ?)`).run(Math.trunc(ms));
-    this.#location.onAlarmChange?.(Math.trunc(ms));
-  }
-
-  async deleteAlarm(): Promise<void> {
-    this.#beginWrite();
-    this.#open().prepare(`DELETE FROM ${ALARM_TABLE}`).run();
-    this.#location.onAlarmChange?.(null);
-  }
-
-  /** @internal the alarm row as stored, even while its handler runs. */
-  storedAlarm(): number | null {
-    const row = this.#open().prepare(`SELECT time FROM ${ALARM_TABLE} WHERE id = 0`).get() as { time: number } | undefined;
-    return row?.time ?? null;
-  }
-
-  /** @internal marks the alarm at `time` as running (getAlarm hides it) or finished (undefined). */
-  markAlarmRunning(time: number | undefined): void {
-    this.#runningAlarm = time;
-  }
-
-  /** @internal after a successful handler: removes the alarm unless the handler set a new one. */
-  completeAlarm(time: number): void {
-    this.#runningAlarm = undefined;
-    if (this.storedAlarm() !== time) return;
-    this.#beginWrite();
-    this.#open().prepare(`DELETE FROM ${ALARM_TABLE} WHERE time = ?`).run(time);
+    this.#kvStatements = undefined; // the KV table is created again on next use
+    this.#listStatements.clear();
+    this.#alarmTable = false;
+    this.#location.onAlarmChange?.(null); // as Cloudflare since compatibility date 2026-02-24
   }
 
   /** Commits are implicit; sync() resolves once this object's pending writes are committed. */
   async sync(): Promise<void> {
     this.commit();
   }
+
+  // ---- transactions ----
 
   /**
    * Runs `fn` in a transaction nested in the current one: if it throws, its writes are rolled back
@@ -182,7 +149,7 @@ export class ObjectStorage {
     let ok = false;
     try {
       const result = fn();
-      if (isThenable(result)) throw new SourdoughError(ErrorCode.STORAGE, "transactionSync: the callback returned a Promise. It must be synchronous; use transaction(async txn => ...) for async work.");
+      if (isThenable(result)) throw storageError("transactionSync: the callback returned a Promise. It must complete synchronously; use transaction(async txn => ...) for async work.");
       ok = true;
       return result;
     } finally {
@@ -192,17 +159,25 @@ export class ObjectStorage {
 
   /**
    * Runs `closure` in a transaction: it commits when the closure resolves, and is rolled back when it
-   * throws or calls `txn.rollback()`. `txn` offers the same KV methods as `ctx.storage`.
+   * throws or calls `txn.rollback()`; after rollback() every call on `txn` throws.
    */
   async transaction<T>(closure: (txn: StorageTransaction) => Promise<T>): Promise<T> {
     const savepoint = this.#enter();
     let rolledBack = false;
+    // txn's methods are async: after rollback() they reject, as workerd's do.
+    const live = <A extends unknown[], R>(name: string, fn: (...args: A) => Promise<R>) => (...args: A): Promise<R> =>
+      rolledBack ? Promise.reject(storageError(`Cannot ${name}() on rolled back transaction`)) : fn(...args);
     const txn: StorageTransaction = {
-      get: this.get.bind(this) as ObjectStorage["get"],
-      put: this.put.bind(this) as ObjectStorage["put"],
-      delete: this.delete.bind(this) as ObjectStorage["delete"],
-      list: this.list.bind(this),
-      deleteAll: this.deleteAll.bind(this),
+      get: live("get", this.get.bind(this)) as ObjectStorage["get"],
+      put: live("put", this.put.bind(this)) as ObjectStorage["put"],
+      delete: live("delete", this.delete.bind(this)) as ObjectStorage["delete"],
+      list: live("list", this.list.bind(this)) as ObjectStorage["list"],
+      getAlarm: live("getAlarm", this.getAlarm.bind(this)),
+      setAlarm: live("setAlarm", this.setAlarm.bind(this)),
+      deleteAlarm: live("deleteAlarm", this.deleteAlarm.bind(this)),
+      deleteAll: () => {
+        throw storageError("Cannot call deleteAll() within a transaction.");
+      },
       rollback: () => {
         rolledBack = true;
       },
@@ -226,10 +201,78 @@ export class ObjectStorage {
 
   #leave(savepoint: string, commit: boolean): void {
     const db = this.#open();
-    if (!commit) db.exec(`ROLLBACK TO ${savepoint}`);
+    if (!commit) {
+      db.exec(`ROLLBACK TO ${savepoint}`);
+      this.#kvStatements = undefined; // a rolled-back CREATE of an internal table must be redone
+      this.#listStatements.clear();
+      this.#alarmTable = false;
+    }
     db.exec(`RELEASE ${savepoint}`);
     this.#depth--;
     if (this.#depth === 0) this.#location.onDirty(this); // an end-of-turn commit may have been skipped
+  }
+
+  // ---- alarms (api/alarms): one per object, stored in the object's own database ----
+
+  /** The scheduled alarm time in ms since the epoch, or null. Null inside the alarm's own handler. */
+  async getAlarm(): Promise<number | null> {
+    const time = this.storedAlarm();
+    return time === this.#runningAlarm ? null : time;
+  }
+
+  /** Schedules `alarm()` at `time` (ms since the epoch or a Date), replacing any earlier alarm. */
+  async setAlarm(time: number | Date): Promise<void> {
+    const ms = time instanceof Date ? time.getTime() : time;
+    if (typeof ms !== "number" || !Number.isFinite(ms)) {
+      throw storageError(`setAlarm: expected a time in milliseconds since the epoch or a Date, got ${describeValue(time)}.`, TypeError);
+    }
+    if (ms <= 0) throw storageError("setAlarm() cannot be called with an alarm time <= 0. Pass Date.now() + delay.", TypeError);
+    if (this.#location.hasAlarmHandler === false) {
+      throw storageError("Your Durable Object class must have an alarm() handler in order to call setAlarm(). Add an alarm() method.", TypeError);
+    }
+    this.#ensureAlarmTable().prepare(`INSERT OR REPLACE INTO ${ALARM_TABLE} (id, time) VALUES (0, ?)`).run(Math.trunc(ms));
+    this.#location.onAlarmChange?.(Math.trunc(ms));
+  }
+
+  async deleteAlarm(): Promise<void> {
+    if (this.storedAlarm() === null) return;
+    this.#ensureAlarmTable().prepare(`DELETE FROM ${ALARM_TABLE}`).run();
+    this.#location.onAlarmChange?.(null);
+  }
+
+  /** @internal the alarm row as stored, even while its handler runs. */
+  storedAlarm(): number | null {
+    if (!this.#hasAlarmTable()) return null;
+    const row = this.#open().prepare(`SELECT time FROM ${ALARM_TABLE} WHERE id = 0`).get() as { time: number } | undefined;
+    return row?.time ?? null;
+  }
+
+  /** @internal marks the alarm at `time` as running (getAlarm hides it) or finished (undefined). */
+  markAlarmRunning(time: number | undefined): void {
+    this.#runningAlarm = time;
+  }
+
+  /** @internal after a successful handler: removes the alarm unless the handler set a new one. */
+  completeAlarm(time: number): void {
+    this.#runningAlarm = undefined;
+    if (this.storedAlarm() !== time) return;
+    this.#ensureAlarmTable().prepare(`DELETE FROM ${ALARM_TABLE} WHERE time = ?`).run(time);
+  }
+
+  #hasAlarmTable(): boolean {
+    this.#alarmTable ||= this.#open().prepare("SELECT 1 FROM sqlite_master WHERE name = ?").get(ALARM_TABLE) !== undefined;
+    return this.#alarmTable;
+  }
+
+  // Internal tables appear on first use, as workerd's do, so a fresh object's schema is empty.
+  #ensureAlarmTable(): Database.Database {
+    this.#beginWrite();
+    const db = this.#open();
+    if (!this.#hasAlarmTable()) {
+      db.exec(`CREATE TABLE IF NOT EXISTS ${ALARM_TABLE} (id INTEGER PRIMARY KEY CHECK (id = 0), time INTEGER NOT NULL)`);
+      this.#alarmTable = true;
+    }
+    return db;
   }
 
   // ---- owner-facing ----
@@ -238,7 +281,7 @@ export class ObjectStorage {
   commit(): void {
     if (!this.#inTransaction || this.#depth > 0) return; // an explicit transaction is still open
     this.#inTransaction = false;
-    this.#stmts!.commit.run();
+    this.#db!.exec("COMMIT");
   }
 
   /** Commits (or, with `rollback`, discards) pending writes and closes the database. */
@@ -255,7 +298,7 @@ export class ObjectStorage {
     } finally {
       this.#db.close();
       this.#db = undefined;
-      this.#stmts = undefined;
+      this.#kvStatements = undefined;
       this.#listStatements.clear();
     }
   }
@@ -290,8 +333,6 @@ export class ObjectStorage {
       db.pragma("synchronous = NORMAL"); // WAL: committed data survives a process crash (kill -9)
       db.pragma("wal_autocheckpoint = 256");
       db.pragma("journal_size_limit = 393216");
-      db.exec(`CREATE TABLE IF NOT EXISTS ${KV_TABLE} (key TEXT PRIMARY KEY, value BLOB) WITHOUT ROWID`);
-      db.exec(`CREATE TABLE IF NOT EXISTS ${ALARM_TABLE} (id INTEGER PRIMARY KEY CHECK (id = 0), time INTEGER NOT NULL)`);
       db.exec("BEGIN EXCLUSIVE; COMMIT"); // take the exclusive lock now: one owner per file
     } catch (error) {
       db.close();
@@ -302,8 +343,23 @@ export class ObjectStorage {
       );
     }
     this.#db = db;
-    this.#stmts = prepareKv(db);
     return db;
+  }
+
+  // The KV table's statements; the table is created by the first write (reads of a fresh object
+  // find nothing without creating it), so a fresh object's schema is empty, as on workerd.
+  #kv(create: true): ReturnType<typeof prepareKv>;
+  #kv(create: false): ReturnType<typeof prepareKv> | undefined;
+  #kv(create: boolean): ReturnType<typeof prepareKv> | undefined {
+    if (this.#kvStatements !== undefined) return this.#kvStatements;
+    const db = this.#open();
+    if (db.prepare("SELECT 1 FROM sqlite_master WHERE name = ?").get(KV_TABLE) === undefined) {
+      if (!create) return undefined;
+      this.#beginWrite();
+      db.exec(`CREATE TABLE IF NOT EXISTS ${KV_TABLE} (key TEXT PRIMARY KEY, value BLOB) WITHOUT ROWID`);
+    }
+    this.#kvStatements = prepareKv(db);
+    return this.#kvStatements;
   }
 
   // list() has a handful of shapes (which bounds, order, limit): prepare each once.
@@ -318,33 +374,36 @@ export class ObjectStorage {
 
   #beginWrite(): void {
     if (this.#inTransaction) return;
-    this.#open();
-    this.#stmts!.begin.run();
+    this.#open().exec("BEGIN");
     this.#inTransaction = true;
     this.#location.onDirty(this);
   }
 
-  #get(key: string): unknown {
-    checkKey(key, "get");
-    this.#open();
-    const row = this.#stmts!.get.get(key) as { value: Buffer } | undefined;
-    return row === undefined ? undefined : decodePayload(row.value, () => `storage.get(${describeValue(key)})`);
+  #get(key: unknown): unknown {
+    const row = this.#kv(false)?.get.get(String(key)) as { value: Buffer } | undefined;
+    return row === undefined ? undefined : deserializeValue(row.value);
   }
 
-  #put(key: string, value: unknown): void {
-    checkKey(key, "put");
-    const bytes = encodePayload(value, () => `storage.put(${describeValue(key)})`);
+  #put(key: unknown, value: unknown): void {
+    const k = String(key); // as workerd: keys are converted with String()
+    const bytes = serializeValue(value, () => `storage.put(${describeValue(k)})`);
+    const kv = this.#kv(true);
     this.#beginWrite();
-    this.#stmts!.put.run(key, bytes);
+    kv.put.run(k, bytes);
   }
 
-  #delete(key: string): boolean {
-    checkKey(key, "delete");
+  #delete(key: unknown): boolean {
+    const kv = this.#kv(false);
+    if (kv === undefined) return false;
     this.#beginWrite();
-    return this.#stmts!.delete.run(key).changes > 0;
+    return kv.delete.run(String(key)).changes > 0;
   }
 
   *#list<T>(options: ListOptions): IterableIterator<[string, T]> {
+    if (options.start !== undefined && options.startAfter !== undefined) {
+      throw storageError("list() cannot be called with both start and startAfter values.", TypeError);
+    }
+    if (options.limit !== undefined && !(options.limit > 0)) throw storageError("List limit must be positive.", TypeError);
     const where: string[] = [];
     const args: unknown[] = [];
     if (options.start !== undefined) (where.push("key >= ?"), args.push(options.start));
@@ -356,37 +415,31 @@ export class ObjectStorage {
       const upper = prefixUpperBound(options.prefix);
       if (upper !== undefined) (where.push("key < ?"), args.push(upper));
     }
-    const order = options.reverse === true ? "DESC" : "ASC";
     let limit = "";
     if (options.limit !== undefined) {
       limit = " LIMIT ?";
-      args.push(Math.max(0, Math.floor(options.limit)));
+      args.push(Math.floor(options.limit) || 1);
     }
+    const order = options.reverse === true ? "DESC" : "ASC";
+    if (this.#kv(false) === undefined) return;
     const sql = `SELECT key, value FROM ${KV_TABLE}${where.length ? ` WHERE ${where.join(" AND ")}` : ""} ORDER BY key ${order}${limit}`;
     const rows = this.#listStatement(sql).all(...args) as Array<{ key: string; value: Buffer }>;
-    for (const row of rows) yield [row.key, decodePayload(row.value, `storage.list`) as T];
+    for (const row of rows) yield [row.key, deserializeValue(row.value) as T];
   }
 }
 
 function prepareKv(db: Database.Database) {
   return {
-    begin: db.prepare("BEGIN"),
-    commit: db.prepare("COMMIT"),
     get: db.prepare(`SELECT value FROM ${KV_TABLE} WHERE key = ?`),
     put: db.prepare(`INSERT OR REPLACE INTO ${KV_TABLE} (key, value) VALUES (?, ?)`),
     delete: db.prepare(`DELETE FROM ${KV_TABLE} WHERE key = ?`),
   };
 }
 
-function checkKey(key: unknown, op: string): asserts key is string {
-  if (typeof key !== "string") {
-    throw new SourdoughError(ErrorCode.STORAGE, `storage.${op}: keys are strings, got ${describeValue(key)}. Convert the key with String().`);
-  }
-}
-
+// Cloudflare documents at most 128 keys per call; workerd accepts more (see docs/compatibility.md).
 function checkKeyCount(keys: unknown[], op: string): void {
   if (keys.length > MAX_KEYS) {
-    throw new SourdoughError(ErrorCode.STORAGE, `storage.${op}: ${keys.length} keys given; at most ${MAX_KEYS} per call. Split the call.`);
+    throw storageError(`storage.${op}: ${keys.length} keys given; at most ${MAX_KEYS} per call (Cloudflare's documented limit). Split the call.`, RangeError);
   }
 }
 

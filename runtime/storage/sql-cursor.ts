@@ -1,18 +1,30 @@
 // `ctx.storage.sql`: Cloudflare's SqlStorage over better-sqlite3. Statements run synchronously; writes
-// join the object's implicit transaction (committed before the reply). Statements that would break
-// that transaction or reach the hidden tables are refused.
+// join the object's implicit transaction (committed before the reply). What workerd refuses is
+// refused here too, with workerd's error class: transaction statements, ATTACH and friends, PRAGMAs
+// outside an allow-list, TEMP objects, and the runtime's own tables (test/oracle checks this).
 import type Database from "better-sqlite3";
-import { ErrorCode, SourdoughError } from "../errors.ts";
-import { splitSql } from "./split-sql.ts";
+import { ErrorCode } from "../errors.ts";
+import { positionalize, splitSql, type SqlStatementText } from "./split-sql.ts";
 
 export type SqlStorageValue = ArrayBuffer | string | number | null;
 type Row = Record<string, SqlStorageValue>;
 
-// Cloudflare refuses transaction control and attach in exec(); durability pragmas would undo our gates.
-const REFUSED_STATEMENT = /^\s*(BEGIN|COMMIT|END|ROLLBACK|SAVEPOINT|RELEASE|ATTACH|DETACH|VACUUM)\b/i;
-const REFUSED_PRAGMA = /^\s*PRAGMA\s+(?:\w+\.)?(journal_mode|synchronous|locking_mode|wal_autocheckpoint|query_only|writable_schema)\b/i;
-export const HIDDEN_TABLE_PREFIX = "_cf_";
-const HIDDEN = /\b_cf_/i;
+/** Tables the runtime keeps in every object's database; user SQL cannot name them. */
+export const INTERNAL_TABLES = new Set(["_cf_kv", "_cf_metadata"]);
+
+// Cloudflare's limits for SQLite-backed objects (durable-objects/platform/limits).
+const MAX_STATEMENT_BYTES = 100_000;
+const MAX_PARAMETERS = 100;
+/** Largest string or BLOB (workerd accepts 2,097,200 characters and refuses 2,200,000). */
+export const MAX_VALUE_BYTES = 2_100_000;
+
+const TRANSACTION_KEYWORDS = new Set(["BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE"]);
+const UNAUTHORIZED_KEYWORDS = new Set(["ATTACH", "DETACH"]);
+// PRAGMAs workerd allows; everything else is refused, as its authorizer does.
+const ALLOWED_PRAGMAS = new Set([
+  "foreign_keys", "defer_foreign_keys", "table_info", "table_xinfo", "table_list", "index_list", "index_info", "index_xinfo",
+  "foreign_key_list", "foreign_key_check", "quick_check", "optimize", "case_sensitive_like", "recursive_triggers", "legacy_alter_table", "reverse_unordered_selects",
+]);
 
 export interface SqlHost {
   db(): Database.Database;
@@ -20,54 +32,42 @@ export interface SqlHost {
   beginWrite(): void;
 }
 
+/** An error of the class workerd throws (Error or TypeError), with sourdough's `code`. */
+export function storageError(message: string, Class: ErrorConstructor | TypeErrorConstructor = Error): Error {
+  return Object.assign(new Class(message), { code: ErrorCode.STORAGE });
+}
+
 export class SqlStorage {
   readonly #host: SqlHost;
-  readonly #statements = new Map<string, Database.Statement>();
+  readonly #statements = new Map<string, { stmt: Database.Statement; lexed: SqlStatementText }>();
+  #totalChanges: Database.Statement | undefined;
 
   constructor(host: SqlHost) {
     this.#host = host;
   }
 
   /**
-   * Runs `query` with `?` bindings and returns a cursor over the rows of its last statement. A query
-   * may hold several statements separated by semicolons; they run in order, and bindings are handed
-   * to them in order of their placeholders. Writes join the object's implicit transaction.
+   * Runs `query` and returns a cursor over the rows of its last statement. A query may hold several
+   * statements separated by semicolons; they run in order, and only the last may take bindings.
+   * Writes join the object's implicit transaction.
    */
   exec<T extends Row = Row>(query: string, ...bindings: unknown[]): SqlStorageCursor<T> {
     const args = bindings.map(toSqlite);
-    const single = this.#statements.get(query);
-    if (single !== undefined) return this.#run<T>(single, args, query);
+    const cached = this.#statements.get(query);
+    if (cached !== undefined) return this.#run<T>(cached.stmt, cached.lexed, args, query);
+    if (Buffer.byteLength(query) > MAX_STATEMENT_BYTES) throw storageError(`statement too long: SQLITE_TOOBIG. Statements are limited to ${MAX_STATEMENT_BYTES} bytes; pass large values as bindings.`);
     const parts = splitSql(query);
-    if (parts.length === 0) throw new SourdoughError(ErrorCode.STORAGE, "sql.exec: the query has no statement. Pass SQL such as \"SELECT 1\".");
-    if (parts.length === 1) return this.#run<T>(this.#prepare(parts[0]!.text, query), args, query);
-    let used = 0;
-    let written = 0;
+    if (parts.length === 0) throw storageError("SQL code did not contain a statement. Pass SQL such as \"SELECT 1\".");
     let cursor: SqlStorageCursor<T> | undefined;
     parts.forEach((part, i) => {
       const last = i === parts.length - 1;
-      const mine = last ? args.slice(used) : args.slice(used, used + part.placeholders);
-      used += part.placeholders;
-      // Later statements may depend on earlier ones (CREATE then INSERT): prepare each just in time.
-      cursor = this.#run<T>(this.#prepare(part.text, undefined), mine, part.text);
-      written += cursor.rowsWritten;
-    });
-    return cursor!.withRowsWritten(written);
-  }
-
-  #run<T extends Row>(stmt: Database.Statement, args: unknown[], query: string): SqlStorageCursor<T> {
-    if (!stmt.readonly) this.#host.beginWrite();
-    try {
-      if (stmt.reader) {
-        const columns = stmt.columns().map((c) => c.name);
-        const rows = stmt.raw(true).all(...args) as unknown[][];
-        stmt.raw(false);
-        return new SqlStorageCursor<T>(columns, rows.map((r) => r.map(fromSqlite)), 0);
+      if (!last && part.parameters.length > 0) {
+        throw storageError("When executing multiple SQL statements in a single call, only the last statement can have parameters. Split the call.");
       }
-      const info = stmt.run(...args);
-      return new SqlStorageCursor<T>([], [], info.changes);
-    } catch (error) {
-      throw sqlError(query, error);
-    }
+      const prepared = this.#prepare(part, last && parts.length === 1 ? query : undefined);
+      cursor = this.#run<T>(prepared.stmt, prepared.lexed, last ? args : [], part.text);
+    });
+    return cursor!;
   }
 
   /** Size of the database file in bytes. */
@@ -78,28 +78,64 @@ export class SqlStorage {
     return pages * size;
   }
 
-  // Prepares one statement; `cacheAs` is the caller's query string when it holds only this statement.
-  #prepare(query: string, cacheAs: string | undefined): Database.Statement {
-    if (REFUSED_STATEMENT.test(query) || REFUSED_PRAGMA.test(query)) {
-      throw new SourdoughError(
-        ErrorCode.STORAGE,
-        `sql.exec: ${JSON.stringify(query.trim().slice(0, 60))} is not allowed. Each call already runs in an implicit transaction; use ctx.storage.transactionSync() for explicit ones.`,
-      );
-    }
-    if (HIDDEN.test(query)) {
-      throw new SourdoughError(ErrorCode.STORAGE, `sql.exec: tables named ${HIDDEN_TABLE_PREFIX}* are reserved for the runtime (SQLITE_AUTH). Rename your table.`);
-    }
-    let stmt: Database.Statement;
+  #run<T extends Row>(stmt: Database.Statement, lexed: SqlStatementText, args: unknown[], query: string): SqlStorageCursor<T> {
+    if (args.length > MAX_PARAMETERS) throw storageError(`too many SQL variables: ${args.length} bindings; at most ${MAX_PARAMETERS}.`);
+    const bound = lexed.parameters.some((p) => p.key !== undefined) ? positionalize(lexed, args).bindings : args;
+    const writes = !stmt.readonly;
+    if (writes) this.#host.beginWrite();
     try {
-      stmt = this.#host.db().prepare(query);
+      const before = writes ? this.#changes() : 0;
+      if (stmt.reader) {
+        const columns = stmt.columns().map((c) => c.name);
+        const rows = stmt.raw(true).all(...bound) as unknown[][];
+        stmt.raw(false);
+        return new SqlStorageCursor<T>(columns, rows.map((r) => r.map(fromSqlite)), writes ? this.#changes() - before : 0);
+      }
+      stmt.run(...bound);
+      return new SqlStorageCursor<T>([], [], writes ? this.#changes() - before : 0);
     } catch (error) {
       throw sqlError(query, error);
     }
+  }
+
+  // Rows changed, including by triggers and RETURNING statements (which `run().changes` misses).
+  #changes(): number {
+    this.#totalChanges ??= this.#host.db().prepare("SELECT total_changes()").pluck();
+    return this.#totalChanges.get() as number;
+  }
+
+  // Prepares one statement; `cacheAs` is the caller's query string when it holds only this statement.
+  #prepare(lexed: SqlStatementText, cacheAs: string | undefined): { stmt: Database.Statement; lexed: SqlStatementText } {
+    refuse(lexed);
+    const text = lexed.parameters.some((p) => p.key !== undefined) ? positionalize(lexed, []).text : lexed.text;
+    let stmt: Database.Statement;
+    try {
+      stmt = this.#host.db().prepare(text);
+    } catch (error) {
+      throw sqlError(lexed.text, error);
+    }
+    const prepared = { stmt, lexed };
     if (cacheAs !== undefined) {
       if (this.#statements.size > 500) this.#statements.clear();
-      this.#statements.set(cacheAs, stmt);
+      this.#statements.set(cacheAs, prepared);
     }
-    return stmt;
+    return prepared;
+  }
+}
+
+function refuse(lexed: SqlStatementText): void {
+  const [first, second, third] = lexed.keywords;
+  if (first !== undefined && TRANSACTION_KEYWORDS.has(first)) {
+    throw storageError(`To execute a transaction, use ctx.storage.transaction() or ctx.storage.transactionSync() instead of ${first} in SQL: they roll back on exceptions and work with the implicit per-call transaction.`);
+  }
+  const temp = first === "CREATE" && (second === "TEMP" || second === "TEMPORARY");
+  const pragma = first === "PRAGMA" && !ALLOWED_PRAGMAS.has((second ?? "").toLowerCase() === "main" ? (third ?? "").toLowerCase() : (second ?? "").toLowerCase());
+  if ((first !== undefined && UNAUTHORIZED_KEYWORDS.has(first)) || temp || pragma || first === "VACUUM") {
+    throw storageError(`not authorized: SQLITE_AUTH. ${first}${second ? ` ${second}` : ""} is not available to Durable Objects (as on Cloudflare).`);
+  }
+  for (const name of lexed.identifiers) {
+    if (first === "CREATE" && name.startsWith("_cf_")) throw storageError(`not authorized: SQLITE_AUTH. Names starting with _cf_ are reserved for the runtime; rename ${name}.`);
+    if (INTERNAL_TABLES.has(name)) throw storageError(`access to ${name} is prohibited: SQLITE_AUTH. Tables named _cf_* are reserved for the runtime; use ctx.storage.kv for key-value data.`);
   }
 }
 
@@ -113,10 +149,22 @@ function sqlError(query: string, error: unknown): Error {
   return new Error(String(error));
 }
 
+// Bindings as workerd converts them: numbers, strings, null and bytes as they are; undefined and NaN
+// become NULL; booleans, Dates and objects their String(); bigints are refused.
 function toSqlite(value: unknown): unknown {
-  if (value instanceof ArrayBuffer) return Buffer.from(value);
-  if (typeof value === "boolean") return value ? 1 : 0;
-  return value;
+  if (value === undefined || (typeof value === "number" && Number.isNaN(value))) return null;
+  if (value === null || typeof value === "number") return value;
+  if (typeof value === "string") {
+    if (value.length > MAX_VALUE_BYTES) throw storageError("string or blob too big: SQLITE_TOOBIG. Values are limited to 2 MB.");
+    return value;
+  }
+  if (value instanceof ArrayBuffer || ArrayBuffer.isView(value)) {
+    const bytes = value instanceof ArrayBuffer ? Buffer.from(value) : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+    if (bytes.length > MAX_VALUE_BYTES) throw storageError("string or blob too big: SQLITE_TOOBIG. Values are limited to 2 MB.");
+    return bytes;
+  }
+  if (typeof value === "bigint") throw storageError("Cannot convert a BigInt value to a number. Bind Number(value), or a string.", TypeError);
+  return String(value);
 }
 
 function fromSqlite(value: unknown): SqlStorageValue {
@@ -125,9 +173,15 @@ function fromSqlite(value: unknown): SqlStorageValue {
   return value as SqlStorageValue;
 }
 
+/** An iterator that also has `toArray()`, as Cloudflare's cursor and `raw()` return. */
+export interface SqlIterator<R> extends IterableIterator<R> {
+  toArray(): R[];
+}
+
 /** The result of sql.exec: iterable once, like Cloudflare's SqlStorageCursor. */
-export class SqlStorageCursor<T extends Row = Row> implements IterableIterator<T> {
+export class SqlStorageCursor<T extends Row = Row> implements SqlIterator<T> {
   readonly columnNames: string[];
+  /** Rows changed by the statement (including by triggers). */
   readonly rowsWritten: number;
   readonly #rows: SqlStorageValue[][];
   #next = 0;
@@ -138,14 +192,9 @@ export class SqlStorageCursor<T extends Row = Row> implements IterableIterator<T
     this.rowsWritten = rowsWritten;
   }
 
-  /** Rows this cursor has handed out so far. */
+  /** Rows this cursor has handed out so far (not SQLite's scan count: see docs/compatibility.md). */
   get rowsRead(): number {
     return this.#next;
-  }
-
-  /** @internal the total for a multi-statement exec. */
-  withRowsWritten(total: number): SqlStorageCursor<T> {
-    return new SqlStorageCursor<T>(this.columnNames, this.#rows, total);
   }
 
   next(): IteratorResult<T> {
@@ -155,7 +204,7 @@ export class SqlStorageCursor<T extends Row = Row> implements IterableIterator<T
     return { done: false, value: this.#object(row) };
   }
 
-  [Symbol.iterator](): IterableIterator<T> {
+  [Symbol.iterator](): SqlIterator<T> {
     return this;
   }
 
@@ -167,14 +216,25 @@ export class SqlStorageCursor<T extends Row = Row> implements IterableIterator<T
   one(): T {
     const remaining = this.#rows.length - this.#next;
     if (remaining !== 1) {
-      throw new SourdoughError(ErrorCode.STORAGE, `sql cursor one(): expected exactly one row, got ${remaining}. Use toArray() for any number of rows.`);
+      throw storageError(`Expected exactly one result from SQL query, but got ${remaining === 0 ? "no results" : "multiple results"}. Use toArray() for any number of rows.`);
     }
     return this.next().value as T;
   }
 
   /** Iterates rows as arrays of column values. */
-  *raw(): IterableIterator<SqlStorageValue[]> {
-    while (this.#next < this.#rows.length) yield this.#rows[this.#next++]!;
+  raw(): SqlIterator<SqlStorageValue[]> {
+    const next = (): IteratorResult<SqlStorageValue[]> => {
+      const row = this.#rows[this.#next];
+      if (row === undefined) return { done: true, value: undefined };
+      this.#next++;
+      return { done: false, value: row };
+    };
+    const iterator: SqlIterator<SqlStorageValue[]> = {
+      next,
+      [Symbol.iterator]: () => iterator,
+      toArray: () => [...iterator],
+    };
+    return iterator;
   }
 
   #object(row: SqlStorageValue[]): T {

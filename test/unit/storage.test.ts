@@ -86,8 +86,38 @@ describe("storage-api: asynchronous KV", () => {
     await expect(storage.put(Object.fromEntries(many.map((k) => [k, 1])))).rejects.toThrow(/at most 128/);
   });
 
-  it("refuses non-string keys with a clear error", () => {
-    expect(() => storage.kv.put(1 as unknown as string, 1)).toThrow(/keys are strings, got 1/);
+  it("converts non-string keys with String(), as workerd does", () => {
+    storage.kv.put(1 as unknown as string, "one");
+    expect(storage.kv.get("1")).toBe("one");
+  });
+
+  it("refuses put(key, undefined) in the async API with a TypeError (workerd)", async () => {
+    await expect(storage.put("k", undefined)).rejects.toThrow(TypeError);
+    storage.kv.put("k", undefined); // the synchronous API stores it
+    expect([...storage.kv.list()]).toEqual([["k", undefined]]);
+  });
+
+  it.each([
+    { given: { start: "a", startAfter: "a" }, want: /both start and startAfter/ },
+    { given: { limit: 0 }, want: /limit must be positive/ },
+    { given: { limit: -1 }, want: /limit must be positive/ },
+  ])("list($given) throws a TypeError (storage-api#list)", ({ given, want }) => {
+    expect(() => [...storage.kv.list(given)]).toThrow(want);
+    expect(() => [...storage.kv.list(given)]).toThrow(TypeError);
+  });
+
+  it("keeps what structured clone keeps: lone surrogates, -0, holes, typed-array views", () => {
+    const view = new Uint8Array(new ArrayBuffer(8), 2, 2);
+    storage.kv.put("v", { s: "a\uD800b", z: -0, holes: [, "x"], view });
+    const back = storage.kv.get<{ s: string; z: number; holes: unknown[]; view: Uint8Array }>("v")!;
+    expect(back.s).toBe("a\uD800b");
+    expect(Object.is(back.z, -0)).toBe(true);
+    expect(0 in back.holes).toBe(false);
+    expect([back.view.byteOffset, back.view.buffer.byteLength]).toEqual([2, 8]);
+  });
+
+  it("refuses values that cannot be cloned with a DataCloneError", () => {
+    expect(() => storage.kv.put("f", { f: () => 1 })).toThrow(expect.objectContaining({ name: "DataCloneError" }));
   });
 });
 
@@ -148,14 +178,17 @@ describe("sql-storage: exec and cursors", () => {
     expect(cursor.rowsRead).toBe(2);
     expect([...sql.exec("SELECT id, name FROM t ORDER BY id").raw()]).toEqual([[1, "a"], [2, "b"]]);
     expect(sql.exec("SELECT name FROM t WHERE id = ?", 2).one()).toEqual({ name: "b" });
-    expect(() => sql.exec("SELECT name FROM t").one()).toThrow(/expected exactly one row, got 2/);
-    expect(() => sql.exec("SELECT name FROM t WHERE 0").one()).toThrow(/got 0/);
+    expect(() => sql.exec("SELECT name FROM t").one()).toThrow(/Expected exactly one result from SQL query, but got multiple results/);
+    expect(() => sql.exec("SELECT name FROM t WHERE 0").one()).toThrow(/but got no results/);
+    expect(sql.exec("SELECT id FROM t ORDER BY id").raw().toArray()).toEqual([[1], [2]]);
+    expect(sql.exec("INSERT INTO t (name) VALUES ('c'), ('d') RETURNING id").rowsWritten).toBe(2);
     expect(sql.exec("SELECT data FROM t WHERE id = 1").one().data).toBeInstanceOf(ArrayBuffer);
   });
 
-  it("runs several statements and returns the last one's rows, handing out bindings in order", () => {
-    const cursor = storage.sql.exec("CREATE TABLE m (v); INSERT INTO m VALUES (?); INSERT INTO m VALUES (?); SELECT v FROM m WHERE v > ?", 1, 2, 1);
+  it("runs several statements and returns the last one's rows; only the last may take bindings", () => {
+    const cursor = storage.sql.exec("CREATE TABLE m (v); INSERT INTO m VALUES (1); INSERT INTO m VALUES (2); SELECT v FROM m WHERE v > ?", 1);
     expect(cursor.toArray()).toEqual([{ v: 2 }]);
+    expect(() => storage.sql.exec("INSERT INTO m VALUES (?); SELECT 1", 3)).toThrow(/only the last statement can have parameters/);
     const trigger = storage.sql.exec(
       "CREATE TABLE log (v); CREATE TRIGGER tr AFTER INSERT ON m BEGIN INSERT INTO log VALUES (new.v); SELECT CASE WHEN 1 THEN 1 END; END; INSERT INTO m VALUES (';'); SELECT v FROM log",
     );
@@ -167,17 +200,36 @@ describe("sql-storage: exec and cursors", () => {
     expect(() => storage.sql.exec("SELECT * FROM nowhere")).toThrow(/no such table: nowhere/);
   });
 
-  it.each(["BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT x", "ATTACH 'x.db' AS x", "PRAGMA journal_mode = DELETE", "PRAGMA synchronous = OFF", "  begin transaction"])(
+  it.each(["BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT x", "  begin transaction", "/* c */ BEGIN", "-- c\nROLLBACK"])(
     "refuses %s, which would break the implicit transaction",
     (statement) => {
-      expect(() => storage.sql.exec(statement)).toThrow(/is not allowed/);
+      expect(() => storage.sql.exec(statement)).toThrow(/To execute a transaction, use ctx.storage.transaction\(\)/);
     },
   );
 
-  it("hides the KV table from SQL", () => {
+  it.each(["ATTACH 'x.db' AS x", "PRAGMA journal_mode = DELETE", "PRAGMA synchronous = OFF", "PRAGMA user_version", "CREATE TEMP TABLE t (x)", "VACUUM"])(
+    "refuses %s as workerd's authorizer does",
+    (statement) => {
+      expect(() => storage.sql.exec(statement)).toThrow(/not authorized: SQLITE_AUTH/);
+    },
+  );
+
+  it("binds numbered and named parameters positionally, and values as workerd converts them", () => {
+    expect(storage.sql.exec("SELECT ?1 AS a, ?1 AS b, :x AS c, @y AS d", 7, 8, 9).one()).toEqual({ a: 7, b: 7, c: 8, d: 9 });
+    expect(storage.sql.exec("SELECT ? AS t, ? AS n", true, undefined).one()).toEqual({ t: "true", n: null });
+    expect(() => storage.sql.exec("SELECT ?", 1n)).toThrow(TypeError);
+  });
+
+  it("hides the KV table from SQL, but not the text _cf_ elsewhere", () => {
     storage.kv.put("secret", 1);
-    expect(() => storage.sql.exec("SELECT * FROM _cf_KV")).toThrow(/reserved for the runtime/);
-    expect(() => storage.sql.exec('DELETE FROM "_cf_KV"')).toThrow(/reserved/);
+    expect(() => storage.sql.exec("SELECT * FROM _cf_KV")).toThrow(/access to _cf_kv is prohibited: SQLITE_AUTH/);
+    expect(() => storage.sql.exec('DELETE FROM "_cf_KV"')).toThrow(/prohibited/);
+    expect(storage.sql.exec("SELECT '_cf_KV' AS name, 1 AS _cf_col").one()).toEqual({ name: "_cf_KV", _cf_col: 1 });
+  });
+
+  it("creates its internal tables on first use, so a fresh object's schema is empty", () => {
+    expect(storage.kv.get("nothing")).toBeUndefined();
+    expect(storage.sql.exec("SELECT name FROM sqlite_master").toArray()).toEqual([]);
   });
 
   it("reports databaseSize in bytes", () => {
@@ -197,7 +249,7 @@ describe("splitSql", () => {
     expect(splitSql(given).map((s) => s.text)).toEqual(want);
   });
 
-  it("counts placeholders outside quotes and comments", () => {
-    expect(splitSql("SELECT ?, '?', ?2 -- ?\n; SELECT ?").map((s) => s.placeholders)).toEqual([2, 1]);
+  it("finds parameters outside quotes and comments", () => {
+    expect(splitSql("SELECT ?, '?', ?2 -- ?\n; SELECT :x").map((s) => s.parameters.map((p) => p.key))).toEqual([[undefined, 2], [":x"]]);
   });
 });
