@@ -329,6 +329,9 @@ export class ObjectStorage {
       // page_size only takes effect on a new database, before it switches to WAL.
       db.pragma("page_size = 1024");
       db.pragma("locking_mode = EXCLUSIVE");
+      // Switching a new, empty database to WAL fsyncs; nothing of the user's is in it yet, so skip
+      // that sync (measured: creation ~40% faster). From here on, commits use NORMAL.
+      db.pragma("synchronous = OFF");
       db.pragma("journal_mode = WAL");
       db.pragma("synchronous = NORMAL"); // WAL: committed data survives a process crash (kill -9)
       db.pragma("wal_autocheckpoint = 256");
