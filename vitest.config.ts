@@ -8,7 +8,7 @@ export default defineConfig({
       {
         test: {
           name: "unit",
-          include: ["test/unit/**/*.test.ts", "test/wire/**/*.test.ts", "test/support/**/*.test.ts"],
+          include: ["test/unit/**/*.test.ts", "test/wire/**/*.test.ts", "test/support/**/*.test.ts", "test/codegen/**/*.test.ts"],
           pool: "threads",
         },
       },

@@ -10,3 +10,5 @@ export { serve, type ServeHandle, type ServeOptions, type Worker, type Execution
 export { SourdoughError, ErrorCode } from "./errors.ts";
 export type { ObjectStorage as DurableObjectStorage, ListOptions, SyncKvStorage } from "./storage/object-storage.ts";
 export type { SqlStorage, SqlStorageCursor, SqlStorageValue } from "./storage/sql-cursor.ts";
+// Branded number types for sourdough-gen: plain numbers are assignable; the schema uses these widths.
+export type { Float64, Float32, Int8, Int16, Int32, UInt8, UInt16, UInt32, Int64, UInt64, UInt64n } from "../codegen/wire-types.ts";
