@@ -5,6 +5,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import { unsupportedDiagnostics } from "./check.ts";
 import { DiagnosticCode, type Diagnostic, type SourceLocation, sortDiagnostics } from "./diagnostics.ts";
 import { emitCodecs } from "./emit/codecs.ts";
+import { emitIndex } from "./emit/index-module.ts";
 import { emitIr } from "./emit/ir-json.ts";
 import { emitRegistry } from "./emit/registry.ts";
 import { emitSchema } from "./emit/schema.ts";
@@ -15,7 +16,7 @@ import { IR_VERSION, type IrProject } from "./ir.ts";
 import { type ScanResult, scan } from "./scan.ts";
 
 /** The files sourdough-gen writes into the out dir. */
-export const OUTPUT_FILES = { schema: "schema.capnp", stubs: "stubs.ts", registry: "registry.ts", codecs: "codecs.ts", ir: "sourdough.ir.json" } as const;
+export const OUTPUT_FILES = { schema: "schema.capnp", stubs: "stubs.ts", registry: "registry.ts", codecs: "codecs.ts", index: "index.ts", ir: "sourdough.ir.json" } as const;
 
 export interface GenerateOptions {
   /** tsconfig.json of the project (resolved against cwd). */
@@ -87,6 +88,7 @@ export function generate(options: GenerateOptions): GenerateResult {
     file(OUTPUT_FILES.stubs, emitStubs(ir)),
     file(OUTPUT_FILES.registry, emitRegistry(ir)),
     file(OUTPUT_FILES.codecs, emitCodecs(ir)),
+    file(OUTPUT_FILES.index, emitIndex(ir)),
     file(OUTPUT_FILES.ir, emitIr(ir)),
   ];
   return { ...counts, files, ir, diagnostics: [], warnings: options.allowBreaking === true ? sortDiagnostics(breakDiagnostics) : [] };

@@ -4,6 +4,7 @@ export { ClusterCoordinator, type ClusterCoordinatorOptions } from "./coordinato
 export type { HostInfo, HostState } from "./coordinator/host-process.ts";
 export { DurableObjectNamespace, type DurableObjectStub } from "./rpc/stub.ts";
 export type { RemoteErrorFields } from "./rpc/remote-error.ts";
+export type { GeneratedModule, MethodCodec } from "./rpc/generated.ts";
 export { DurableObjectId } from "./ids.ts";
 export { route, type IdExtractor } from "./http/route.ts";
 export { serve, type ServeHandle, type ServeOptions, type Worker, type ExecutionContext } from "./http/serve.ts";

@@ -5,18 +5,20 @@ import os from "node:os";
 import path from "node:path";
 import { serve } from "sourdough";
 import { Counter } from "./counter.ts";
+import { generated } from "./sourdough.gen/index.ts"; // written by `npm run gen` (sourdough-gen)
 import { worker } from "./worker.ts";
 
 const storageDir = mkdtempSync(path.join(os.tmpdir(), "sourdough-example-"));
 const app = serve(worker, {
   durableObjects: { COUNTER: Counter },
-  modules: [new URL("./counter.ts", import.meta.url)],
+  generated, // the class's module and its Cap'n Proto codecs (without it: pass modules, calls use msgpackr)
   hostCount: 2,
   storageDir,
 });
 try {
   await app.ready;
   console.log(`serving on ${app.url} with ${app.coordinator.hostCount} hosts × ${app.coordinator.isolatesPerHost} isolates; storage in ${storageDir}`);
+  console.log(`Counter calls travel as: ${app.coordinator.wireFormat(Counter)}`);
   for (const [name, by] of [["room-1", 5], ["room-2", 1], ["room-1", 2]] as const) {
     const res = await fetch(`${app.url}/increment?name=${name}&by=${by}`, { method: "POST" });
     console.log(`POST /increment?name=${name}&by=${by} -> ${res.status} ${await res.text()}`);

@@ -11,6 +11,7 @@ import type { DurableObject, DurableObjectClass, ConcreteDurableObjectClass } fr
 import { ObjectTable } from "../object/object-table.ts";
 import { openAlarmIndex } from "../storage/alarm-index.ts";
 import { buildEnv } from "../rpc/env.ts";
+import { CodecTable, type GeneratedModule } from "../rpc/generated.ts";
 import { RpcClient } from "../rpc/rpc-client.ts";
 import { DurableObjectNamespace, type ClientRouter, type DurableObjectStub } from "../rpc/stub.ts";
 import { memoryPipePair } from "../transport/pipe.ts";
@@ -28,6 +29,11 @@ export interface ClusterCoordinatorOptions {
   storageDir?: string;
   /** Modules (file URLs or paths) exporting your Durable Object classes; hosts import them. */
   modules?: Array<string | URL>;
+  /**
+   * sourdough-gen's output (`import { generated } from "./sourdough.gen/index.ts"`): its classes'
+   * modules are loaded like `modules`, and calls to them use the generated codecs on both sides.
+   */
+  generated?: GeneratedModule;
   /** Bindings visible as `env.BINDING` inside objects (and in `serve()`'s worker). */
   durableObjects?: Record<string, DurableObjectClass>;
   /** Plain values added to `env` (structured-cloneable). */
@@ -66,6 +72,7 @@ export class ClusterCoordinator {
   readonly #localClasses = new Map<string, ConcreteDurableObjectClass>();
   readonly #localTable: ObjectTable | undefined;
   readonly #env: Record<string, unknown>;
+  readonly #codecs: CodecTable;
   #closing: Promise<void> | undefined;
   #startError: Error | undefined;
 
@@ -82,6 +89,15 @@ export class ClusterCoordinator {
     const alarmRetryBaseMs = nonNegativeInt(options.alarmRetryBaseMs ?? 2_000, "alarmRetryBaseMs");
 
     const output = options.output ?? ((_host, stream, text) => void process[stream].write(text));
+    const codecs = (this.#codecs = new CodecTable(options.generated?.codecs));
+    this.#guardedRouter = {
+      codecs,
+      clientFor: (namespace, objectIdHex) => {
+        if (this.#startError !== undefined) throw this.#startError;
+        if (this.#closing !== undefined) throw new SourdoughError(ErrorCode.CLOSED, `${namespace}: the coordinator was closed. Create a new ClusterCoordinator.`);
+        return this.#router.clientFor(namespace, objectIdHex);
+      },
+    };
     if (this.hostCount === 0) {
       for (const Class of Object.values(options.durableObjects ?? {})) this.#register(Class);
       let table: ObjectTable | undefined;
@@ -93,7 +109,7 @@ export class ClusterCoordinator {
         },
         { peer: "the in-process object table", connectTimeoutMs, maxFrameBytes },
       );
-      this.#router = { clientFor: () => client, close: () => client.close("the coordinator was closed") };
+      this.#router = { clientFor: () => client, close: () => client.close("the coordinator was closed"), codecs };
       this.#env = buildEnv(vars, bindings, this.#router);
       table = new ObjectTable({
         classes: this.#localClasses,
@@ -101,6 +117,7 @@ export class ClusterCoordinator {
         storageDir,
         maxFrameBytes,
         idleEvictionMs,
+        codecs,
         label: "in-process",
         alarms: { index: openAlarmIndex(storageDir), retryBaseMs: alarmRetryBaseMs, owns: () => true },
         log: (message) => output(0, "stderr", `${message}\n`),
@@ -110,13 +127,27 @@ export class ClusterCoordinator {
       return;
     }
 
-    const modules = (options.modules ?? []).map(moduleUrl);
+    const modules = [...new Set([...(options.modules ?? []).map(moduleUrl), ...generatedModules(options.generated)])];
     if (modules.length === 0) {
       throw new SourdoughError(ErrorCode.BAD_OPTIONS, `ClusterCoordinator: hostCount is ${this.hostCount} but no modules were given. Host processes load your classes by module: pass modules: [new URL("./counter.ts", import.meta.url)], or use hostCount: 0.`);
     }
     const runDir = mkdtempSync(path.join(os.tmpdir(), "sourdough-")); // mode 0700
-    this.#config = { runDir, hostCount: this.hostCount, isolatesPerHost: this.isolatesPerHost, storageDir, modules, bindings, vars, connectTimeoutMs, maxFrameBytes, idleEvictionMs, alarmRetryBaseMs, isolateHeapMb: options.isolateHeapMb };
-    this.#router = new SlotRouter({ config: this.#config });
+    this.#config = {
+      runDir,
+      hostCount: this.hostCount,
+      isolatesPerHost: this.isolatesPerHost,
+      storageDir,
+      modules,
+      generatedUrl: options.generated?.url,
+      bindings,
+      vars,
+      connectTimeoutMs,
+      maxFrameBytes,
+      idleEvictionMs,
+      alarmRetryBaseMs,
+      isolateHeapMb: options.isolateHeapMb,
+    };
+    this.#router = new SlotRouter({ config: this.#config, codecs });
     this.#env = buildEnv(vars, bindings, this.#router);
     for (let index = 0; index < this.hostCount; index++) {
       this.#hosts.push(
@@ -169,6 +200,14 @@ export class ClusterCoordinator {
     throw new SourdoughError(ErrorCode.BAD_ID, `ClusterCoordinator.get: expected a DurableObjectId or a name string, got ${describeValue(idOrName)}.`);
   }
 
+  /**
+   * How calls to `Class` travel: "generated" (sourdough-gen's Cap'n Proto codecs, from `generated`)
+   * or "msgpack" (structured-clone bytes, for classes sourdough-gen has not seen).
+   */
+  wireFormat(Class: DurableObjectClass): "generated" | "msgpack" {
+    return this.#codecs.forClass(Class.name) === undefined ? "msgpack" : "generated";
+  }
+
   /** Where (host, isolate, socket) the object lives; undefined with `hostCount: 0`. */
   locate(Class: DurableObjectClass, id: DurableObjectId): (SlotAddress & { socketPath: string }) | undefined {
     if (this.#config === undefined) return undefined;
@@ -206,13 +245,7 @@ export class ClusterCoordinator {
   }
 
   // Calls fail fast, with the start error, once the cluster failed to start or was closed.
-  readonly #guardedRouter: ClientRouter = {
-    clientFor: (namespace, objectIdHex) => {
-      if (this.#startError !== undefined) throw this.#startError;
-      if (this.#closing !== undefined) throw new SourdoughError(ErrorCode.CLOSED, `${namespace}: the coordinator was closed. Create a new ClusterCoordinator.`);
-      return this.#router.clientFor(namespace, objectIdHex);
-    },
-  };
+  readonly #guardedRouter: ClientRouter;
 
   #register(Class: DurableObjectClass): string {
     if (typeof Class !== "function") {
@@ -253,4 +286,11 @@ function nonNegativeInt(value: number, name: string): number {
 function positiveInt(value: number, name: string): number {
   if (!Number.isInteger(value) || value < 1) throw new SourdoughError(ErrorCode.BAD_OPTIONS, `ClusterCoordinator: ${name} must be a whole number ≥ 1, got ${describeValue(value)}.`);
   return value;
+}
+
+// The class modules named by sourdough-gen's registry, as URLs (the registry's paths are relative to
+// the generated directory).
+function generatedModules(generated: GeneratedModule | undefined): string[] {
+  if (generated === undefined) return [];
+  return Object.values(generated.registry.classes).map((entry) => new URL(entry.module, generated.url).href);
 }

@@ -12,6 +12,8 @@ export interface ClusterConfig {
   storageDir: string | undefined;
   /** Module URLs (file:) whose exported DurableObject classes the isolates load. */
   modules: string[];
+  /** URL of sourdough-gen's index module, when the classes have generated codecs. */
+  generatedUrl: string | undefined;
   /** Binding name → namespace (class name): what `env.BINDING` is inside objects. */
   bindings: Record<string, string>;
   /** Plain values added to every object's `env`. */

@@ -7,10 +7,11 @@ import { parentPort, workerData } from "node:worker_threads";
 import { callableMethods } from "../object/callable-methods.ts";
 import { ObjectTable } from "../object/object-table.ts";
 import { buildEnv } from "../rpc/env.ts";
+import { CodecTable } from "../rpc/generated.ts";
 import { openAlarmIndex } from "../storage/alarm-index.ts";
 import { socketPipe } from "../transport/pipe.ts";
 import { socketPath, type ClassInfo, type ClusterConfig, type IsolateEvent } from "./cluster-config.ts";
-import { loadClasses } from "./load-classes.ts";
+import { ensureLoader, loadClasses, loadGenerated } from "./load-classes.ts";
 import { SlotRouter } from "./slot-router.ts";
 
 interface IsolateData {
@@ -27,16 +28,19 @@ function post(event: IsolateEvent): void {
 }
 
 async function main(): Promise<void> {
+  await ensureLoader(config.generatedUrl === undefined ? config.modules : [...config.modules, config.generatedUrl]);
   const classes = await loadClasses(config.modules);
+  const codecs = new CodecTable(config.generatedUrl === undefined ? {} : await loadGenerated(config.generatedUrl));
   const slot = host * config.isolatesPerHost + isolate;
   let table: ObjectTable | undefined;
-  const router = new SlotRouter({ config, self: { slot, serve: (pipe) => table!.serve(pipe) } });
+  const router = new SlotRouter({ config, codecs, self: { slot, serve: (pipe) => table!.serve(pipe) } });
   table = new ObjectTable({
     classes,
     env: buildEnv(config.vars, config.bindings, router),
     storageDir: config.storageDir,
     maxFrameBytes: config.maxFrameBytes,
     idleEvictionMs: config.idleEvictionMs,
+    codecs,
     label: `host ${host} isolate ${isolate}`,
     alarms: { index: openAlarmIndex(config.storageDir), retryBaseMs: config.alarmRetryBaseMs, owns: (ns, id) => router.slotOf(ns, id) === slot },
     log: (message) => console.error(message),

@@ -2,6 +2,7 @@
 // RpcClient per slot, over the slot's Unix socket, or over an in-memory pipe for the caller's own slot.
 import net from "node:net";
 import { ErrorCode, SourdoughError } from "../errors.ts";
+import type { CodecTable } from "../rpc/generated.ts";
 import { RpcClient, type Dial } from "../rpc/rpc-client.ts";
 import { slotFor } from "../rpc/placement.ts";
 import type { ClientRouter } from "../rpc/stub.ts";
@@ -10,6 +11,8 @@ import { slotAddress, slotCount, socketPath, type ClusterConfig } from "./cluste
 
 export interface SlotRouterOptions {
   config: ClusterConfig;
+  /** Generated codecs the stubs made through this router use. */
+  codecs: CodecTable;
   /** The caller's own slot and how to serve a pipe there, so self-calls skip the socket. */
   self?: { slot: number; serve(pipe: Pipe): void };
 }
@@ -19,10 +22,12 @@ export class SlotRouter implements ClientRouter {
   readonly #clients: Array<RpcClient | undefined>;
   readonly #self: SlotRouterOptions["self"];
   readonly #slots: number;
+  readonly codecs: CodecTable;
   #closed = false;
 
   constructor(options: SlotRouterOptions) {
     this.#config = options.config;
+    this.codecs = options.codecs;
     this.#self = options.self;
     this.#slots = slotCount(options.config);
     this.#clients = new Array<RpcClient | undefined>(this.#slots);

@@ -5,6 +5,7 @@
 import path from "node:path";
 import { ErrorCode, SourdoughError, describeValue } from "../errors.ts";
 import { DurableObjectId, isValidId } from "../ids.ts";
+import { codecFailure, type CodecTable } from "../rpc/generated.ts";
 import { errorToWire } from "../rpc/remote-error.ts";
 import type { AlarmEntry, AlarmIndex } from "../storage/alarm-index.ts";
 import { ObjectStorage } from "../storage/object-storage.ts";
@@ -25,6 +26,8 @@ export interface ObjectTableOptions {
   /** Root of the per-object database files; undefined keeps every database in memory. */
   storageDir: string | undefined;
   maxFrameBytes?: number;
+  /** Generated codecs of the classes sourdough-gen saw (empty: everything travels as msgpackr). */
+  codecs: CodecTable;
   /** Idle time after which an object is evicted from memory (database closed). 0 disables. */
   idleEvictionMs: number;
   /** Which slot this table is ("host 0 isolate 1"), for error messages. */
@@ -33,6 +36,11 @@ export interface ObjectTableOptions {
   alarms: { index: AlarmIndex; retryBaseMs: number; owns(namespace: string, objectId: string): boolean };
   /** Where runtime diagnostics go (alarm failures). */
   log(message: string): void;
+}
+
+interface CallPlan {
+  run(obj: ActiveObject): unknown;
+  encode(value: unknown): Uint8Array;
 }
 
 interface ObjectAddress {
@@ -134,21 +142,13 @@ export class ObjectTable {
       const known = [...this.#options.classes.keys()].join(", ") || "(none)";
       return fail(new SourdoughError(ErrorCode.BAD_CLASS, `${where}: no Durable Object class named ${describeValue(call.namespace)} is loaded in ${this.#options.label} (loaded: ${known}). Register the class with the coordinator.`));
     }
-    let args: unknown;
+    let plan: CallPlan;
     try {
-      args = decodePayload(call.payload, `${where} arguments`);
+      plan = this.#plan(call, Class, where);
     } catch (error) {
       return fail(error);
     }
-    let run: (obj: ActiveObject) => unknown;
-    if (call.kind === CallKind.Fetch) {
-      run = (obj) => this.#runFetch(obj, Class.name, args);
-    } else {
-      if (!callableMethods(Class).has(call.method)) return fail(methodNotCallable(call.namespace, Class, call.method));
-      if (!Array.isArray(args)) return fail(new SourdoughError(ErrorCode.PROTOCOL, `${where}: arguments must be an array, got ${describeValue(args)}.`));
-      const method = call.method;
-      run = (obj) => (obj.instance as unknown as Record<string, (...a: unknown[]) => unknown>)[method]!(...(args as unknown[]));
-    }
+    const { run, encode } = plan;
     let obj: ActiveObject;
     try {
       obj = this.#objects.get(`${call.namespace}:${call.objectId}`) ?? this.#activate(Class, call, where);
@@ -161,15 +161,15 @@ export class ObjectTable {
         try {
           result = run(obj);
         } catch (error) {
-          return this.#finish(conn, q, obj, where, false, error);
+          return this.#finish(conn, q, obj, encode, false, error);
         }
         if (isThenable(result)) {
           result.then(
-            (value) => this.#finish(conn, q, obj, where, true, value),
-            (error: unknown) => this.#finish(conn, q, obj, where, false, error),
+            (value) => this.#finish(conn, q, obj, encode, true, value),
+            (error: unknown) => this.#finish(conn, q, obj, encode, false, error),
           );
         } else {
-          this.#finish(conn, q, obj, where, true, result);
+          this.#finish(conn, q, obj, encode, true, result);
         }
       },
       fail,
@@ -189,7 +189,45 @@ export class ObjectTable {
   }
 
   // The output gate: the object's writes are committed before the answer leaves.
-  #finish(conn: FrameConnection, q: number, obj: ActiveObject, where: string, ok: boolean, value: unknown): void {
+  // Decodes a call's arguments (generated codec when Call.methodId is set, msgpackr otherwise) and
+  // decides how to run it and how to encode its result. Throws the error to answer with.
+  #plan(call: CallMessage, Class: ConcreteDurableObjectClass, where: string): CallPlan {
+    if (call.kind === CallKind.Fetch) {
+      const request = decodePayload(call.payload, `${where} request`);
+      return { run: (obj) => this.#runFetch(obj, Class.name, request), encode: (v) => encodePayload(v, `${where} response`) };
+    }
+    let method = call.method;
+    let args: unknown;
+    let encode: (value: unknown) => Uint8Array;
+    if (call.methodId !== 0) {
+      const entry = this.#options.codecs.byId(call.namespace, call.methodId);
+      if (entry === undefined) {
+        throw new SourdoughError(ErrorCode.METHOD_NOT_FOUND, `${where}: method id ${call.methodId} of ${call.namespace} has no generated codec in ${this.#options.label}. The caller and this host use different sourdough-gen output: regenerate, and pass the same \`generated\` to both.`);
+      }
+      method = entry.name;
+      try {
+        args = entry.codec.decodeParams(call.payload);
+      } catch (error) {
+        throw codecFailure(error, `${call.namespace}.${method} arguments`);
+      }
+      encode = (value) => {
+        try {
+          return entry.codec.encodeResult(value);
+        } catch (error) {
+          throw codecFailure(error, `${call.namespace}.${method} result`);
+        }
+      };
+    } else {
+      args = decodePayload(call.payload, `${where} arguments`);
+      encode = (value) => encodePayload(value, `${where} result`);
+    }
+    if (!callableMethods(Class).has(method)) throw methodNotCallable(call.namespace, Class, method);
+    if (!Array.isArray(args)) throw new SourdoughError(ErrorCode.PROTOCOL, `${where}: arguments must be an array, got ${describeValue(args)}.`);
+    const list = args as unknown[];
+    return { run: (obj) => (obj.instance as unknown as Record<string, (...a: unknown[]) => unknown>)[method]!(...list), encode };
+  }
+
+  #finish(conn: FrameConnection, q: number, obj: ActiveObject, encode: (value: unknown) => Uint8Array, ok: boolean, value: unknown): void {
     obj.inFlight--;
     obj.lastActive = Date.now();
     try {
@@ -201,7 +239,7 @@ export class ObjectTable {
     if (!ok) return this.#replyError(conn, q, value);
     let bytes: Uint8Array;
     try {
-      bytes = encodePayload(value, `${where} result`);
+      bytes = encode(value);
     } catch (error) {
       return this.#replyError(conn, q, error);
     }

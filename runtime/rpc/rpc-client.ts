@@ -24,10 +24,17 @@ export interface RpcClientOptions {
   maxFrameBytes?: number;
 }
 
+/** Turns a Return payload into the result: msgpackr, or a generated codec's decodeResult. */
+export type ResultDecoder = (payload: Uint8Array, where: string) => unknown;
+
+/** The msgpackr path, for classes without generated codecs. */
+export const decodeMsgpackResult: ResultDecoder = (payload, where) => decodePayload(payload, `${where} result`);
+
 interface Question {
   resolve(value: unknown): void;
   reject(error: Error): void;
   where: string;
+  decode: ResultDecoder;
 }
 
 interface Unsent {
@@ -35,6 +42,7 @@ interface Unsent {
   kind: CallKind;
   target: CallTarget;
   method: string;
+  methodId: number;
   payload: Uint8Array;
 }
 
@@ -63,20 +71,23 @@ export class RpcClient {
     return this.#questions.size;
   }
 
-  /** Sends one call; resolves with the decoded result or rejects with the callee's error. */
-  call(kind: CallKind, target: CallTarget, method: string, payload: Uint8Array, where: string): Promise<unknown> {
+  /**
+   * Sends one call; resolves with the decoded result or rejects with the callee's error. `methodId`
+   * is the generated method id (0: by name, msgpackr payload); `decode` reads the result payload.
+   */
+  call(kind: CallKind, target: CallTarget, method: string, methodId: number, payload: Uint8Array, where: string, decode: ResultDecoder = decodeMsgpackResult): Promise<unknown> {
     if (this.#closed) {
       return Promise.reject(new SourdoughError(ErrorCode.CLOSED, `${where}: the client was closed. Create a new coordinator or stub.`));
     }
     const id = this.#nextId;
     this.#nextId = id === 0xffffffff ? 1 : id + 1;
-    const promise = new Promise<unknown>((resolve, reject) => this.#questions.set(id, { resolve, reject, where }));
+    const promise = new Promise<unknown>((resolve, reject) => this.#questions.set(id, { resolve, reject, where, decode }));
     const conn = this.#conn;
     if (conn !== undefined && !conn.closed) {
-      conn.writer.writeCall(id, kind, 0, target.namespace, target.objectId, method, payload, target.name, target);
+      conn.writer.writeCall(id, kind, methodId, target.namespace, target.objectId, method, payload, target.name, target);
       conn.flushSoon();
     } else {
-      this.#unsent.push({ id, kind, target, method, payload });
+      this.#unsent.push({ id, kind, target, method, methodId, payload });
       this.#connect();
     }
     return promise;
@@ -134,7 +145,7 @@ export class RpcClient {
     this.#unsent = [];
     for (const u of unsent) {
       if (!this.#questions.has(u.id)) continue;
-      conn.writer.writeCall(u.id, u.kind, 0, u.target.namespace, u.target.objectId, u.method, u.payload, u.target.name, u.target);
+      conn.writer.writeCall(u.id, u.kind, u.methodId, u.target.namespace, u.target.objectId, u.method, u.payload, u.target.name, u.target);
     }
     conn.flushSoon();
   }
@@ -145,7 +156,7 @@ export class RpcClient {
         const q = this.#take(message.questionId);
         if (q === undefined) return;
         try {
-          q.resolve(decodePayload(message.payload, `${q.where} result`));
+          q.resolve(q.decode(message.payload, q.where));
         } catch (error) {
           q.reject(error as Error);
         }

@@ -6,11 +6,13 @@ import type { DurableObject } from "../object/durable-object.ts";
 import { CallKind } from "../wire/envelope.ts";
 import { asWireResponse, requestToWire, responseFromWire } from "../wire/fetch-payload.ts";
 import { encodePayload } from "../wire/payload.ts";
-import type { CallTarget, RpcClient } from "./rpc-client.ts";
+import { codecFailure, type ClassCodecs, type CodecTable } from "./generated.ts";
+import type { CallTarget, ResultDecoder, RpcClient } from "./rpc-client.ts";
 
-/** Finds the connection to the owner of (namespace, object id). */
+/** Finds the connection to the owner of (namespace, object id), and the generated codecs, if any. */
 export interface ClientRouter {
   clientFor(namespace: string, objectIdHex: string): RpcClient;
+  readonly codecs?: CodecTable;
 }
 
 type AsyncMethod<F> = F extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : never;
@@ -58,18 +60,18 @@ export class DurableObjectNamespace<T = DurableObject> {
     if (!(id instanceof DurableObjectId)) {
       throw new SourdoughError(ErrorCode.BAD_ID, `${this.#namespace}.get: expected a DurableObjectId, got ${describeValue(id)}. Use getByName(name) for names, or idFromString(hex) for id strings.`);
     }
-    return createStub<T>(this.#router, this.#namespace, id);
+    return createStub<T>(this.#router, this.#namespace, id, this.#router.codecs?.forClass(this.#namespace));
   }
 
   getByName(name: string, _options?: { locationHint?: string }): DurableObjectStub<T> {
-    return createStub<T>(this.#router, this.#namespace, this.idFromName(name));
+    return createStub<T>(this.#router, this.#namespace, this.idFromName(name), this.#router.codecs?.forClass(this.#namespace));
   }
 }
 
 // A stub is not a thenable (so `await stub` works) and has no JSON form; every other name is an RPC.
 const NOT_METHODS = new Set<string>(["then", "toJSON"]);
 
-function createStub<T>(router: ClientRouter, namespace: string, id: DurableObjectId): DurableObjectStub<T> {
+function createStub<T>(router: ClientRouter, namespace: string, id: DurableObjectId, codecs: ClassCodecs | undefined): DurableObjectStub<T> {
   const objectId = id.toString();
   const target: CallTarget = { namespace, objectId, name: id.name };
   // The owner's client is looked up once; a closed client sends the stub back to the router, which
@@ -80,7 +82,7 @@ function createStub<T>(router: ClientRouter, namespace: string, id: DurableObjec
   const fetch = async (input: Request | string | URL, init?: RequestInit): Promise<Response> => {
     const wire = await requestToWire(new Request(input, init));
     const payload = encodePayload(wire, `${namespace}.fetch request`);
-    const result = await client().call(CallKind.Fetch, target, "fetch", payload, `${namespace}.fetch`);
+    const result = await client().call(CallKind.Fetch, target, "fetch", 0, payload, `${namespace}.fetch`);
     return responseFromWire(asWireResponse(result));
   };
   const base = { id, name: id.name, fetch };
@@ -91,10 +93,27 @@ function createStub<T>(router: ClientRouter, namespace: string, id: DurableObjec
       let method = methods.get(prop);
       if (method === undefined) {
         const where = `${namespace}.${prop}`;
+        const codec = codecs?.[prop];
+        const decode: ResultDecoder | undefined =
+          codec === undefined
+            ? undefined
+            : (payload) => {
+                try {
+                  return codec.decodeResult(payload);
+                } catch (error) {
+                  throw codecFailure(error, `${where} result`);
+                }
+              };
         method = (...args: unknown[]) => {
           try {
-            const payload = encodePayload(args, `${where} arguments`);
-            return client().call(CallKind.Method, target, prop, payload, where);
+            if (codec === undefined) return client().call(CallKind.Method, target, prop, 0, encodePayload(args, `${where} arguments`), where);
+            let payload: Uint8Array;
+            try {
+              payload = codec.encodeParams(args);
+            } catch (error) {
+              throw codecFailure(error, `${where} arguments`);
+            }
+            return client().call(CallKind.Method, target, prop, codec.id, payload, where, decode);
           } catch (error) {
             return Promise.reject(error); // a stub method never throws synchronously
           }

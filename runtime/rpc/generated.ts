@@ -1,0 +1,55 @@
+// The runtime's view of sourdough-gen's output: per class and method, a stable method id and
+// straight-line codecs for its Params/Results structs. Classes with codecs use them on both sides of
+// a call (Call.methodId ≠ 0); the others travel as msgpackr bytes.
+import { ErrorCode, SourdoughError, type ErrorCode as Code } from "../errors.ts";
+
+/** One method's generated codec (sourdough.gen/codecs.ts). Bytes are framed Cap'n Proto messages. */
+export interface MethodCodec {
+  readonly id: number;
+  encodeParams(args: unknown[]): Uint8Array;
+  decodeParams(bytes: Uint8Array): unknown[];
+  encodeResult(value: unknown): Uint8Array;
+  decodeResult(bytes: Uint8Array): unknown;
+}
+
+export type ClassCodecs = Readonly<Record<string, MethodCodec>>;
+
+/** What `sourdough.gen/index.ts` exports as `generated`: pass it to ClusterCoordinator or serve(). */
+export interface GeneratedModule {
+  readonly registry: {
+    readonly classes: Readonly<Record<string, { readonly module: string; readonly export: string; readonly methods: Readonly<Record<string, { readonly id: number }>> }>>;
+  };
+  readonly codecs: Readonly<Record<string, ClassCodecs>>;
+  /** The generated index module's own URL: hosts load the codecs and class modules relative to it. */
+  readonly url: string;
+}
+
+/** Codecs of every generated class, by name and by id. */
+export class CodecTable {
+  readonly #byName: Readonly<Record<string, ClassCodecs>>;
+  readonly #byId = new Map<string, Map<number, { name: string; codec: MethodCodec }>>();
+
+  constructor(codecs: Readonly<Record<string, ClassCodecs>> = {}) {
+    this.#byName = codecs;
+    for (const [ns, methods] of Object.entries(codecs)) {
+      this.#byId.set(ns, new Map(Object.entries(methods).map(([name, codec]) => [codec.id, { name, codec }])));
+    }
+  }
+
+  forClass(namespace: string): ClassCodecs | undefined {
+    return this.#byName[namespace];
+  }
+
+  byId(namespace: string, id: number): { name: string; codec: MethodCodec } | undefined {
+    return this.#byId.get(namespace)?.get(id);
+  }
+}
+
+/** Generated codecs throw their own CodecError (name + code); callers see a SourdoughError. */
+export function codecFailure(error: unknown, where: string): unknown {
+  if (error instanceof Error && error.name === "CodecError") {
+    const code = (error as { code?: unknown }).code;
+    return new SourdoughError(typeof code === "string" ? (code as Code) : ErrorCode.PROTOCOL, `${where}: ${error.message}`, { cause: error });
+  }
+  return error;
+}
