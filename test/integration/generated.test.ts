@@ -66,6 +66,20 @@ describe("generated codecs: the counter example on 2 hosts", () => {
   });
 });
 
+describe("generated codecs in-process (hostCount: 0)", () => {
+  it("use the same codecs, so the same type checks and results", async () => {
+    const cluster = await startCluster({ hostCount: 0, generated, durableObjects: { COUNTER: Counter } });
+    try {
+      const stub = cluster.coordinator.get("local", Counter);
+      expect(cluster.coordinator.wireFormat(Counter)).toBe("generated");
+      expect(await stub.increment(2)).toBe(2);
+      await expect((stub as unknown as { increment(by: unknown): Promise<number> }).increment("2")).rejects.toMatchObject({ code: "ERR_UNSUPPORTED_TYPE" });
+    } finally {
+      await cluster.close();
+    }
+  });
+});
+
 // An old and a new version of one class, generated at test time inside the repo (so "sourdough"
 // resolves), the new one from the old one's IR so ids and ordinals carry over.
 const WORK = fileURLToPath(new URL("../.generated/evolution/", import.meta.url));
