@@ -1,8 +1,9 @@
 /**
  * The HTTP load generator of scenarios 4 and 5, in its own process so that load generation never
- * shares the server's event loop. bench/http-load.ts forks it (`node --import tsx`) and sends it
- * one job at a time over the IPC channel; it drives autocannon (installed in bench/peers/) and
- * answers with the rate and the latency percentiles of the measured window.
+ * shares the server's event loop. Both ends live here: `Driver` (used by bench/http-load.ts) forks
+ * this file (`node --import tsx … --driver`) and sends it one job at a time over the IPC channel;
+ * the child drives autocannon (installed in bench/peers/) and answers with the rate and the
+ * latency percentiles of the measured window.
  *
  * Requests cycle through `paths` with one counter shared by all connections, so consecutive
  * requests (on any connection) name consecutive objects: with 1000 paths and 64 connections, the
@@ -11,6 +12,8 @@
  * autocannon's own latency histogram has 1 ms resolution; this driver keeps every response time
  * of the window (autocannon reports them as float ms) and computes p50/p99 in µs itself.
  */
+import { fork } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { createRequire } from "node:module";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -62,6 +65,7 @@ interface AutocannonOptions {
   duration?: number;
   amount?: number;
   timeout: number;
+  sampleInt: number;
   requests: AutocannonRequest[];
 }
 interface AutocannonResult {
@@ -76,9 +80,26 @@ interface AutocannonInstance {
 type Autocannon = (opts: AutocannonOptions, done: (error: unknown, result: AutocannonResult) => void) => AutocannonInstance;
 
 const here = path.dirname(fileURLToPath(import.meta.url));
+const repoRoot = path.resolve(here, "..");
+const driverPath = fileURLToPath(import.meta.url);
+const DRIVER_READY_MS = 20_000;
 const peersRequire = createRequire(path.join(here, "peers", "package.json"));
-/** A response slower than this counts as a timeout (s). */
-const REQUEST_TIMEOUT_S = 10;
+/** A response slower than this counts as a timeout (s): generous, creating objects on a busy disk is slow. */
+const REQUEST_TIMEOUT_S = 30;
+/**
+ * autocannon ends a run (and reports) only on its sampling tick, 1 s by default: a run would go
+ * on loading the server for up to a second after its window, and `amount` runs would end on a
+ * whole second. 100 ms bounds that tail.
+ */
+const SAMPLE_INTERVAL_MS = 100;
+
+function bounded<T>(what: string, ms: number, promise: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`bench: ${what} did not finish within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
 
 function percentile(sorted: Float64Array, p: number): number {
   if (sorted.length === 0) return Number.NaN;
@@ -124,13 +145,14 @@ export function runLoad(job: LoadJob): Promise<LoadResult> {
         url: job.url,
         connections: job.connections,
         timeout: REQUEST_TIMEOUT_S,
+        sampleInt: SAMPLE_INTERVAL_MS,
         requests: [{ method: "GET", setupRequest }],
         ...(job.amount !== undefined ? { amount: job.amount } : { duration: (job.warmupMs + job.measureMs) / 1000 + 0.05 }),
       },
       (error, result) => {
         for (const t of timers) clearTimeout(t);
         if (error !== null && error !== undefined) return reject(error instanceof Error ? error : new Error(String(error)));
-        if (job.amount !== undefined) {
+        if (job.amount !== undefined && windowMs === 0) {
           windowEndUs = nowUs();
           cpuEnd = cpuUs();
           windowMs = performance.now() - t0;
@@ -148,12 +170,18 @@ export function runLoad(job: LoadJob): Promise<LoadResult> {
           windowStartUs,
           windowEndUs,
           driverCpuShare: windowMs > 0 ? (cpuEnd - cpuStart) / 1000 / windowMs : Number.NaN,
-          elapsedMs: performance.now() - t0,
+          elapsedMs: job.amount !== undefined ? windowMs : performance.now() - t0,
         });
       },
     );
     instance.on("response", (_client, statusCode, _bytes, responseTimeMs) => {
       total++;
+      if (total === job.amount) {
+        // The last response of an `amount` run: its end, not autocannon's next tick.
+        windowEndUs = nowUs();
+        cpuEnd = cpuUs();
+        windowMs = performance.now() - t0;
+      }
       if (statusCode < 200 || statusCode > 299) {
         non2xx++;
         return;
@@ -189,6 +217,74 @@ export function runLoad(job: LoadJob): Promise<LoadResult> {
       );
     }
   });
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The parent's end: forks this file and sends it one job at a time.
+
+export class Driver {
+  readonly #child: ChildProcess;
+  readonly #pending = new Map<number, { resolve: (r: LoadResult) => void; reject: (e: Error) => void }>();
+  #nextId = 1;
+  #exited: string | undefined;
+  readonly ready: Promise<void>;
+
+  constructor(log: (text: string) => void) {
+    this.#child = fork(driverPath, ["--driver"], {
+      cwd: repoRoot, // so that `--import tsx` resolves against this package's node_modules
+      execArgv: ["--import", "tsx"],
+      stdio: ["ignore", "pipe", "pipe", "ipc"],
+    });
+    for (const stream of [this.#child.stdout, this.#child.stderr]) {
+      stream?.setEncoding("utf8");
+      stream?.on("data", (text: string) => {
+        for (const line of text.replace(/\n$/, "").split("\n")) log(`[load driver] ${line}`);
+      });
+    }
+    this.ready = bounded(
+      "starting the load driver",
+      DRIVER_READY_MS,
+      new Promise<void>((resolve, reject) => {
+        this.#child.once("error", reject);
+        this.#child.once("exit", (code, signal) => reject(new Error(`load driver exited before ready (code ${String(code)}, signal ${String(signal)})`)));
+        this.#child.once("message", () => resolve());
+      }),
+    );
+    this.#child.on("message", (message: unknown) => {
+      const reply = message as DriverReply;
+      const waiter = this.#pending.get(reply.id);
+      if (waiter === undefined) return;
+      this.#pending.delete(reply.id);
+      if (reply.ok) waiter.resolve(reply.result);
+      else waiter.reject(new Error(`load driver: ${reply.error}`));
+    });
+    this.#child.on("exit", (code, signal) => {
+      this.#exited = `load driver exited (code ${String(code)}, signal ${String(signal)})`;
+      for (const w of this.#pending.values()) w.reject(new Error(this.#exited));
+      this.#pending.clear();
+    });
+  }
+
+  get pid(): number | undefined {
+    return this.#child.pid;
+  }
+
+  run(job: Omit<LoadJob, "id">, budgetMs: number): Promise<LoadResult> {
+    if (this.#exited !== undefined) return Promise.reject(new Error(this.#exited));
+    const id = this.#nextId++;
+    const result = new Promise<LoadResult>((resolve, reject) => this.#pending.set(id, { resolve, reject }));
+    this.#child.send({ ...job, id } satisfies LoadJob);
+    return bounded(`load job (${job.connections} connections on ${job.url})`, budgetMs, result);
+  }
+
+  async close(): Promise<void> {
+    if (this.#exited !== undefined || this.#child.exitCode !== null) return;
+    const exited = new Promise<void>((resolve) => this.#child.once("exit", () => resolve()));
+    this.#child.kill("SIGTERM");
+    await bounded("stopping the load driver", 5_000, exited).catch(() => {
+      this.#child.kill("SIGKILL");
+    });
+  }
 }
 
 // Child-process entry: one job at a time from the parent over IPC.

@@ -471,7 +471,8 @@ function storageBytes(dir: string): { total: number; wal: number } {
       total += sub.total;
       wal += sub.wal;
     } else if (entry.isFile()) {
-      const size = fs.statSync(p).size;
+      // Objects evicted while idle close their databases, and SQLite removes the -wal/-shm files.
+      const size = fs.statSync(p, { throwIfNoEntry: false })?.size ?? 0;
       total += size;
       if (entry.name.endsWith("-wal")) wal += size;
     }
@@ -715,7 +716,7 @@ function markdownTable(reg: Registry, s: Settings, extraNotes: string[]): string
       continue;
     }
     const st = stats(f.runs);
-    const ratios = reg.ratios.filter((r) => r.num === f.key);
+    const ratios = reg.ratios.filter((r) => r.num === f.key && reg.pairedRatios(r).length > 0);
     const ratioText = ratios
       .map((r) => {
         const rs = stats(reg.pairedRatios(r));

@@ -43,7 +43,8 @@ function forwardLines(stream: Readable, output: (line: string) => void): void {
 }
 
 /** Child processes of this process named `workerd` (Linux /proc). */
-function findWorkerdChild(): number | undefined {
+function workerdChildren(): Set<number> {
+  const found = new Set<number>();
   for (const entry of fs.readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     try {
@@ -51,12 +52,12 @@ function findWorkerdChild(): number | undefined {
       const close = stat.lastIndexOf(")");
       const comm = stat.slice(stat.indexOf("(") + 1, close);
       const ppid = Number(stat.slice(close + 2).split(" ")[1]);
-      if (ppid === process.pid && comm.startsWith("workerd")) return Number(entry);
+      if (ppid === process.pid && comm.startsWith("workerd")) found.add(Number(entry));
     } catch {
       // exited meanwhile
     }
   }
-  return undefined;
+  return found;
 }
 
 /** Starts workerd via miniflare; rejects (with miniflare disposed) if it does not come up. */
@@ -65,6 +66,7 @@ export async function startWorkerdPeer(options: WorkerdPeerOptions): Promise<Wor
   const { Miniflare } = peersRequire("miniflare") as { Miniflare: MiniflareCtor };
   const m = /^\d+\.(\d{4})(\d{2})(\d{2})\./.exec(options.workerdVersion);
   const compatibilityDate = m === null ? "2025-09-01" : `${m[1]}-${m[2]}-${m[3]}`;
+  const before = workerdChildren();
   const t0 = performance.now();
   const mf = new Miniflare({
     modules: true,
@@ -89,5 +91,6 @@ export async function startWorkerdPeer(options: WorkerdPeerOptions): Promise<Wor
     throw error;
   }
   const startMs = performance.now() - t0;
-  return { url: url.origin, pid: findWorkerdChild(), startMs, close };
+  const started = [...workerdChildren()].filter((pid) => !before.has(pid));
+  return { url: url.origin, pid: started.length === 1 ? started[0] : undefined, startMs, close };
 }
