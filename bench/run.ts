@@ -2,8 +2,8 @@
  * sourdough benchmark: typed RPC beside the raw Unix-socket echo baseline, in one process tree and
  * one sitting.
  *
- *   npm run bench                       full: 5 rounds, ~4 minutes
- *   npm run bench -- --quick            3 rounds, shorter windows, ~1 minute
+ *   node --import tsx bench/run.ts      full: 5 rounds, ~8 minutes (npm run bench runs this and more: bench/all.ts)
+ *   ... --quick                         3 rounds, shorter windows, ~2 minutes
  *   npm run bench -- --profile          also write .cpuprofile files (hosts, isolates and this
  *                                       process) to bench/results/profiles and summarize them
  *   npm run bench -- --runs=7           override the number of rounds
@@ -13,7 +13,6 @@
  *                                       full all four)
  *   npm run bench -- --scenarios=http   only these scenario groups: rpc (raw echo + typed RPC),
  *                                       http (HTTP end to end vs workerd); default both
- *   npm run bench -- --no-readme        a full run without refreshing README.md's table
  *
  * What runs, per round (A = baseline, B = scenarios; rounds repeat A B A B ...):
  *   A  raw echo, sequential round trips (bench/raw-echo.ts, fresh echo server process)
@@ -150,23 +149,20 @@ interface Args {
   topologies: string[] | undefined;
   /** Scenario groups to run (default: all). */
   scenarios: string[] | undefined;
-  /** A full run normally refreshes README.md's table; --no-readme leaves README.md alone. */
-  readme: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { quick: false, profile: false, rounds: undefined, topologies: undefined, scenarios: undefined, readme: true };
+  const args: Args = { quick: false, profile: false, rounds: undefined, topologies: undefined, scenarios: undefined };
   for (const a of argv) {
     if (a === "--quick") args.quick = true;
     else if (a === "--profile") args.profile = true;
     else if (/^--runs=\d+$/.test(a)) args.rounds = Number(a.slice("--runs=".length));
     else if (a.startsWith("--topologies=")) args.topologies = a.slice("--topologies=".length).split(",").filter((t) => t !== "");
-    else if (a === "--no-readme") args.readme = false;
     else if (a.startsWith("--scenarios=")) args.scenarios = a.slice("--scenarios=".length).split(",").filter((t) => t !== "");
     else if (a === "--help" || a === "-h") {
-      process.stdout.write("usage: npm run bench [-- --quick] [--profile] [--runs=N] [--topologies=h2i1,h2i2,h1i2,h1i1] [--scenarios=rpc,http] [--no-readme]\n");
+      process.stdout.write("usage: npm run bench [-- --quick] [--profile] [--runs=N] [--topologies=h2i1,h2i2,h1i2,h1i1] [--scenarios=rpc,http]\n");
       process.exit(0);
-    } else throw new Error(`unknown argument ${a} (expected --quick, --profile, --runs=N, --topologies=ids, --scenarios=rpc,http, --no-readme)`);
+    } else throw new Error(`unknown argument ${a} (expected --quick, --profile, --runs=N, --topologies=ids, --scenarios=rpc,http)`);
   }
   if (args.rounds !== undefined && args.rounds < 1) throw new Error("--runs must be at least 1");
   return args;
@@ -1094,23 +1090,6 @@ async function main(): Promise<void> {
   fs.writeFileSync(path.join(resultsDir, `${stem}.json`), `${JSON.stringify(json, null, 2)}\n`);
   fs.writeFileSync(path.join(resultsDir, `${stem}.md`), `${header}\n\n${table}\n${profileText === "" ? "" : `\n### CPU profiles (self time, top functions)\n\n${profileText}\n`}`);
   log(`wrote ${path.relative(process.cwd(), path.join(resultsDir, `${stem}.json`))} and ${stem}.md`);
-  // A full, unprofiled, successful run is what the README shows.
-  if (!args.quick && !args.profile && args.readme && failed === undefined) {
-    embedInReadme(`${header}\n\n${table}`);
-    log("updated the performance table in README.md");
-  }
-}
-
-const README = new URL("../README.md", import.meta.url);
-const BEGIN = "<!-- bench:begin (written by npm run bench) -->";
-const END = "<!-- bench:end -->";
-
-function embedInReadme(markdown: string): void {
-  const text = fs.readFileSync(README, "utf8");
-  const start = text.indexOf(BEGIN);
-  const end = text.indexOf(END);
-  if (start < 0 || end < start) throw new Error(`README.md has no ${BEGIN} ... ${END} section to update`);
-  fs.writeFileSync(README, `${text.slice(0, start + BEGIN.length)}\n${markdown.trim()}\n${text.slice(end)}`);
 }
 
 try {

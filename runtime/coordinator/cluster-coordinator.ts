@@ -73,6 +73,7 @@ export class ClusterCoordinator {
   readonly #localTable: ObjectTable | undefined;
   readonly #env: Record<string, unknown>;
   readonly #codecs: CodecTable;
+  readonly #namespaces = new Map<string, DurableObjectNamespace>();
   #closing: Promise<void> | undefined;
   #startError: Error | undefined;
 
@@ -189,7 +190,13 @@ export class ClusterCoordinator {
 
   /** A Cloudflare-style namespace for `Class` (its namespace name is the class name). */
   namespace<T extends DurableObject>(Class: DurableObjectClass<T>): DurableObjectNamespace<T> {
-    return new DurableObjectNamespace<T>(this.#register(Class), this.#guardedRouter);
+    const name = this.#register(Class);
+    let ns = this.#namespaces.get(name);
+    if (ns === undefined) {
+      ns = new DurableObjectNamespace(name, this.#guardedRouter);
+      this.#namespaces.set(name, ns);
+    }
+    return ns as DurableObjectNamespace<T>;
   }
 
   /** A stub for the object `idOrName` of `Class`: a DurableObjectId, or a name (as `getByName`). */

@@ -26,10 +26,13 @@ export type DurableObjectStub<T = DurableObject> = {
   fetch(input: Request | string | URL, init?: RequestInit): Promise<Response>;
 };
 
+const ID_CACHE_SIZE = 10_000;
+
 /** Cloudflare's DurableObjectNamespace. */
 export class DurableObjectNamespace<T = DurableObject> {
   readonly #namespace: string;
   readonly #router: ClientRouter;
+  readonly #ids = new Map<string, DurableObjectId>();
 
   /** @internal obtained from the coordinator, `serve()`'s env, or an object's env. */
   constructor(namespace: string, router: ClientRouter) {
@@ -42,8 +45,15 @@ export class DurableObjectNamespace<T = DurableObject> {
     return this.#namespace;
   }
 
+  /** The id for `name` (cached: hashing is most of getByName's cost on a hot path). */
   idFromName(name: string): DurableObjectId {
-    return idFromName(this.#namespace, name);
+    let id = this.#ids.get(name);
+    if (id === undefined) {
+      id = idFromName(this.#namespace, name);
+      if (this.#ids.size >= ID_CACHE_SIZE) this.#ids.clear();
+      this.#ids.set(name, id);
+    }
+    return id;
   }
 
   /** Parses an id made by this namespace; throws ERR_BAD_ID for anything else. */

@@ -1,0 +1,59 @@
+/**
+ * `npm run bench`: every benchmark in one sitting, each as a child of this process, then (for a full,
+ * unprofiled run) the README's performance section rewritten from their results.
+ *
+ *   npm run bench                  full (~15 minutes)
+ *   npm run bench -- --quick       smoke run (~4 minutes): shorter windows, README untouched
+ *   npm run bench -- --only=rpc,codecs   a subset; other flags (--profile, --runs=N,
+ *                                  --topologies=…, --scenarios=…) go to bench/run.ts
+ *
+ * Results: bench/results/{latest,codecs-latest,storage-latest,scale-latest,codegen-latest}.{md,json}.
+ */
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import { fileURLToPath } from "node:url";
+
+const args = process.argv.slice(2);
+const quick = args.includes("--quick");
+const profile = args.includes("--profile");
+const only = args.find((a) => a.startsWith("--only="))?.slice("--only=".length).split(",");
+const runArgs = args.filter((a) => !a.startsWith("--only="));
+const own = quick ? ["--quick"] : [];
+
+const BENCHES = [
+  { id: "rpc", script: "run.ts", args: runArgs, result: "latest.md", title: "RPC, raw echo and HTTP (`bench/run.ts`)" },
+  { id: "codecs", script: "codecs.ts", args: own, result: "codecs-latest.md", title: "Codecs (`bench/codecs.ts`)" },
+  { id: "storage", script: "storage.ts", args: own, result: "storage-latest.md", title: "Storage (`bench/storage.ts`)" },
+  { id: "scale", script: "scale.ts", args: own, result: "scale-latest.md", title: "Activation and scale (`bench/scale.ts`)" },
+  { id: "codegen", script: "codegen.ts", args: own, result: "codegen-latest.md", title: "Codegen (`bench/codegen.ts`)" },
+];
+
+const here = fileURLToPath(new URL(".", import.meta.url));
+const failed: string[] = [];
+const ran: typeof BENCHES = [];
+for (const bench of BENCHES) {
+  if (only !== undefined && !only.includes(bench.id)) continue;
+  process.stderr.write(`\n[bench] ${bench.script} ${bench.args.join(" ")}\n`);
+  const r = spawnSync(process.execPath, ["--import", "tsx", `${here}${bench.script}`, ...bench.args], { stdio: "inherit" });
+  if (r.status !== 0) failed.push(`${bench.script} (exit ${r.status ?? r.signal})`);
+  else ran.push(bench);
+}
+
+if (failed.length > 0) {
+  process.stderr.write(`[bench] failed: ${failed.join(", ")}\n`);
+  process.exitCode = 1;
+} else if (!quick && !profile && only === undefined) {
+  embedInReadme(ran.map((b) => `### ${b.title}\n\n${fs.readFileSync(`${here}results/${b.result}`, "utf8").trim()}`).join("\n\n"));
+  process.stderr.write("[bench] updated the performance section of README.md\n");
+}
+
+function embedInReadme(markdown: string): void {
+  const README = new URL("../README.md", import.meta.url);
+  const BEGIN = "<!-- bench:begin (written by npm run bench) -->";
+  const END = "<!-- bench:end -->";
+  const text = fs.readFileSync(README, "utf8");
+  const start = text.indexOf(BEGIN);
+  const end = text.indexOf(END);
+  if (start < 0 || end < start) throw new Error(`README.md has no ${BEGIN} ... ${END} section to update`);
+  fs.writeFileSync(README, `${text.slice(0, start + BEGIN.length)}\n${markdown.trim()}\n${text.slice(end)}`);
+}

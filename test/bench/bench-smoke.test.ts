@@ -1,0 +1,34 @@
+// `npm run bench -- --quick` runs every benchmark to the end and writes well-formed results. Checks
+// shape, never speed: figures are reported by the benchmark, not asserted by tests.
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+
+const root = new URL("../../", import.meta.url);
+const results = (file: string) => new URL(`bench/results/${file}`, root);
+const json = (file: string) => JSON.parse(readFileSync(results(file), "utf8")) as Record<string, unknown>;
+
+describe("npm run bench -- --quick", () => {
+  it("runs every benchmark and writes JSON and Markdown results", () => {
+    const run = spawnSync("npm", ["run", "bench", "--", "--quick"], { cwd: root, encoding: "utf8", timeout: 14 * 60_000 });
+    expect(run.status, run.stderr.slice(-3000)).toBe(0);
+
+    const rpc = json("latest.json");
+    expect(rpc).toMatchObject({ quick: true, failed: null, leftoverHostPids: [] });
+    expect(typeof (rpc["machine"] as { node?: unknown } | undefined)?.node).toBe("string");
+    expect(readFileSync(results("latest.md"), "utf8")).toMatch(/\| RPC sequential `increment\(\)`.*\| [\d.,]+ µs \|/);
+
+    const codecs = json("codecs-latest.json") as { results: Record<string, Record<string, number[]>> };
+    for (const perCodec of Object.values(codecs.results)) for (const runs of Object.values(perCodec)) expect(runs.every((x) => x > 0)).toBe(true);
+    const storage = json("storage-latest.json") as { rpc: number[]; loop: number[] };
+    expect(storage.rpc.length).toBeGreaterThan(0);
+    expect(storage.loop.every((x) => x > 0)).toBe(true);
+    const scale = json("scale-latest.json") as { objects: number; objectsPerSecond: number };
+    expect(scale.objectsPerSecond).toBeGreaterThan(0);
+    const codegen = json("codegen-latest.json") as { results: Array<{ gen: number[]; tsc: number[] }> };
+    expect(codegen.results).toHaveLength(2);
+    for (const md of ["codecs-latest.md", "storage-latest.md", "scale-latest.md", "codegen-latest.md"]) {
+      expect(readFileSync(results(md), "utf8")).toMatch(/^\|.*\|$/m);
+    }
+  });
+});
