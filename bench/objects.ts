@@ -1,5 +1,6 @@
-// The Durable Object class the benchmark calls (bench/run.ts). Host isolates load this module
-// through tsx; the bench process imports it only for its type and its class name.
+// The Durable Object class the benchmark calls (bench/run.ts), with generated codecs in
+// bench/sourdough.gen/ — after changing it, regenerate them:
+//   node dist/codegen/cli.js --project tsconfig.json --out bench/sourdough.gen bench/objects.ts
 import { DurableObject } from "sourdough";
 
 export class BenchCounter extends DurableObject {

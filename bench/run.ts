@@ -50,6 +50,7 @@ import { ClusterCoordinator } from "sourdough";
 import type { DurableObjectStub } from "sourdough";
 import { HTTP_FULL, HTTP_QUICK, HttpScenarios, type ProfileOwner } from "./http-load.ts";
 import { BenchCounter } from "./objects.ts";
+import { generated } from "./sourdough.gen/index.ts";
 import { formatSummary, summarizeProfile } from "./profile-summary.ts";
 import { measureRawEcho } from "./raw-echo.ts";
 
@@ -139,7 +140,6 @@ const ACTIVATE_BUDGET_MS = 60_000;
 const here = path.dirname(fileURLToPath(import.meta.url));
 const resultsDir = path.join(here, "results");
 const profilesDir = path.join(resultsDir, "profiles");
-const objectsModule = new URL("./objects.ts", import.meta.url);
 
 interface Args {
   quick: boolean;
@@ -501,7 +501,7 @@ async function startCluster(topo: Topology, settings: Settings, profile: boolean
   const coordinator = new ClusterCoordinator({
     hostCount: topo.hostCount,
     isolatesPerHost: topo.isolatesPerHost,
-    modules: [objectsModule],
+    generated, // BenchCounter's sourdough-gen codecs: calls carry Cap'n Proto Params/Results, not msgpack
     storageDir,
     // Host output goes to stderr with a prefix, so stdout carries only the results table.
     output: (host, stream, text) => {
