@@ -5,17 +5,15 @@
 import path from "node:path";
 import { ErrorCode, SourdoughError, describeValue } from "../errors.ts";
 import { DurableObjectId, isValidId } from "../ids.ts";
-import { codecFailure, type CodecTable } from "../rpc/generated.ts";
+import type { CodecTable } from "../rpc/generated.ts";
 import { errorToWire } from "../rpc/remote-error.ts";
 import type { AlarmEntry, AlarmIndex } from "../storage/alarm-index.ts";
 import { ObjectStorage } from "../storage/object-storage.ts";
 import { FrameConnection } from "../transport/frame-connection.ts";
 import type { Pipe } from "../transport/pipe.ts";
 import { CallKind, Which, type CallMessage, type Message } from "../wire/envelope.ts";
-import { asWireRequest, requestFromWire, responseToWire } from "../wire/fetch-payload.ts";
-import { decodePayload, encodePayload } from "../wire/payload.ts";
 import { AlarmScheduler, MAX_ALARM_RETRIES } from "./alarm-scheduler.ts";
-import { callableMethods, methodNotCallable } from "./callable-methods.ts";
+import { planCall, type CallPlan } from "./call-plan.ts";
 import type { ConcreteDurableObjectClass, DurableObject, DurableObjectState } from "./durable-object.ts";
 
 export interface ObjectTableOptions {
@@ -36,11 +34,6 @@ export interface ObjectTableOptions {
   alarms: { index: AlarmIndex; retryBaseMs: number; owns(namespace: string, objectId: string): boolean };
   /** Where runtime diagnostics go (alarm failures). */
   log(message: string): void;
-}
-
-interface CallPlan {
-  run(obj: ActiveObject): unknown;
-  encode(value: unknown): Uint8Array;
 }
 
 interface ObjectAddress {
@@ -144,7 +137,7 @@ export class ObjectTable {
     }
     let plan: CallPlan;
     try {
-      plan = this.#plan(call, Class, where);
+      plan = planCall(call, Class, this.#options.codecs, this.#options.label, where);
     } catch (error) {
       return fail(error);
     }
@@ -159,7 +152,7 @@ export class ObjectTable {
       run: () => {
         let result: unknown;
         try {
-          result = run(obj);
+          result = run(obj.instance!);
         } catch (error) {
           return this.#finish(conn, q, obj, encode, false, error);
         }
@@ -176,57 +169,7 @@ export class ObjectTable {
     });
   }
 
-  async #runFetch(obj: ActiveObject, className: string, payload: unknown): Promise<unknown> {
-    const handler = (obj.instance as { fetch?: unknown }).fetch;
-    if (typeof handler !== "function") {
-      throw new SourdoughError(ErrorCode.METHOD_NOT_FOUND, `${className}.fetch: class ${className} has no fetch(request) handler. Add one, or call its methods directly.`);
-    }
-    const response: unknown = await handler.call(obj.instance, requestFromWire(asWireRequest(payload)));
-    if (!(response instanceof Response)) {
-      throw new TypeError(`${className}.fetch: returned ${describeValue(response)}, expected a Response.`);
-    }
-    return responseToWire(response);
-  }
-
   // The output gate: the object's writes are committed before the answer leaves.
-  // Decodes a call's arguments (generated codec when Call.methodId is set, msgpackr otherwise) and
-  // decides how to run it and how to encode its result. Throws the error to answer with.
-  #plan(call: CallMessage, Class: ConcreteDurableObjectClass, where: string): CallPlan {
-    if (call.kind === CallKind.Fetch) {
-      const request = decodePayload(call.payload, `${where} request`);
-      return { run: (obj) => this.#runFetch(obj, Class.name, request), encode: (v) => encodePayload(v, `${where} response`) };
-    }
-    let method = call.method;
-    let args: unknown;
-    let encode: (value: unknown) => Uint8Array;
-    if (call.methodId !== 0) {
-      const entry = this.#options.codecs.byId(call.namespace, call.methodId);
-      if (entry === undefined) {
-        throw new SourdoughError(ErrorCode.METHOD_NOT_FOUND, `${where}: method id ${call.methodId} of ${call.namespace} has no generated codec in ${this.#options.label}. The caller and this host use different sourdough-gen output: regenerate, and pass the same \`generated\` to both.`);
-      }
-      method = entry.name;
-      try {
-        args = entry.codec.decodeParams(call.payload);
-      } catch (error) {
-        throw codecFailure(error, `${call.namespace}.${method} arguments`);
-      }
-      encode = (value) => {
-        try {
-          return entry.codec.encodeResult(value);
-        } catch (error) {
-          throw codecFailure(error, `${call.namespace}.${method} result`);
-        }
-      };
-    } else {
-      args = decodePayload(call.payload, `${where} arguments`);
-      encode = (value) => encodePayload(value, `${where} result`);
-    }
-    if (!callableMethods(Class).has(method)) throw methodNotCallable(call.namespace, Class, method);
-    if (!Array.isArray(args)) throw new SourdoughError(ErrorCode.PROTOCOL, `${where}: arguments must be an array, got ${describeValue(args)}.`);
-    const list = args as unknown[];
-    return { run: (obj) => (obj.instance as unknown as Record<string, (...a: unknown[]) => unknown>)[method]!(...list), encode };
-  }
-
   #finish(conn: FrameConnection, q: number, obj: ActiveObject, encode: (value: unknown) => Uint8Array, ok: boolean, value: unknown): void {
     obj.inFlight--;
     obj.lastActive = Date.now();
