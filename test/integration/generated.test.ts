@@ -2,7 +2,6 @@
 // hosts, the host side dispatching by method id, classes without codecs still on msgpackr, and
 // schema evolution across processes (a stub generated from an older schema calling a newer host).
 import { cpSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
-import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -17,6 +16,7 @@ import { decodeMessage } from "../../runtime/wire/decode-message.ts";
 import { encodePayload } from "../../runtime/wire/payload.ts";
 import { TestCounter } from "../fixtures/objects.ts";
 import { FIXTURES, startCluster, type TestCluster } from "../support/cluster.ts";
+import { exchangeFrames } from "../support/raw-socket.ts";
 
 describe("generated codecs: the counter example on 2 hosts", () => {
   let cluster: TestCluster;
@@ -146,26 +146,7 @@ describe("schema evolution across processes", () => {
 
 type Answer = ReturnType<typeof decodeMessage> & { questionId: number };
 
-function exchange(socketPath: string, bytes: Buffer, count: number): Promise<Answer[]> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(socketPath);
-    let pending = Buffer.alloc(0);
-    const out: Answer[] = [];
-    const timer = setTimeout(() => (socket.destroy(), reject(new Error("no reply"))), 5000);
-    socket.on("error", reject);
-    socket.on("data", (chunk) => {
-      pending = Buffer.concat([pending, chunk]);
-      while (pending.length >= 8 && pending.length >= 8 + pending.readUInt32LE(4) * 8) {
-        const size = 8 + pending.readUInt32LE(4) * 8;
-        out.push(decodeMessage(pending, 8, size) as Answer);
-        pending = pending.subarray(size);
-      }
-      if (out.length >= count) {
-        clearTimeout(timer);
-        socket.end();
-        resolve(out);
-      }
-    });
-    socket.write(bytes);
-  });
+async function exchange(socketPath: string, bytes: Buffer, count: number): Promise<Answer[]> {
+  const frames = await exchangeFrames(socketPath, bytes, count);
+  return frames.map((frame) => decodeMessage(frame, 8, frame.length) as Answer);
 }

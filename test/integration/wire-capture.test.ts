@@ -1,5 +1,4 @@
 // Frames captured from a live isolate socket decode with capnp-ts, driven by schema/rpc.capnp.
-import net from "node:net";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CallKind } from "../../runtime/wire/envelope.ts";
@@ -8,6 +7,7 @@ import { decodePayload, encodePayload } from "../../runtime/wire/payload.ts";
 import { TestCounter } from "../fixtures/objects.ts";
 import { capnpAvailable, decodeWithSchema, loadSchema } from "../support/capnp-oracle.ts";
 import { startCluster, type TestCluster } from "../support/cluster.ts";
+import { exchangeFrames } from "../support/raw-socket.ts";
 
 const haveCapnp = capnpAvailable();
 if (!haveCapnp) console.warn("SKIPPED live wire capture: the `capnp` tool is not installed (apt-get install capnproto).");
@@ -26,7 +26,7 @@ describe.skipIf(!haveCapnp)("frames captured from a live host", () => {
     const w = new FrameWriter();
     w.writeCall(1, CallKind.Method, 0, "TestCounter", id.toString(), "increment", encodePayload([41], "test"), "captured");
     w.writeCall(2, CallKind.Method, 0, "TestCounter", id.toString(), "_private", encodePayload([], "test"), undefined);
-    const captured = await exchange(cluster.coordinator.locate(TestCounter, id)!.socketPath, w.take(), 2);
+    const captured = await exchangeFrames(cluster.coordinator.locate(TestCounter, id)!.socketPath, w.take(), 2);
     // Answers come in completion order, not call order: the refusal is immediate, increment is async.
     const decoded = captured.map((frame) => decodeWithSchema(schema, "Message", frame));
     const ret = decoded.find((m) => m["$which"] === "return");
@@ -51,7 +51,7 @@ describe.skipIf(!haveCapnp)("frames captured from a live host", () => {
     w.writeCall(4, CallKind.Method, 0, "TestCounter", id, "increment", encodePayload({ not: "an array" }, "test"), undefined);
     w.writeCall(5, CallKind.Method, 0, "TestCounter", id, "increment", args, undefined);
     const socketPath = cluster.coordinator.locate(TestCounter, cluster.coordinator.namespace(TestCounter).idFromString(id))!.socketPath;
-    const frames = (await exchange(socketPath, w.take(), 5)).map((f) => decodeWithSchema(schema, "Message", f));
+    const frames = (await exchangeFrames(socketPath, w.take(), 5)).map((f) => decodeWithSchema(schema, "Message", f));
     const byQuestion = new Map(frames.map((m) => {
       const body = (m["exception"] ?? m["return"]) as { questionId: number };
       return [body.questionId, m] as const;
@@ -63,28 +63,3 @@ describe.skipIf(!haveCapnp)("frames captured from a live host", () => {
     expect(byQuestion.get(5)).toMatchObject({ $which: "return" });
   });
 });
-
-// Sends `bytes` and collects `count` whole frames (by their segment tables) from the reply stream.
-function exchange(path: string, bytes: Buffer, count: number): Promise<Buffer[]> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(path);
-    let pending = Buffer.alloc(0);
-    const frames: Buffer[] = [];
-    const timer = setTimeout(() => (socket.destroy(), reject(new Error("no reply"))), 5000);
-    socket.on("error", reject);
-    socket.on("data", (chunk) => {
-      pending = Buffer.concat([pending, chunk]);
-      while (pending.length >= 8 && pending.length >= 8 + pending.readUInt32LE(4) * 8) {
-        const size = 8 + pending.readUInt32LE(4) * 8;
-        frames.push(pending.subarray(0, size));
-        pending = pending.subarray(size);
-      }
-      if (frames.length >= count) {
-        clearTimeout(timer);
-        socket.end();
-        resolve(frames);
-      }
-    });
-    socket.write(bytes);
-  });
-}
