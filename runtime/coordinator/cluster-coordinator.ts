@@ -132,6 +132,9 @@ export class ClusterCoordinator {
     if (modules.length === 0) {
       throw new SourdoughError(ErrorCode.BAD_OPTIONS, `ClusterCoordinator: hostCount is ${this.hostCount} but no modules were given. Host processes load your classes by module: pass modules: [new URL("./counter.ts", import.meta.url)], or use hostCount: 0.`);
     }
+    // Create the shared alarm index (WAL, table) once here, so the isolates that all open it at start
+    // do not race to set it up (a CI run saw "database is locked" there).
+    if (storageDir !== undefined) openAlarmIndex(storageDir).close();
     const runDir = mkdtempSync(path.join(os.tmpdir(), "sourdough-")); // mode 0700
     this.#config = {
       runDir,

@@ -28,9 +28,11 @@ export function openAlarmIndex(storageDir: string | undefined): AlarmIndex {
 function sqliteIndex(file: string): AlarmIndex {
   mkdirSync(path.dirname(file), { recursive: true });
   const db = new Database(file, { timeout: 10_000 });
-  db.pragma("journal_mode = WAL");
+  // Every isolate of every host opens this file at start, at the same moment. Switching to WAL needs
+  // the file to itself and answers SQLITE_BUSY at once (no busy handler), so retry it briefly.
+  whileBusy(() => db.pragma("journal_mode = WAL"));
   db.pragma("synchronous = NORMAL");
-  db.exec("CREATE TABLE IF NOT EXISTS alarms (namespace TEXT, object_id TEXT, name TEXT, time INTEGER, retry_count INTEGER, PRIMARY KEY (namespace, object_id)) WITHOUT ROWID");
+  whileBusy(() => db.exec("CREATE TABLE IF NOT EXISTS alarms (namespace TEXT, object_id TEXT, name TEXT, time INTEGER, retry_count INTEGER, PRIMARY KEY (namespace, object_id)) WITHOUT ROWID"));
   const upsert = db.prepare("INSERT OR REPLACE INTO alarms VALUES (?, ?, ?, ?, ?)");
   const remove = db.prepare("DELETE FROM alarms WHERE namespace = ? AND object_id = ?");
   const select = db.prepare("SELECT namespace, object_id AS objectId, name, time, retry_count AS retryCount FROM alarms");
@@ -40,6 +42,22 @@ function sqliteIndex(file: string): AlarmIndex {
     all: () => (select.all() as Array<AlarmEntry & { name: string | null }>).map((e) => ({ ...e, name: e.name ?? undefined })),
     close: () => db.close(),
   };
+}
+
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
+/** Runs `fn`, retrying for up to `timeoutMs` while SQLite says the database is busy or locked. */
+export function whileBusy<T>(fn: () => T, timeoutMs = 10_000): T {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return fn();
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      if ((code !== "SQLITE_BUSY" && code !== "SQLITE_LOCKED") || Date.now() > deadline) throw error;
+      Atomics.wait(pause, 0, 0, 5 + Math.random() * 20); // a synchronous sleep: this runs at start-up only
+    }
+  }
 }
 
 function memoryIndex(): AlarmIndex {
