@@ -19,8 +19,6 @@ export const ErrorCode = {
   HOST_START: "ERR_HOST_START",
   /** The coordinator, namespace or connection was closed before the call completed. */
   CLOSED: "ERR_CLOSED",
-  /** The caller gave up on the call (deadline or AbortSignal). */
-  CANCELED: "ERR_CANCELED",
   /** A storage call was refused (bad SQL for this API, too many keys, reserved table). */
   STORAGE: "ERR_STORAGE",
   /** Options passed to a sourdough API are invalid. */

@@ -93,10 +93,6 @@ export class ObjectTable {
     this.#alarms.load((e) => classes.has(e.namespace) && alarms.owns(e.namespace, e.objectId));
   }
 
-  get activeObjects(): number {
-    return this.#objects.size;
-  }
-
   /** Serves calls arriving on `pipe` until it closes. */
   serve(pipe: Pipe): void {
     const conn: FrameConnection = new FrameConnection(

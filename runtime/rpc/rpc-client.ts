@@ -67,10 +67,6 @@ export class RpcClient {
     return this.#closed;
   }
 
-  get inFlight(): number {
-    return this.#questions.size;
-  }
-
   /**
    * Sends one call; resolves with the decoded result or rejects with the callee's error. `methodId`
    * is the generated method id (0: by name, msgpackr payload); `decode` reads the result payload.

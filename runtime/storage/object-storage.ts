@@ -308,10 +308,6 @@ export class ObjectStorage {
     return this.#depth > 0;
   }
 
-  get isOpen(): boolean {
-    return this.#db !== undefined;
-  }
-
   // ---- internals ----
 
   #open(): Database.Database {
