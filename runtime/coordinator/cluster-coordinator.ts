@@ -108,7 +108,8 @@ export class ClusterCoordinator {
           table!.serve(theirs);
           return mine;
         },
-        { peer: "the in-process object table", connectTimeoutMs, maxFrameBytes },
+        // Calls made by in-process objects wait for their writes to commit (output gate).
+        { peer: "the in-process object table", connectTimeoutMs, maxFrameBytes, outputGate: { afterCommit: (release) => table!.afterCommit(release) } },
       );
       this.#router = { clientFor: () => client, close: () => client.close("the coordinator was closed"), codecs };
       this.#env = buildEnv(vars, bindings, this.#router);

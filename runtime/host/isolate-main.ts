@@ -8,6 +8,7 @@ import { callableMethods } from "../object/callable-methods.ts";
 import { ObjectTable } from "../object/object-table.ts";
 import { buildEnv } from "../rpc/env.ts";
 import { CodecTable } from "../rpc/generated.ts";
+import type { OutputGate } from "../rpc/rpc-client.ts";
 import { openAlarmIndex } from "../storage/alarm-index.ts";
 import { socketPipe } from "../transport/pipe.ts";
 import { socketPath, type ClassInfo, type ClusterConfig, type IsolateEvent } from "./cluster-config.ts";
@@ -33,7 +34,9 @@ async function main(): Promise<void> {
   const codecs = new CodecTable(config.generatedUrl === undefined ? {} : await loadGenerated(config.generatedUrl));
   const slot = host * config.isolatesPerHost + isolate;
   let table: ObjectTable | undefined;
-  const router = new SlotRouter({ config, codecs, self: { slot, serve: (pipe) => table!.serve(pipe) } });
+  const outputGate: OutputGate = { afterCommit: (release) => table!.afterCommit(release) };
+  const router = new SlotRouter({ config, codecs, self: { slot, serve: (pipe) => table!.serve(pipe) }, outputGate });
+  gateFetch(outputGate);
   table = new ObjectTable({
     classes,
     env: buildEnv(config.vars, config.bindings, router),
@@ -69,6 +72,16 @@ async function main(): Promise<void> {
     port.close();
   });
   post({ type: "ready", classes: info });
+}
+
+// Only user code runs fetch() in an isolate, so the global is gated: a request leaves after the writes
+// made before it are committed, and is not sent if committing them failed (Cloudflare's output gate).
+function gateFetch(gate: OutputGate): void {
+  const send = globalThis.fetch;
+  globalThis.fetch = async function fetch(input: Parameters<typeof send>[0], init?: Parameters<typeof send>[1]): Promise<Response> {
+    await new Promise<void>((resolve, reject) => gate.afterCommit((error) => (error === undefined ? resolve() : reject(error))));
+    return send(input, init);
+  };
 }
 
 main().catch((error: unknown) => {

@@ -3,7 +3,7 @@
 import net from "node:net";
 import { ErrorCode, SourdoughError } from "../errors.ts";
 import type { CodecTable } from "../rpc/generated.ts";
-import { RpcClient, type Dial } from "../rpc/rpc-client.ts";
+import { RpcClient, type Dial, type OutputGate } from "../rpc/rpc-client.ts";
 import { slotFor } from "../rpc/placement.ts";
 import type { ClientRouter } from "../rpc/stub.ts";
 import { memoryPipePair, socketPipe, type Pipe } from "../transport/pipe.ts";
@@ -15,12 +15,15 @@ export interface SlotRouterOptions {
   codecs: CodecTable;
   /** The caller's own slot and how to serve a pipe there, so self-calls skip the socket. */
   self?: { slot: number; serve(pipe: Pipe): void };
+  /** In an isolate: calls made by its objects wait for their writes to commit. */
+  outputGate?: OutputGate;
 }
 
 export class SlotRouter implements ClientRouter {
   readonly #config: ClusterConfig;
   readonly #clients: Array<RpcClient | undefined>;
   readonly #self: SlotRouterOptions["self"];
+  readonly #outputGate: OutputGate | undefined;
   readonly #slots: number;
   readonly codecs: CodecTable;
   #closed = false;
@@ -29,6 +32,7 @@ export class SlotRouter implements ClientRouter {
     this.#config = options.config;
     this.codecs = options.codecs;
     this.#self = options.self;
+    this.#outputGate = options.outputGate;
     this.#slots = slotCount(options.config);
     this.#clients = new Array<RpcClient | undefined>(this.#slots);
   }
@@ -65,6 +69,7 @@ export class SlotRouter implements ClientRouter {
       peer: `host ${host} isolate ${isolate}`,
       connectTimeoutMs: this.#config.connectTimeoutMs,
       maxFrameBytes: this.#config.maxFrameBytes,
+      ...(this.#outputGate === undefined ? {} : { outputGate: this.#outputGate }),
     });
     this.#clients[slot] = client;
     return client;

@@ -1,12 +1,21 @@
 // The objects of one isolate: validates each incoming call, activates the object on first use,
-// delivers events one at a time through the input gate (blockConcurrencyWhile), runs the method,
-// commits the object's writes (output gate) and only then replies. Transport-agnostic: it serves
-// any Pipe, so the same code runs in a host isolate and in-process (`hostCount: 0`).
+// delivers events through the input gate, runs the method, commits the object's writes (output gate)
+// and only then replies. Transport-agnostic: it serves any Pipe, so the same code runs in a host
+// isolate and in-process (`hostCount: 0`).
+//
+// The input gate, as workerd's: an event of an object starts only when the previous one has run to an
+// await on something other than storage (or finished). Storage is synchronous underneath, so an
+// awaited storage call settles in the same microtask drain as the code that made it; holding the
+// object's next event until the end of the turn (the check phase, after every microtask of this
+// turn) therefore keeps the gate closed across any chain of storage awaits, while an await on RPC,
+// fetch or a timer lets the next event in. blockConcurrencyWhile() and transaction() hold the gate
+// until their callbacks finish.
 import path from "node:path";
 import { ErrorCode, SourdoughError, describeValue } from "../errors.ts";
 import { DurableObjectId, isValidId } from "../ids.ts";
 import type { CodecTable } from "../rpc/generated.ts";
 import { errorToWire } from "../rpc/remote-error.ts";
+import type { OutputGate } from "../rpc/rpc-client.ts";
 import type { AlarmEntry, AlarmIndex } from "../storage/alarm-index.ts";
 import { ObjectStorage } from "../storage/object-storage.ts";
 import { FrameConnection } from "../transport/frame-connection.ts";
@@ -53,6 +62,9 @@ class ActiveObject {
   /** Events delivered or queued and not yet answered. */
   inFlight = 0;
   lastActive = Date.now();
+  /** An event of this object started during this turn: the next one waits for the turn to end. */
+  startedThisTurn = false;
+  /** Events waiting for the input gate, in arrival order. */
   readonly queue: Event[] = [];
   readonly waiting = new Set<Promise<unknown>>();
   constructor(
@@ -62,12 +74,16 @@ class ActiveObject {
   ) {}
 }
 
-export class ObjectTable {
+export class ObjectTable implements OutputGate {
   readonly #options: ObjectTableOptions;
   readonly #objects = new Map<string, ActiveObject>();
   readonly #connections = new Set<FrameConnection>();
-  readonly #dirty = new Set<ObjectStorage>();
-  #commitScheduled = false;
+  readonly #dirty = new Set<ActiveObject>();
+  /** Objects that started an event this turn or have events waiting for their gate. */
+  readonly #gated = new Set<ActiveObject>();
+  #turnEndScheduled = false;
+  /** Senders waiting for this turn's writes to be committed (the output gate). */
+  #afterCommit: Array<(error: Error | undefined) => void> = [];
   readonly #sweeper: NodeJS.Timeout | undefined;
   readonly #alarms: AlarmScheduler;
 
@@ -172,7 +188,9 @@ export class ObjectTable {
     try {
       obj.storage.commit();
     } catch (error) {
-      return this.#replyError(conn, q, error);
+      const failure = commitError(obj.key, error);
+      this.#reset(obj, failure);
+      return this.#replyError(conn, q, failure);
     }
     if (conn.closed) return;
     if (!ok) return this.#replyError(conn, q, value);
@@ -200,14 +218,15 @@ export class ObjectTable {
     }
     const key = `${call.namespace}:${call.objectId}`;
     const dir = this.#options.storageDir;
+    let obj: ActiveObject;
     const storage = new ObjectStorage({
       file: dir === undefined ? ":memory:" : path.join(dir, call.namespace, `${call.objectId}.sqlite`),
-      onDirty: (s) => this.#markDirty(s),
+      onDirty: () => this.#markDirty(obj),
+      onGateReleased: () => this.#scheduleTurnEnd(),
       onAlarmChange: (time) => this.#alarms.changed(call.namespace, call.objectId, call.name, time),
       hasAlarmHandler: typeof (Class.prototype as { alarm?: unknown }).alarm === "function",
     });
     const id = new DurableObjectId(call.objectId, call.name);
-    let obj: ActiveObject;
     const state: DurableObjectState = {
       id,
       storage,
@@ -232,11 +251,84 @@ export class ObjectTable {
     return obj;
   }
 
-  // The input gate: while a blockConcurrencyWhile callback runs, events queue in arrival order.
+  // The input gate (see the top of this file): an event runs at once only if the gate is open and no
+  // earlier event is waiting; otherwise it waits, in arrival order, for the end of a turn.
   #deliver(obj: ActiveObject, event: Event): void {
     obj.inFlight++;
-    if (obj.blockers > 0) obj.queue.push(event);
-    else event.run();
+    if (obj.queue.length > 0 || !gateOpen(obj)) {
+      obj.queue.push(event);
+      this.#gated.add(obj);
+      this.#scheduleTurnEnd();
+      return;
+    }
+    this.#start(obj, event);
+  }
+
+  #start(obj: ActiveObject, event: Event): void {
+    obj.startedThisTurn = true;
+    this.#gated.add(obj);
+    this.#scheduleTurnEnd();
+    event.run();
+  }
+
+  #scheduleTurnEnd(): void {
+    if (this.#turnEndScheduled) return;
+    this.#turnEndScheduled = true;
+    setImmediate(this.#turnEnd);
+  }
+
+  // End of a turn (check phase: every microtask of the turn has run). Commits what the turn wrote,
+  // then lets each gated object's next event in; that event's own turn ends at the next check phase.
+  readonly #turnEnd = (): void => {
+    this.#turnEndScheduled = false;
+    const failure = this.commitPending();
+    if (this.#afterCommit.length > 0) {
+      const waiting = this.#afterCommit;
+      this.#afterCommit = [];
+      for (const release of waiting) release(failure);
+    }
+    const gated = [...this.#gated];
+    this.#gated.clear();
+    for (const obj of gated) {
+      obj.startedThisTurn = false;
+      if (obj.queue.length === 0) continue;
+      if (this.#objects.get(obj.key) !== obj) continue; // reset: its queue was failed
+      if (gateOpen(obj)) this.#start(obj, obj.queue.shift()!);
+      else this.#gated.add(obj); // a transaction or blockConcurrencyWhile holds it; released later
+    }
+  };
+
+  /**
+   * The output gate of every object of this table: `release` runs at the end of this turn, after the
+   * writes made so far are committed (with the error if a commit failed). Outgoing RPC calls and
+   * fetches of objects go through here; a reply is gated by its own object's commit (#finish).
+   */
+  afterCommit(release: (error: Error | undefined) => void): void {
+    this.#afterCommit.push(release);
+    this.#scheduleTurnEnd();
+  }
+
+  /**
+   * Commits every object's pending writes. An object whose commit fails is reset (its uncommitted
+   * writes and waiting events are dropped) and the first such error is returned: the caller must not
+   * send what it was about to send (output gate).
+   */
+  commitPending(): Error | undefined {
+    if (this.#dirty.size === 0) return undefined;
+    const dirty = [...this.#dirty];
+    this.#dirty.clear();
+    let failure: Error | undefined;
+    for (const obj of dirty) {
+      try {
+        obj.storage.commit();
+      } catch (error) {
+        const wrapped = commitError(obj.key, error);
+        failure ??= wrapped;
+        this.#options.log(`sourdough: ${wrapped.message}`);
+        this.#reset(obj, wrapped);
+      }
+    }
+    return failure;
   }
 
   // Hibernation: drop objects with nothing running, queued, pending (waitUntil), blocked or in an
@@ -261,7 +353,7 @@ export class ObjectTable {
       throw error;
     } finally {
       obj.blockers--;
-      while (obj.blockers === 0 && obj.queue.length > 0) obj.queue.shift()!.run();
+      if (obj.blockers === 0 && obj.queue.length > 0) this.#scheduleTurnEnd();
     }
   }
 
@@ -270,6 +362,7 @@ export class ObjectTable {
   // constructs a fresh instance.
   #reset(obj: ActiveObject, error: unknown): void {
     if (this.#objects.get(obj.key) === obj) this.#objects.delete(obj.key);
+    this.#dirty.delete(obj);
     obj.storage.close({ rollback: true });
     const queued = obj.queue.splice(0);
     obj.inFlight -= queued.length;
@@ -296,7 +389,9 @@ export class ObjectTable {
         try {
           obj.storage.commit();
         } catch (error) {
-          this.#options.log(`sourdough: ${where}: commit failed: ${String(error)}`);
+          const failure = commitError(obj.key, error);
+          this.#options.log(`sourdough: ${where}: ${failure.message}`);
+          this.#reset(obj, failure);
           ok = false;
         }
         resolve(ok);
@@ -331,17 +426,19 @@ export class ObjectTable {
     });
   }
 
-  #markDirty(storage: ObjectStorage): void {
-    this.#dirty.add(storage);
-    if (this.#commitScheduled) return;
-    this.#commitScheduled = true;
-    setImmediate(() => {
-      this.#commitScheduled = false;
-      const dirty = [...this.#dirty];
-      this.#dirty.clear();
-      for (const s of dirty) s.commit();
-    });
+  #markDirty(obj: ActiveObject): void {
+    this.#dirty.add(obj);
+    this.#scheduleTurnEnd();
   }
+}
+
+function gateOpen(obj: ActiveObject): boolean {
+  return !obj.startedThisTurn && obj.blockers === 0 && !obj.storage.holdsInputGate;
+}
+
+function commitError(key: string, cause: unknown): SourdoughError {
+  const why = cause instanceof Error ? cause.message : String(cause);
+  return new SourdoughError(ErrorCode.STORAGE, `${key}: committing the object's writes failed (${why}); the object was reset and messages sent after those writes were dropped. Retry the call.`, { cause, retryable: true });
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {

@@ -22,6 +22,17 @@ export interface RpcClientOptions {
   /** How long to keep trying to connect before failing calls. */
   connectTimeoutMs: number;
   maxFrameBytes?: number;
+  /** Holds outgoing calls until the writes made before them are committed (an object's output gate). */
+  outputGate?: OutputGate;
+}
+
+/** Cloudflare's output gate, as seen by a sender: what it sends waits for pending writes to commit. */
+export interface OutputGate {
+  /**
+   * Calls `release` once every write made so far is committed, or with the error when a commit
+   * failed: then what was held must not be sent.
+   */
+  afterCommit(release: (error: Error | undefined) => void): void;
 }
 
 /** Turns a Return payload into the result: msgpackr, or a generated codec's decodeResult. */
@@ -54,6 +65,7 @@ export class RpcClient {
   #conn: FrameConnection | undefined;
   #connecting: Promise<void> | undefined;
   #unsent: Unsent[] = [];
+  #held: Unsent[] = []; // waiting for the output gate
   #closed = false;
   #goodbye: string | undefined; // why the peer said it is closing the connection, if it did
 
@@ -78,6 +90,11 @@ export class RpcClient {
     const id = this.#nextId;
     this.#nextId = id === 0xffffffff ? 1 : id + 1;
     const promise = new Promise<unknown>((resolve, reject) => this.#questions.set(id, { resolve, reject, where, decode }));
+    const gate = this.#options.outputGate;
+    if (gate !== undefined) {
+      if (this.#held.push({ id, kind, target, method, methodId, payload }) === 1) gate.afterCommit(this.#release);
+      return promise;
+    }
     const conn = this.#conn;
     if (conn !== undefined && !conn.closed) {
       conn.writer.writeCall(id, kind, methodId, target.namespace, target.objectId, method, payload, target.name, target);
@@ -88,6 +105,31 @@ export class RpcClient {
     }
     return promise;
   }
+
+  // The output gate opened: send what it held (in one write), or fail it if a commit failed.
+  readonly #release = (error: Error | undefined): void => {
+    const held = this.#held;
+    this.#held = [];
+    if (held.length === 0 || this.#closed) return;
+    if (error !== undefined) {
+      for (const u of held) {
+        const q = this.#take(u.id);
+        q?.reject(new SourdoughError(ErrorCode.STORAGE, `${q.where}: not sent: ${error.message}`, { cause: error, retryable: true }));
+      }
+      return;
+    }
+    const conn = this.#conn;
+    if (conn === undefined || conn.closed) {
+      this.#unsent.push(...held);
+      this.#connect();
+      return;
+    }
+    for (const u of held) {
+      if (!this.#questions.has(u.id)) continue;
+      conn.writer.writeCall(u.id, u.kind, u.methodId, u.target.namespace, u.target.objectId, u.method, u.payload, u.target.name, u.target);
+    }
+    conn.flush();
+  };
 
   /** Fails all calls in flight and closes the connection. */
   close(reason = "the client was closed"): void {
@@ -195,6 +237,7 @@ export class RpcClient {
     const questions = [...this.#questions.values()];
     this.#questions.clear();
     this.#unsent = [];
+    this.#held = [];
     for (const q of questions) q.reject(new SourdoughError(code, `${q.where}: ${reason}.`, { retryable }));
   }
 }

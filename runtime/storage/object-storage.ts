@@ -19,9 +19,29 @@ export interface StorageLocation {
   onAlarmChange?(time: number | null): void;
   /** False when the object's class has no alarm() handler: setAlarm() is then refused. */
   hasAlarmHandler?: boolean;
+  /**
+   * Called when the last open transaction() ends: while one is open the object's input gate is
+   * held (`holdsInputGate`), so the owner delivers the events it kept waiting.
+   */
+  onGateReleased?(): void;
 }
 
-export interface ListOptions {
+/** Options of the async get/list calls (Cloudflare's). */
+export interface GetOptions {
+  /** Cloudflare: let other events in while this read is in progress. See `docs/compatibility.md`. */
+  allowConcurrency?: boolean;
+  noCache?: boolean;
+}
+
+/** Options of the async put/delete calls (Cloudflare's). */
+export interface PutOptions {
+  /** Cloudflare: let outgoing messages leave before this write is confirmed. See `docs/compatibility.md`. */
+  allowUnconfirmed?: boolean;
+  allowConcurrency?: boolean;
+  noCache?: boolean;
+}
+
+export interface ListOptions extends GetOptions {
   start?: string;
   startAfter?: string;
   end?: string;
@@ -59,7 +79,11 @@ export class ObjectStorage {
   #alarmTable = false;
   #closed = false;
   #inTransaction = false;
-  #depth = 0; // open transaction()/transactionSync() savepoints
+  // Open transaction()/transactionSync() savepoints, innermost last. SQLite savepoints are a stack,
+  // so a transaction() that finishes while one started after it is still open waits for it.
+  readonly #savepoints: Savepoint[] = [];
+  #savepointSeq = 0;
+  #asyncTransactions = 0; // open transaction() closures: they hold the object's input gate
   #runningAlarm: number | undefined; // the alarm whose handler is running, hidden from getAlarm()
 
   constructor(location: StorageLocation) {
@@ -75,9 +99,10 @@ export class ObjectStorage {
 
   // ---- async API (resolves at once: storage is local and synchronous underneath) ----
 
-  get<T = unknown>(key: string): Promise<T | undefined>;
-  get<T = unknown>(keys: string[]): Promise<Map<string, T>>;
-  async get(keyOrKeys: string | string[]): Promise<unknown> {
+  get<T = unknown>(key: string, options?: GetOptions): Promise<T | undefined>;
+  get<T = unknown>(keys: string[], options?: GetOptions): Promise<Map<string, T>>;
+  async get(keyOrKeys: string | string[], options?: GetOptions): Promise<unknown> {
+    checkOptions(options, "get");
     if (!Array.isArray(keyOrKeys)) return this.#get(keyOrKeys);
     checkKeyCount(keyOrKeys, "get");
     const out = new Map<string, unknown>();
@@ -88,21 +113,24 @@ export class ObjectStorage {
     return out;
   }
 
-  put<T>(key: string, value: T): Promise<void>;
-  put<T>(entries: Record<string, T>): Promise<void>;
-  async put(keyOrEntries: string | Record<string, unknown>, value?: unknown): Promise<void> {
+  put<T>(key: string, value: T, options?: PutOptions): Promise<void>;
+  put<T>(entries: Record<string, T>, options?: PutOptions): Promise<void>;
+  async put(keyOrEntries: string | Record<string, unknown>, value?: unknown, options?: PutOptions): Promise<void> {
     if (keyOrEntries === null || typeof keyOrEntries !== "object") {
+      checkOptions(options, "put");
       if (value === undefined) throw storageError("put() called with undefined value. Store null, or delete the key.", TypeError);
       return this.#put(keyOrEntries, value);
     }
+    checkOptions(value as PutOptions | undefined, "put");
     const entries = Object.entries(keyOrEntries);
     checkKeyCount(entries, "put");
     for (const [k, v] of entries) this.#put(k, v);
   }
 
-  delete(key: string): Promise<boolean>;
-  delete(keys: string[]): Promise<number>;
-  async delete(keyOrKeys: string | string[]): Promise<boolean | number> {
+  delete(key: string, options?: PutOptions): Promise<boolean>;
+  delete(keys: string[], options?: PutOptions): Promise<number>;
+  async delete(keyOrKeys: string | string[], options?: PutOptions): Promise<boolean | number> {
+    checkOptions(options, "delete");
     if (!Array.isArray(keyOrKeys)) return this.#delete(keyOrKeys);
     checkKeyCount(keyOrKeys, "delete");
     let n = 0;
@@ -111,6 +139,7 @@ export class ObjectStorage {
   }
 
   async list<T = unknown>(options: ListOptions = {}): Promise<Map<string, T>> {
+    checkOptions(options, "list");
     return new Map(this.#list<T>(options));
   }
 
@@ -159,10 +188,13 @@ export class ObjectStorage {
 
   /**
    * Runs `closure` in a transaction: it commits when the closure resolves, and is rolled back when it
-   * throws or calls `txn.rollback()`; after rollback() every call on `txn` throws.
+   * throws or calls `txn.rollback()`; after rollback() every call on `txn` throws. While the closure
+   * runs, no other event is delivered to the object (as workerd, which runs it under
+   * blockConcurrencyWhile), so concurrent transactions of one object never interleave.
    */
   async transaction<T>(closure: (txn: StorageTransaction) => Promise<T>): Promise<T> {
     const savepoint = this.#enter();
+    this.#asyncTransactions++;
     let rolledBack = false;
     // txn's methods are async: after rollback() they reject, as workerd's do.
     const live = <A extends unknown[], R>(name: string, fn: (...args: A) => Promise<R>) => (...args: A): Promise<R> =>
@@ -188,28 +220,51 @@ export class ObjectStorage {
       ok = !rolledBack;
       return result;
     } finally {
-      this.#leave(savepoint, ok);
+      await this.#leaveInOrder(savepoint, ok);
+      if (--this.#asyncTransactions === 0) this.#location.onGateReleased?.();
     }
   }
 
-  #enter(): string {
+  /** True while a transaction() closure runs: the owner delivers no other event to the object. */
+  get holdsInputGate(): boolean {
+    return this.#asyncTransactions > 0;
+  }
+
+  #enter(): Savepoint {
     this.#beginWrite();
-    const savepoint = `sd_txn_${++this.#depth}`;
-    this.#open().exec(`SAVEPOINT ${savepoint}`);
+    const savepoint: Savepoint = { name: `sd_txn_${++this.#savepointSeq}`, finish: undefined };
+    this.#open().exec(`SAVEPOINT ${savepoint.name}`);
+    this.#savepoints.push(savepoint);
     return savepoint;
   }
 
-  #leave(savepoint: string, commit: boolean): void {
+  // Two transaction() calls of one event that overlap (Promise.all) may finish out of order; the
+  // outer savepoint cannot be released or rolled back under an open inner one, so it waits.
+  #leaveInOrder(savepoint: Savepoint, commit: boolean): Promise<void> | void {
+    if (this.#savepoints.at(-1) === savepoint || this.#closed) return this.#leave(savepoint, commit);
+    return new Promise<void>((resolve) => (savepoint.finish = () => (this.#leave(savepoint, commit), resolve())));
+  }
+
+  #leave(savepoint: Savepoint, commit: boolean): void {
+    if (this.#closed) return; // the object was reset or shut down while the transaction ran
+    const index = this.#savepoints.lastIndexOf(savepoint);
+    if (index !== this.#savepoints.length - 1) throw new Error(`internal: savepoint ${savepoint.name} left out of order`);
     const db = this.#open();
     if (!commit) {
-      db.exec(`ROLLBACK TO ${savepoint}`);
+      db.exec(`ROLLBACK TO ${savepoint.name}`);
       this.#kvStatements = undefined; // a rolled-back CREATE of an internal table must be redone
       this.#listStatements.clear();
       this.#alarmTable = false;
     }
-    db.exec(`RELEASE ${savepoint}`);
-    this.#depth--;
-    if (this.#depth === 0) this.#location.onDirty(this); // an end-of-turn commit may have been skipped
+    db.exec(`RELEASE ${savepoint.name}`);
+    this.#savepoints.pop();
+    const outer = this.#savepoints.at(-1);
+    if (outer?.finish !== undefined) {
+      const finish = outer.finish;
+      outer.finish = undefined;
+      finish();
+    }
+    if (this.#savepoints.length === 0) this.#location.onDirty(this); // an end-of-turn commit may have been skipped
   }
 
   // ---- alarms (api/alarms): one per object, stored in the object's own database ----
@@ -279,9 +334,15 @@ export class ObjectStorage {
 
   /** Commits the implicit transaction, if one is open. Called by the isolate's output gate. */
   commit(): void {
-    if (!this.#inTransaction || this.#depth > 0) return; // an explicit transaction is still open
-    this.#inTransaction = false;
-    this.#db!.exec("COMMIT");
+    if (!this.#inTransaction || this.#savepoints.length > 0) return; // an explicit transaction is still open
+    const db = this.#db!;
+    try {
+      db.exec("COMMIT");
+    } finally {
+      // A failed COMMIT (e.g. a deferred foreign key) may leave the transaction open: the owner
+      // resets the object, and close({ rollback: true }) discards it.
+      this.#inTransaction = db.inTransaction;
+    }
   }
 
   /** Commits (or, with `rollback`, discards) pending writes and closes the database. */
@@ -289,13 +350,14 @@ export class ObjectStorage {
     this.#closed = true;
     if (this.#db === undefined) return;
     try {
-      if (options.rollback === true && this.#inTransaction) {
+      if ((options.rollback === true || this.#savepoints.length > 0) && this.#inTransaction) {
         this.#inTransaction = false;
-        this.#db.exec("ROLLBACK");
+        if (this.#db.inTransaction) this.#db.exec("ROLLBACK");
       } else {
         this.commit();
       }
     } finally {
+      this.#savepoints.length = 0;
       this.#db.close();
       this.#db = undefined;
       this.#kvStatements = undefined;
@@ -305,7 +367,7 @@ export class ObjectStorage {
 
   /** True while a transaction()/transactionSync() callback is running. */
   get inExplicitTransaction(): boolean {
-    return this.#depth > 0;
+    return this.#savepoints.length > 0;
   }
 
   // ---- internals ----
@@ -424,6 +486,24 @@ export class ObjectStorage {
     const sql = `SELECT key, value FROM ${KV_TABLE}${where.length ? ` WHERE ${where.join(" AND ")}` : ""} ORDER BY key ${order}${limit}`;
     const rows = this.#listStatement(sql).all(...args) as Array<{ key: string; value: Buffer }>;
     for (const row of rows) yield [row.key, deserializeValue(row.value) as T];
+  }
+}
+
+interface Savepoint {
+  readonly name: string;
+  /** Set when the transaction finished while an inner one was open: runs once that one is left. */
+  finish: (() => void) | undefined;
+}
+
+// Cloudflare's option bags: unknown members are ignored, known ones must be booleans.
+function checkOptions(options: unknown, op: string): void {
+  if (options === undefined || options === null) return;
+  if (typeof options !== "object") throw storageError(`storage.${op}: options must be an object, got ${describeValue(options)}.`, TypeError);
+  for (const name of ["allowConcurrency", "allowUnconfirmed", "noCache"] as const) {
+    const value = (options as Record<string, unknown>)[name];
+    if (value !== undefined && typeof value !== "boolean") {
+      throw storageError(`storage.${op}: option ${name} must be a boolean, got ${describeValue(value)}.`, TypeError);
+    }
   }
 }
 

@@ -54,6 +54,11 @@ export class FrameConnection {
     setImmediate(this.#flush);
   }
 
+  /** Writes everything written to `writer` so far, now. */
+  flush(): void {
+    this.#flush();
+  }
+
   readonly #flush = (): void => {
     this.#flushScheduled = false;
     if (this.#closed || this.writer.frames === 0) return;
