@@ -14,6 +14,10 @@ export const DiagnosticCode = {
   DUPLICATE_CLASS: "SD1004",
   /** A method id would not fit the UInt16 `methodId` of the envelope. */
   TOO_MANY_METHODS: "SD1005",
+  /** A method's name is reserved or answered by the stub itself, so no stub can call it (see method-names.ts). */
+  RESERVED_NAME: "SD1006",
+  /** A `fetch` method that cannot take a Request and return a Response: it is the HTTP handler, never an RPC method. */
+  FETCH_NOT_HANDLER: "SD1007",
   /** A change against the previous sourdough.ir.json breaks callers built from it. */
   BREAKING_CHANGE: "SD2001",
   /** The previous sourdough.ir.json cannot be read. */
@@ -45,10 +49,10 @@ export class GenerateError extends Error {
   }
 }
 
-/** `path:line:col - error CODE: message`, the path relative to `cwd` with forward slashes. */
-export function formatDiagnostic(d: Diagnostic, cwd: string): string {
+/** `path:line:col - error CODE: message` (or `- warning`), the path relative to `cwd` with forward slashes. */
+export function formatDiagnostic(d: Diagnostic, cwd: string, severity: "error" | "warning" = "error"): string {
   const path = relative(cwd, d.file).split(sep).join("/") || d.file;
-  return `${path}:${d.line}:${d.column} - error ${d.code}: ${d.message}`;
+  return `${path}:${d.line}:${d.column} - ${severity} ${d.code}: ${d.message}`;
 }
 
 /** Orders diagnostics by file, line and column, for stable output. */

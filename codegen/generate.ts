@@ -46,7 +46,7 @@ export interface GenerateResult {
   ir: IrProject | undefined;
   /** Errors: when any, nothing should be written. Sorted by file and position. */
   diagnostics: Diagnostic[];
-  /** Breaking changes let through by allowBreaking. */
+  /** Methods left out of the stub that may still be meant, and breaking changes let through by allowBreaking. Sorted. */
   warnings: Diagnostic[];
   /** Source files of the project, for --watch. */
   inputs: string[];
@@ -81,7 +81,7 @@ export function generate(options: GenerateOptions): GenerateResult {
   const breakDiagnostics = breaks.map((b): Diagnostic => ({ ...at(b.site), code: DiagnosticCode.BREAKING_CHANGE, message: b.message }));
   const errors = sortDiagnostics([...problems, ...(options.allowBreaking === true ? [] : breakDiagnostics)]);
   const counts = { inputs: scanned.inputs, classes: ir.classes.length, methods: ir.classes.reduce((n, c) => n + c.methods.length, 0), outDir };
-  if (errors.length > 0) return { ...counts, files: [], ir: undefined, diagnostics: errors, warnings: [] };
+  if (errors.length > 0) return { ...counts, files: [], ir: undefined, diagnostics: errors, warnings: sortDiagnostics(scanned.warnings) };
   const file = (name: string, content: string): GeneratedFile => ({ path: join(outDir, name), content });
   const files = [
     file(OUTPUT_FILES.schema, emitSchema(ir)),
@@ -91,7 +91,7 @@ export function generate(options: GenerateOptions): GenerateResult {
     file(OUTPUT_FILES.index, emitIndex(ir)),
     file(OUTPUT_FILES.ir, emitIr(ir)),
   ];
-  return { ...counts, files, ir, diagnostics: [], warnings: options.allowBreaking === true ? sortDiagnostics(breakDiagnostics) : [] };
+  return { ...counts, files, ir, diagnostics: [], warnings: sortDiagnostics([...scanned.warnings, ...(options.allowBreaking === true ? breakDiagnostics : [])]) };
 }
 
 function readPrevious(irPath: string): { ir: IrProject | undefined } | { error: Diagnostic } {

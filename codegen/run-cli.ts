@@ -125,7 +125,7 @@ function once(parsed: Parsed, io: CliIo): Outcome {
   }
   const done = (code: number): Outcome => ({ code, inputs: result.inputs });
   const ms = Math.round(performance.now() - started);
-  for (const w of result.warnings) io.err(formatDiagnostic(w, io.cwd).replace(" - error ", " - warning "));
+  for (const w of result.warnings) io.err(formatDiagnostic(w, io.cwd, "warning"));
   const outDir = `${display(io.cwd, result.outDir)}/`;
   const counts = `${plural(result.classes, "class")}, ${plural(result.methods, "method")} in ${ms} ms`;
   if (result.diagnostics.length > 0) {

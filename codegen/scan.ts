@@ -6,6 +6,7 @@ import { type ClassDeclaration, type Expression, type MethodDeclaration, Node, P
 import { DiagnosticCode, type Diagnostic, type SourceLocation } from "./diagnostics.ts";
 import { fileId } from "./ids.ts";
 import { IR_VERSION, type IrClass, type IrMethod, type IrProject, type IrStruct } from "./ir.ts";
+import { methodNameRule } from "./method-names.ts";
 import { memberName, typeName, unique } from "./names.ts";
 import { TypeMapper, assignOrdinals, field, locationOf, referred } from "./scan-types.ts";
 import { typeText } from "./scan-values.ts";
@@ -26,15 +27,20 @@ export interface ScanResult {
   /** Where things are declared: "Class", "Class.method", "Class.method(param)", "Class.method()", "struct:Name". */
   sites: Record<string, SourceLocation>;
   diagnostics: Diagnostic[];
+  /** Methods left out of the stub that may still be meant (see method-names.ts). */
+  warnings: Diagnostic[];
   /** Every source file of the project (absolute), for --watch. */
   inputs: string[];
 }
 
 /** Modules whose `DurableObject` export is the base class. */
 const BASE_MODULES = new Set(["sourdough", "cloudflare:workers"]);
-/** Mirrors runtime/object/callable-methods.ts. */
-const RESERVED = new Set(["fetch", "alarm", "webSocketMessage", "webSocketClose", "webSocketError", "constructor", "ctx", "env"]);
-const OBJECT_PROTOTYPE_NAMES = new Set(Object.getOwnPropertyNames(Object.prototype));
+
+/** Where scanning reports problems: errors stop generation, warnings do not. */
+interface Problems {
+  errors: Diagnostic[];
+  warnings: Diagnostic[];
+}
 
 /** Scans the project; throws only when the project itself cannot be loaded. */
 export function scan(options: ScanOptions): ScanResult {
@@ -49,7 +55,7 @@ export function scan(options: ScanOptions): ScanResult {
   const compilerOptions = project.getCompilerOptions();
   const keepTs = compilerOptions.allowImportingTsExtensions === true || compilerOptions.rewriteRelativeImportExtensions === true;
   const sites: Record<string, SourceLocation> = {};
-  const diagnostics: Diagnostic[] = [];
+  const problems: Problems = { errors: [], warnings: [] };
   const taken = new Set<string>();
   const mapper = new TypeMapper(taken, sites);
   const classes: IrClass[] = [];
@@ -65,7 +71,7 @@ export function scan(options: ScanOptions): ScanResult {
       const duplicate = classes.find((c) => c.name === name);
       sites[name] ??= locationOf(cls.getNameNode() ?? cls);
       if (duplicate !== undefined) {
-        diagnostics.push({ ...locationOf(cls), code: DiagnosticCode.DUPLICATE_CLASS, message: `${name}: another exported Durable Object class has this name (${duplicate.source}). The class name is the namespace: rename one of them.` });
+        problems.errors.push({ ...locationOf(cls), code: DiagnosticCode.DUPLICATE_CLASS, message: `${name}: another exported Durable Object class has this name (${duplicate.source}). The class name is the namespace: rename one of them.` });
         continue;
       }
       classes.push({
@@ -73,13 +79,13 @@ export function scan(options: ScanOptions): ScanResult {
         exportName: cls.isDefaultExport() ? "default" : name,
         module: moduleSpecifier(options.outDir, path, keepTs),
         source: relative(projectDir, path).split(sep).join("/"),
-        methods: scanMethods(name, chain, mapper, taken, sites, diagnostics),
+        methods: scanMethods(name, chain, mapper, taken, sites, problems),
         retiredMethods: [],
       });
     }
   }
   const ir: IrProject = { version: IR_VERSION, generator: "sourdough-gen", fileId: fileId(options.fileIdSeed), classes, structs: mapper.structs, enums: mapper.enums };
-  return { ir, sites, diagnostics, inputs };
+  return { ir, sites, diagnostics: problems.errors, warnings: problems.warnings, inputs };
 }
 
 function included(path: string, include: readonly string[] | undefined): boolean {
@@ -121,20 +127,31 @@ function isDurableObjectBase(expr: Expression): boolean {
   return declared.some((d) => Node.isClassDeclaration(d) && /(^|\/)runtime\/object\/durable-object\.(d\.)?ts$/.test(d.getSourceFile().getFilePath()));
 }
 
-function callable(m: MethodDeclaration): boolean {
-  const name = m.getName();
-  if (m.getScope() !== Scope.Public || m.isStatic() || name.startsWith("[")) return false;
-  return !(name.startsWith("_") || name.startsWith("#") || RESERVED.has(name) || OBJECT_PROTOTYPE_NAMES.has(name));
+function publicInstance(m: MethodDeclaration): boolean {
+  return m.getScope() === Scope.Public && !m.isStatic() && !m.getName().startsWith("[");
 }
 
-function scanMethods(className: string, chain: ClassDeclaration[], mapper: TypeMapper, taken: Set<string>, sites: Record<string, SourceLocation>, diagnostics: Diagnostic[]): IrMethod[] {
+function scanMethods(className: string, chain: ClassDeclaration[], mapper: TypeMapper, taken: Set<string>, sites: Record<string, SourceLocation>, problems: Problems): IrMethod[] {
   const byName = new Map<string, MethodDeclaration>();
   for (const c of [...chain].reverse()) {
-    for (const m of c.getInstanceMethods()) if (callable(m)) byName.set(m.getName(), m);
+    for (const m of c.getInstanceMethods()) if (publicInstance(m)) byName.set(m.getName(), m);
   }
+  const diagnostics = problems.errors;
   const methods: IrMethod[] = [];
   for (const [name, m] of byName) {
     const where = `${className}.${name}`;
+    const rule = methodNameRule(name);
+    if (rule.kind === "skip") continue;
+    if (rule.kind === "fetch") {
+      const problem = fetchProblem(where, m, chain);
+      if (problem !== undefined) diagnostics.push(problem);
+      continue;
+    }
+    if (rule.kind === "error" || rule.kind === "warning") {
+      const list = rule.kind === "error" ? diagnostics : problems.warnings;
+      list.push({ ...locationOf(m.getNameNode()), code: DiagnosticCode.RESERVED_NAME, message: `${where}: ${rule.why}. ${rule.fix}.` });
+      continue;
+    }
     sites[where] = locationOf(m.getNameNode());
     if (m.getOverloads().length > 0) {
       diagnostics.push({ ...locationOf(m.getNameNode()), code: DiagnosticCode.OVERLOADED_METHOD, message: `${where}: overloaded methods cannot be described by one Params struct. Use one signature (optional parameters or a union type).` });
@@ -148,6 +165,21 @@ function scanMethods(className: string, chain: ClassDeclaration[], mapper: TypeM
     methods.push(scanMethod(className, m, methods.length + 1, mapper, taken, sites));
   }
   return methods;
+}
+
+// The runtime calls fetch with a Request and refuses anything but a Response, so a fetch that does
+// not fit the base class's `fetch?(request: Request): Response | Promise<Response>` can never work
+// (tsc says so too, TS2416, but sourdough-gen may run on code nobody type-checked).
+function fetchProblem(where: string, m: MethodDeclaration, chain: readonly ClassDeclaration[]): Diagnostic | undefined {
+  const base = chain.at(-1)?.getExtends()?.getExpression();
+  const handler = base?.getType().getConstructSignatures()[0]?.getReturnType().getProperty("fetch")?.getTypeAtLocation(m);
+  const own = m.getType();
+  if (handler === undefined || own.isAssignableTo(handler)) return undefined;
+  return {
+    ...locationOf(m.getNameNode()),
+    code: DiagnosticCode.FETCH_NOT_HANDLER,
+    message: `${where}: \`${own.getText(m)}\` is not an HTTP handler. fetch is called with a Request by \`stub.fetch(request)\` and must return a Response, so it can never be an RPC method. Make it \`fetch(request: Request): Response | Promise<Response>\`, or rename the method.`,
+  };
 }
 
 function scanMethod(className: string, m: MethodDeclaration, id: number, mapper: TypeMapper, taken: Set<string>, sites: Record<string, SourceLocation>): IrMethod {

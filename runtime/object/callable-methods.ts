@@ -1,9 +1,19 @@
 // Which names a class exposes over RPC: its own public methods and those of intermediate classes,
-// never the constructor, private (`_x`) names, runtime handlers, or anything from Object.prototype.
+// never the constructor, private (`_x`) names, runtime handlers, names workerd reserves, or anything
+// from Object.prototype. codegen/method-names.ts applies the same rules at generation time.
 import { ErrorCode, SourdoughError } from "../errors.ts";
 
 /** Handlers the runtime calls itself; `fetch` is reached through `stub.fetch()`. */
 const RUNTIME_HANDLERS = new Set(["fetch", "alarm", "webSocketMessage", "webSocketClose", "webSocketError", "constructor"]);
+/**
+ * The other names workerd refuses over RPC (EntrypointJsRpcTarget::isReservedName in
+ * src/workerd/api/worker-rpc.c++), with what they are for: refused here too, so a class behaves the
+ * same on Cloudflare.
+ */
+const WORKERD_RESERVED = new Map([
+  ["dup", "stubs use it to duplicate themselves"],
+  ["connect", "on Cloudflare, stubs use it to open a socket to the object"],
+]);
 const OBJECT_PROTOTYPE_NAMES = new Set(Object.getOwnPropertyNames(Object.prototype));
 
 const cache = new WeakMap<Function, ReadonlySet<string>>();
@@ -26,6 +36,8 @@ export function callableMethods(Class: Function): ReadonlySet<string> {
 
 function refusal(name: string): string | undefined {
   if (name === "fetch") return "fetch() is called with stub.fetch(request), not as an RPC method";
+  const reserved = WORKERD_RESERVED.get(name);
+  if (reserved !== undefined) return `'${name}' is a reserved method (${reserved}). Rename the method`;
   if (RUNTIME_HANDLERS.has(name)) return `${name} is reserved for the runtime and cannot be called over RPC`;
   if (name.startsWith("_") || name.startsWith("#")) return `methods whose names start with "${name[0]}" are private and cannot be called over RPC`;
   if (name === "ctx" || name === "env") return `${name} is the object's state, not a method`;

@@ -1,6 +1,7 @@
 // The sourdough-gen command in a temporary user project: the summary line, --check on fresh, stale
-// and missing output, errors (nothing written), package.json configuration, --watch, the executable's
-// exit code, and generated files that type-check in the project (a wrong stub argument does not).
+// and missing output, errors (nothing written), warnings (written anyway), package.json
+// configuration, --watch, the executable's exit code, and generated files that type-check in the
+// project (a wrong stub argument does not).
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -91,6 +92,24 @@ describe("sourdough-gen", { timeout: 60_000 }, () => {
       "src/bad.ts:3:6 - error SD1001: Bad.on, parameter `cb` (argument 1): `() => void`: functions cannot cross RPC. Pass data instead; to call back, pass the name of a Durable Object and call it through its namespace.",
       "src/bad.ts:3:22 - error SD1001: Bad.on, parameter `s` (argument 2): `symbol`: symbols cannot cross RPC. Use a string.",
       "sourdough-gen: 2 errors; nothing was written.",
+    ]);
+    expect(existsSync(join(dir, "sourdough.gen"))).toBe(false);
+  });
+
+  it("prints warnings tsc-style and still writes its files; a reserved name is an error", async () => {
+    const json = 'import { DurableObject } from "sourdough";\nexport class Doc extends DurableObject {\n  toJSON(): object {\n    return {};\n  }\n}\n';
+    const warned = await run(project({ "src/doc.ts": json }));
+    expect(warned.code).toBe(0);
+    expect(warned.err).toEqual([
+      "src/doc.ts:3:3 - warning SD1006: Doc.toJSON: a stub has no JSON form (`stub.toJSON` is undefined), so this method is not on the stub; it still serves JSON.stringify on the object itself. Rename the method to call it over RPC.",
+    ]);
+    expect(warned.out[0]).toMatch(/^sourdough-gen: 2 classes, 2 methods in \d+ ms/);
+    const dir = project({ "src/dup.ts": 'import { DurableObject } from "sourdough";\nexport class Twin extends DurableObject {\n  dup(): number {\n    return 2;\n  }\n}\n' });
+    const failed = await run(dir);
+    expect(failed.code).toBe(1);
+    expect(failed.err).toEqual([
+      "src/dup.ts:3:3 - error SD1006: Twin.dup: 'dup' is a reserved method (stubs use it to duplicate themselves), so the runtime refuses it over RPC, as workerd does. Rename the method.",
+      "sourdough-gen: 1 error; nothing was written.",
     ]);
     expect(existsSync(join(dir, "sourdough.gen"))).toBe(false);
   });

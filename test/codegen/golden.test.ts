@@ -1,5 +1,5 @@
 // Golden fixtures: each case's generated files equal its expected/ directory byte for byte, invalid
-// inputs produce exactly the expected diagnostics, and generation is deterministic. UPDATE_GOLDEN=1
+// inputs produce exactly the expected diagnostics (errors, then warnings), and generation is deterministic. UPDATE_GOLDEN=1
 // rewrites the expected files instead of comparing (review the diff before committing it).
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
@@ -25,7 +25,8 @@ describe("sourdough-gen golden fixtures", { timeout: 60_000 }, () => {
 
   it.each(INVALID_CASES)("$name: reports every problem, tsc-style", (c) => {
     const result = generate({ project: c.project, out: join(REPO, "test/codegen/fixtures", c.name, "never-written"), include: c.include, fresh: true, cwd: REPO });
-    const text = result.diagnostics.map((d) => formatDiagnostic(d, REPO)).join("\n") + "\n";
+    const lines = [...result.diagnostics.map((d) => formatDiagnostic(d, REPO)), ...result.warnings.map((w) => formatDiagnostic(w, REPO, "warning"))];
+    const text = lines.join("\n") + "\n";
     if (update) writeFileSync(c.expectedErrors, text);
     expect(result.files).toEqual([]);
     expect(text).toBe(readFileSync(c.expectedErrors, "utf8"));

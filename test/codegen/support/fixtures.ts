@@ -34,7 +34,7 @@ export const CASES: Case[] = [
 ];
 
 /** The cases that must fail, with their expected diagnostics. */
-export const INVALID_CASES = ["invalid"].map((name) => ({
+export const INVALID_CASES = ["invalid", "reserved"].map((name) => ({
   name,
   project: join(FIXTURES, "tsconfig.json"),
   include: [join(FIXTURES, name, "input.ts")],
