@@ -5,6 +5,7 @@ import type { Op } from "./ops.ts";
 import { ALARM_CASES } from "./cases/alarms.ts";
 import { API_CASES } from "./cases/api.ts";
 import { ASYNC_KV_CASES } from "./cases/async-kv.ts";
+import { CONCURRENCY_CASES } from "./cases/concurrency.ts";
 import { SQL_CASES } from "./cases/sql.ts";
 import { SYNC_KV_CASES } from "./cases/sync-kv.ts";
 import { TRANSACTION_CASES } from "./cases/transactions.ts";
@@ -37,6 +38,7 @@ const ALL: OracleCase[] = [
   ...SQL_CASES,
   ...ALARM_CASES,
   ...API_CASES,
+  ...CONCURRENCY_CASES,
 ];
 
 export const CASES: readonly OracleCase[] = ALL.map((c) => {

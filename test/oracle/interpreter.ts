@@ -118,20 +118,22 @@ class Abort extends Error {}
 class Interpreter {
   constructor(storage, ctx) { this.storage = storage; this.ctx = ctx; }
 
-  // Runs ops against txnOrStorage (ctx.storage, or the txn of a transaction) and awaits each.
+  // Runs ops against txnOrStorage (ctx.storage, or the txn of a transaction) and awaits each. The
+  // list has one register, which load ops set and store ops read.
   async runAll(ops, txnOrStorage, txn, results) {
+    const frame = { register: undefined };
     for (const op of ops) {
       if (op.op === "throw") throw new Abort(op.message);
-      results.push(await this.runOne(op, txnOrStorage, txn));
+      results.push(await this.runOne(op, txnOrStorage, txn, frame));
     }
     return results;
   }
 
-  async runOne(op, txnOrStorage, txn) {
+  async runOne(op, txnOrStorage, txn, frame) {
     let returned;
     const result = {};
     try {
-      returned = this.call(op, txnOrStorage, txn, result);
+      returned = this.call(op, txnOrStorage, txn, result, frame);
     } catch (e) {
       return { ...result, error: errorInfo(e) };
     }
@@ -149,11 +151,12 @@ class Interpreter {
 
   // Inside transactionSync: nothing may be awaited, promises are recorded as pending.
   runAllSync(ops, results) {
+    const frame = { register: undefined };
     for (const op of ops) {
       if (op.op === "throw") throw new Abort(op.message);
       const result = {};
       try {
-        const returned = this.call(op, this.storage, undefined, result);
+        const returned = this.call(op, this.storage, undefined, result, frame);
         if (isThenable(returned)) {
           returned.then(() => {}, () => {});
           results.push({ ...result, pending: true });
@@ -167,23 +170,36 @@ class Interpreter {
     return results;
   }
 
-  call(op, txnOrStorage, txn, result) {
+  call(op, txnOrStorage, txn, result, frame) {
     const s = this.storage;
+    // An options argument only when the op has one, so that the argument count is the same.
+    const opts = op.options === undefined ? [] : [decode(op.options)];
     switch (op.op) {
       case "kv.get": return s.kv.get(decode(op.key));
       case "kv.put": return s.kv.put(decode(op.key), decode(op.value));
       case "kv.delete": return s.kv.delete(decode(op.key));
       case "kv.list": return [...(op.options === undefined ? s.kv.list() : s.kv.list(decode(op.options)))];
-      case "get": return txnOrStorage.get(decode(op.key));
-      case "put": return txnOrStorage.put(decode(op.key), decode(op.value));
-      case "putEntries": return txnOrStorage.put(decode({ $: "Object", v: op.entries }));
-      case "delete": return txnOrStorage.delete(decode(op.key));
-      case "list": return op.options === undefined ? txnOrStorage.list() : txnOrStorage.list(decode(op.options));
-      case "deleteAll": return txnOrStorage.deleteAll();
+      case "get": return txnOrStorage.get(decode(op.key), ...opts);
+      case "put": return txnOrStorage.put(decode(op.key), decode(op.value), ...opts);
+      case "putEntries": return txnOrStorage.put(decode({ $: "Object", v: op.entries }), ...opts);
+      case "delete": return txnOrStorage.delete(decode(op.key), ...opts);
+      case "list": return txnOrStorage.list(...opts);
+      case "deleteAll": return txnOrStorage.deleteAll(...opts);
       case "sync": return s.sync();
-      case "getAlarm": return txnOrStorage.getAlarm();
-      case "setAlarm": return txnOrStorage.setAlarm(decode(op.time));
-      case "deleteAlarm": return txnOrStorage.deleteAlarm();
+      case "getAlarm": return txnOrStorage.getAlarm(...opts);
+      case "setAlarm": return txnOrStorage.setAlarm(decode(op.time), ...opts);
+      case "deleteAlarm": return txnOrStorage.deleteAlarm(...opts);
+      case "load": return this.load(op, txnOrStorage, frame, opts);
+      case "store": return this.store(op, txnOrStorage, frame, opts);
+      case "sleep": return new Promise((resolve) => setTimeout(resolve, op.ms));
+      case "all": {
+        const inner = (result.inner = []);
+        return Promise.all(op.ops.map((o) => this.runOne(o, txnOrStorage, txn, { register: undefined }))).then((results) => void inner.push(...results));
+      }
+      case "blockConcurrencyWhile": {
+        const inner = (result.inner = []);
+        return this.ctx.blockConcurrencyWhile(async () => void (await this.runAll(op.ops, txnOrStorage, txn, inner)));
+      }
       case "sql": return this.sql(op);
       case "databaseSize": {
         const size = s.sql.databaseSize;
@@ -208,6 +224,33 @@ class Interpreter {
         });
       }
       default: throw new Error("oracle: unknown op " + op.op);
+    }
+  }
+
+  load(op, txnOrStorage, frame, opts) {
+    const set = (value) => (frame.register = value ?? 0);
+    switch (op.via) {
+      case "async": {
+        const returned = txnOrStorage.get(op.key, ...opts);
+        return isThenable(returned) ? returned.then(set) : set(returned);
+      }
+      case "kv": return set(this.storage.kv.get(op.key));
+      case "sql": return set(this.storage.sql.exec("SELECT v FROM counters WHERE k = ?", op.key).toArray()[0]?.v);
+      default: throw new Error("oracle: unknown via " + op.via);
+    }
+  }
+
+  store(op, txnOrStorage, frame, opts) {
+    if (typeof frame.register !== "number") throw new Error("oracle: store without a load before it in the same op list");
+    const value = frame.register + (op.add ?? 1);
+    switch (op.via) {
+      case "async": {
+        const returned = txnOrStorage.put(op.key, value, ...opts);
+        return isThenable(returned) ? returned.then(() => value) : value;
+      }
+      case "kv": return (this.storage.kv.put(op.key, value), value);
+      case "sql": return (this.storage.sql.exec("INSERT INTO counters VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v", op.key, value), value);
+      default: throw new Error("oracle: unknown via " + op.via);
     }
   }
 

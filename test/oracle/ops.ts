@@ -28,16 +28,16 @@ export type Op = OpCommon &
     | { op: "kv.put"; key: Json; value: Json }
     | { op: "kv.delete"; key: Json }
     | { op: "kv.list"; options?: Json }
-    | { op: "get"; key: Json } // a key, or an array of keys
-    | { op: "put"; key: Json; value: Json; noAwait?: boolean }
-    | { op: "putEntries"; entries: { [key: string]: Json } }
-    | { op: "delete"; key: Json; noAwait?: boolean }
+    | { op: "get"; key: Json; options?: Json } // a key, or an array of keys
+    | { op: "put"; key: Json; value: Json; noAwait?: boolean; options?: Json }
+    | { op: "putEntries"; entries: { [key: string]: Json }; options?: Json }
+    | { op: "delete"; key: Json; noAwait?: boolean; options?: Json }
     | { op: "list"; options?: Json }
-    | { op: "deleteAll" }
+    | { op: "deleteAll"; options?: Json }
     | { op: "sync" }
-    | { op: "getAlarm" }
-    | { op: "setAlarm"; time: Json }
-    | { op: "deleteAlarm" }
+    | { op: "getAlarm"; options?: Json }
+    | { op: "setAlarm"; time: Json; options?: Json }
+    | { op: "deleteAlarm"; options?: Json }
     | { op: "sql"; query: string; bindings?: Json[]; read?: SqlRead; counters?: boolean } // counters: report rowsRead/rowsWritten
     | { op: "databaseSize" } // reports { type, positive } rather than a size that differs by design
     | { op: "typeof"; target: ApiTarget; names: string[] }
@@ -45,7 +45,21 @@ export type Op = OpCommon &
     | { op: "transaction"; ops: Op[]; returns?: Json }
     | { op: "rollback" } // txn.rollback(), inside `transaction`
     | { op: "throw"; message: string } // throws out of the enclosing transaction callback
+    // Read-modify-write of a counter: `load` reads it (missing: 0) into the register of the op list it
+    // is in; `store` writes register + add (default 1) and returns what it wrote. sql uses table
+    // `counters (k TEXT PRIMARY KEY, v INTEGER)`, which the case creates.
+    | { op: "load"; key: string; via: CounterApi; options?: Json }
+    | { op: "store"; key: string; via: CounterApi; add?: number; options?: Json }
+    | { op: "sleep"; ms: number } // await setTimeout: non-storage I/O, where other events may run
+    | { op: "all"; ops: Op[] } // runs the ops at once in this event (Promise.all), each with its own register
+    | { op: "blockConcurrencyWhile"; ops: Op[] } // ctx.blockConcurrencyWhile(async () => ops)
+    // Top level only: each list of `calls` is a separate call (event) on the same object, all made at
+    // once, `repeat` times over. Its result is the multiset of the calls' results (see concurrent.ts).
+    | { op: "concurrent"; calls: Op[][]; repeat?: number }
   );
+
+/** Which API a `load` / `store` goes through: "async" is get()/put() (of the txn inside `transaction`). */
+export type CounterApi = "async" | "kv" | "sql";
 
 export interface ErrorInfo {
   name: string;

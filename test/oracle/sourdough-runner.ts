@@ -8,8 +8,9 @@ import { pathToFileURL } from "node:url";
 import { ClusterCoordinator } from "../../dist/runtime/index.js";
 import type { DurableObject, DurableObjectClass } from "../../dist/runtime/index.js";
 import type { OracleCase } from "./cases.ts";
+import { assembleResults, planSegments, type CallOutcome } from "./concurrent.ts";
 import { interpreterModule } from "./interpreter.ts";
-import { parseResults, type Op } from "./ops.ts";
+import type { Op } from "./ops.ts";
 import type { OracleRunner } from "./runner.ts";
 
 const DIST_INDEX = new URL("../../dist/runtime/index.js", import.meta.url);
@@ -49,8 +50,15 @@ export async function startSourdough(options: SourdoughRunnerOptions): Promise<O
     label,
     async run(oracleCase: OracleCase) {
       const ns = coordinator.namespace(oracleCase.object === "noAlarmHandler" ? classes.OracleNoAlarm : classes.Oracle);
+      const segments = planSegments(oracleCase.ops);
       try {
-        return parseResults(await ns.get(ns.newUniqueId()).run(oracleCase.ops), label);
+        const stub = ns.get(ns.newUniqueId());
+        const outcomes: unknown[] = [];
+        for (const segment of segments) {
+          if (segment.kind === "serial") outcomes.push(await stub.run(segment.ops));
+          else outcomes.push(await Promise.all(segment.calls.map((ops) => stub.run(ops).then((r) => r as CallOutcome, (e: unknown) => ({ callFailed: failure(e) })))));
+        }
+        return assembleResults(segments, outcomes, label);
       } catch (error) {
         throw new Error(`${label}: run() failed: ${String(error)}${output === "" ? "" : `\nhost output:\n${output}`}`, { cause: error });
       }
@@ -66,4 +74,9 @@ function oracleClass(mod: Record<string, unknown>, name: string): DurableObjectC
   const Class = mod[name];
   if (typeof Class !== "function") throw new Error(`oracle: the generated module does not export ${name}.`);
   return Class as DurableObjectClass<OracleObject>;
+}
+
+function failure(error: unknown): { name: string; message: string } {
+  const e = error as { name?: unknown; message?: unknown } | null;
+  return { name: String(e?.name), message: String(e?.message) };
 }

@@ -1,10 +1,11 @@
 // Runs cases in Cloudflare's own runtime: workerd, started through the `miniflare` package installed
 // in test/oracle/node_modules (npm install --prefix test/oracle). Each case goes to a Worker inside
 // workerd as an HTTP request; the Worker calls a fresh SQLite-backed object's run(ops) over workerd's
-// own RPC and answers with JSON, so nothing passes through miniflare's Node-side proxy.
+// own RPC (once per segment, all calls at once for a concurrent one, see concurrent.ts) and answers
+// with JSON, so nothing passes through miniflare's Node-side proxy.
 import { readFileSync } from "node:fs";
+import { assembleResults, planSegments } from "./concurrent.ts";
 import { interpreterModule } from "./interpreter.ts";
-import { parseResults } from "./ops.ts";
 import type { OracleRunner } from "./runner.ts";
 
 interface MiniflareResponse {
@@ -56,10 +57,16 @@ export function compatibilityDate(miniflare: MiniflareModule): string {
 const WORKER = `
 export default {
   async fetch(request, env) {
-    const { ops, object } = await request.json();
+    const { segments, object } = await request.json();
     const ns = object === "noAlarmHandler" ? env.ORACLE_NO_ALARM : env.ORACLE;
     try {
-      return Response.json({ results: await ns.get(ns.newUniqueId()).run(ops) });
+      const stub = ns.get(ns.newUniqueId());
+      const results = [];
+      for (const segment of segments) {
+        if (segment.kind === "serial") results.push(await stub.run(segment.ops));
+        else results.push(await Promise.all(segment.calls.map((ops) => stub.run(ops).catch((e) => ({ callFailed: { name: String(e?.name), message: String(e?.message) } })))));
+      }
+      return Response.json({ results });
     } catch (e) {
       return Response.json({ failure: { name: String(e?.name), message: String(e?.message) } });
     }
@@ -82,9 +89,10 @@ export async function startWorkerd(miniflare: MiniflareModule): Promise<OracleRu
   return {
     label,
     async run(oracleCase) {
+      const segments = planSegments(oracleCase.ops);
       const response = await mf.dispatchFetch("http://oracle/", {
         method: "POST",
-        body: JSON.stringify({ ops: oracleCase.ops, object: oracleCase.object }),
+        body: JSON.stringify({ segments, object: oracleCase.object }),
         headers: { "content-type": "application/json" },
       });
       const text = await response.text();
@@ -95,7 +103,8 @@ export async function startWorkerd(miniflare: MiniflareModule): Promise<OracleRu
         throw new Error(`${label}: HTTP ${response.status} with a body that is not JSON: ${text.slice(0, 500)}`);
       }
       if (body.failure !== undefined) throw new Error(`${label}: run() failed: ${body.failure.name}: ${body.failure.message}`);
-      return parseResults(body.results, label);
+      if (!Array.isArray(body.results)) throw new Error(`${label}: expected an array of segment results, got ${text.slice(0, 200)}`);
+      return assembleResults(segments, body.results, label);
     },
     close: () => mf.dispose(),
   };

@@ -19,4 +19,7 @@ export const DOC = {
   alarms: "api/alarms",
   state: "api/state",
   clone: "api/sqlite-storage-api#put (structured clone algorithm)",
+  inputGate: "api/sqlite-storage-api#do-kv-async-get (allowConcurrency: input gates hold other events while storage is awaited)",
+  putOptions: "api/sqlite-storage-api#do-kv-async-put (allowUnconfirmed, noCache)",
+  blockConcurrencyWhile: "api/state#blockconcurrencywhile",
 } as const;
