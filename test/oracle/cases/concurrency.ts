@@ -61,13 +61,13 @@ export const CONCURRENCY_CASES: OracleCase[] = [
   {
     name: "concurrent events: a timer between get and put lets the others in (every event reads 0)",
     doc: DOC.inputGate,
-    ops: [{ op: "concurrent", calls: [[load("async"), { op: "sleep", ms: 50 }, store("async")]], repeat: EVENTS }, ...final],
+    ops: [{ op: "concurrent", calls: [[load("async"), { op: "sleep", ms: 100 }, store("async")]], repeat: EVENTS }, ...final],
   },
   {
     name: "concurrent events: another event runs while one awaits a timer",
     doc: DOC.inputGate,
     ops: [
-      { op: "concurrent", calls: [[{ op: "sleep", ms: 50 }, { op: "put", key: "a", value: "late" }], [{ op: "get", key: "a" }], [{ op: "kv.get", key: "a" }]] },
+      { op: "concurrent", calls: [[{ op: "sleep", ms: 100 }, { op: "put", key: "a", value: "late" }], [{ op: "get", key: "a" }], [{ op: "kv.get", key: "a" }]] },
       { op: "get", key: "a" },
     ],
   },

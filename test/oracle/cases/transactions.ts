@@ -115,6 +115,33 @@ export const TRANSACTION_CASES: OracleCase[] = [
     ],
   },
   {
+    name: "transaction nests: an inner closure that throws rolls back only its writes",
+    doc: DOC.transaction,
+    ops: [
+      {
+        op: "transaction",
+        ops: [{ op: "put", key: "outer", value: 1 }, { op: "transaction", ops: [{ op: "put", key: "inner", value: 1 }, { op: "throw", message: "inner" }] }, { op: "put", key: "after", value: 1 }],
+      },
+      { op: "list" },
+    ],
+  },
+  {
+    name: "transaction nests: an outer closure that throws rolls back a finished inner one",
+    doc: DOC.transaction,
+    ops: [
+      { op: "transaction", ops: [{ op: "put", key: "outer", value: 1 }, { op: "transaction", ops: [{ op: "put", key: "inner", value: 1 }] }, { op: "throw", message: "outer" }] },
+      { op: "list" },
+    ],
+  },
+  {
+    name: "transaction nests: transactionSync inside an async transaction closure",
+    doc: DOC.transaction,
+    ops: [
+      { op: "transaction", ops: [{ op: "put", key: "outer", value: 1 }, { op: "transactionSync", ops: [{ op: "kv.put", key: "inner", value: 1 }], returns: "sync" }] },
+      { op: "list" },
+    ],
+  },
+  {
     name: "transaction: txn.deleteAll()",
     doc: DOC.transaction,
     ops: [{ op: "put", key: "a", value: 1 }, { op: "transaction", ops: [{ op: "deleteAll" }] }, { op: "list" }],
