@@ -17,4 +17,20 @@ export class BenchCounter extends DurableObject {
     this.ctx.storage.kv.put("n", n);
     return n;
   }
+
+  /**
+   * The same read-modify-write through the promise API. Correct only because the input gate holds
+   * the object's other calls while a storage await is pending; without it, calls in flight beside
+   * each other read the same `n` and updates are lost.
+   */
+  async incrementStoredAsync(): Promise<number> {
+    const n = ((await this.ctx.storage.get<number>("n")) ?? 0) + 1;
+    await this.ctx.storage.put("n", n);
+    return n;
+  }
+
+  /** The stored counter (what the `incrementStored*` methods have written), for the bench's checks. */
+  async stored(): Promise<number> {
+    return this.ctx.storage.kv.get<number>("n") ?? 0;
+  }
 }

@@ -12,7 +12,8 @@
  *                                       hosts × isolates per host; default: quick h2i1,h2i2,h1i2,
  *                                       full all four)
  *   npm run bench -- --scenarios=http   only these scenario groups: rpc (raw echo + typed RPC),
- *                                       http (HTTP end to end vs workerd); default both
+ *                                       http (HTTP end to end vs workerd), gate (the input gate's
+ *                                       cost, with the pipelined echo beside it); default all three
  *
  * What runs, per round (A = baseline, B = scenarios; rounds repeat A B A B ...):
  *   A  raw echo, sequential round trips (bench/raw-echo.ts, fresh echo server process)
@@ -21,6 +22,10 @@
  *   B  typed RPC throughput: exactly 256 calls in flight over 1000 objects for a fixed window,
  *      without storage (`increment`) and with one committed SQLite KV write per call
  *      (`incrementStored`), per topology (hosts × isolates per host)
+ *   A  RPC read-modify-write with the sync KV API (`kv.get` + `kv.put`), then B  the same with the
+ *      promise API (`await storage.get` + `await storage.put`, which only the input gate keeps
+ *      correct): 256 in flight on one object, 2 hosts × 1 isolate; after every run the stored
+ *      counter must equal the calls made, or the run fails (a lost update)
  *   A  HTTP on workerd via miniflare, then B  HTTP on `serve()`, per case: 1 and 64 connections
  *      over 1 and 1000 objects, one KV write per request (bench/http-load.ts; autocannon in a
  *      child process, installed on demand in bench/peers/)
@@ -66,9 +71,14 @@ interface Topology {
   sequential: BenchMethod[];
   /** Which throughput scenarios run on this topology. */
   throughput: BenchMethod[];
+  /** Whether the input-gate scenario (sync vs async read-modify-write on one object) runs here. */
+  gate: boolean;
 }
 
 type BenchMethod = "increment" | "incrementStored";
+/** The input-gate scenario's two variants: the same read-modify-write, sync and promise KV API. */
+type GateMethod = "incrementStored" | "incrementStoredAsync";
+type ThroughputMethod = BenchMethod | GateMethod;
 type Stub = DurableObjectStub<BenchCounter>;
 
 interface Settings {
@@ -84,16 +94,17 @@ interface Settings {
   topologies: Topology[];
   /** The whole run must finish within this, or it is aborted (coordinators closed, exit code 1). */
   totalBudgetMs: number;
-  /** Scenario groups: rpc = raw echo + typed RPC; http = HTTP end to end vs workerd. */
+  /** Scenario groups: rpc = raw echo + typed RPC; http = HTTP end to end vs workerd; gate = input gate. */
   rpc: boolean;
   http: boolean;
+  gate: boolean;
 }
 
 const BOTH: BenchMethod[] = ["increment", "incrementStored"];
-const TOPO_2x1: Topology = { id: "h2i1", label: "2 hosts × 1 isolate", hostCount: 2, isolatesPerHost: 1, sequential: BOTH, throughput: BOTH };
-const TOPO_2x2: Topology = { id: "h2i2", label: "2 hosts × 2 isolates", hostCount: 2, isolatesPerHost: 2, sequential: [], throughput: BOTH };
-const TOPO_1x2: Topology = { id: "h1i2", label: "1 host × 2 isolates", hostCount: 1, isolatesPerHost: 2, sequential: ["increment"], throughput: BOTH };
-const TOPO_1x1: Topology = { id: "h1i1", label: "1 host × 1 isolate", hostCount: 1, isolatesPerHost: 1, sequential: ["increment"], throughput: BOTH };
+const TOPO_2x1: Topology = { id: "h2i1", label: "2 hosts × 1 isolate", hostCount: 2, isolatesPerHost: 1, sequential: BOTH, throughput: BOTH, gate: true };
+const TOPO_2x2: Topology = { id: "h2i2", label: "2 hosts × 2 isolates", hostCount: 2, isolatesPerHost: 2, sequential: [], throughput: BOTH, gate: false };
+const TOPO_1x2: Topology = { id: "h1i2", label: "1 host × 2 isolates", hostCount: 1, isolatesPerHost: 2, sequential: ["increment"], throughput: BOTH, gate: false };
+const TOPO_1x1: Topology = { id: "h1i1", label: "1 host × 1 isolate", hostCount: 1, isolatesPerHost: 1, sequential: ["increment"], throughput: BOTH, gate: false };
 
 const QUICK: Settings = {
   rounds: 3,
@@ -109,6 +120,7 @@ const QUICK: Settings = {
   totalBudgetMs: 360_000,
   rpc: true,
   http: true,
+  gate: true,
 };
 
 const FULL: Settings = {
@@ -125,6 +137,7 @@ const FULL: Settings = {
   totalBudgetMs: 1_200_000,
   rpc: true,
   http: true,
+  gate: true,
 };
 
 const ECHO_IN_FLIGHT = [1, 16, 256] as const;
@@ -160,9 +173,9 @@ function parseArgs(argv: string[]): Args {
     else if (a.startsWith("--topologies=")) args.topologies = a.slice("--topologies=".length).split(",").filter((t) => t !== "");
     else if (a.startsWith("--scenarios=")) args.scenarios = a.slice("--scenarios=".length).split(",").filter((t) => t !== "");
     else if (a === "--help" || a === "-h") {
-      process.stdout.write("usage: npm run bench [-- --quick] [--profile] [--runs=N] [--topologies=h2i1,h2i2,h1i2,h1i1] [--scenarios=rpc,http]\n");
+      process.stdout.write("usage: npm run bench [-- --quick] [--profile] [--runs=N] [--topologies=h2i1,h2i2,h1i2,h1i1] [--scenarios=rpc,http,gate]\n");
       process.exit(0);
-    } else throw new Error(`unknown argument ${a} (expected --quick, --profile, --runs=N, --topologies=ids, --scenarios=rpc,http)`);
+    } else throw new Error(`unknown argument ${a} (expected --quick, --profile, --runs=N, --topologies=ids, --scenarios=rpc,http,gate)`);
   }
   if (args.rounds !== undefined && args.rounds < 1) throw new Error("--runs must be at least 1");
   return args;
@@ -311,12 +324,14 @@ async function rpcSequential(stub: Stub, method: BenchMethod, calls: number, war
 /**
  * Keeps exactly `inFlight` calls outstanding, round-robin over `stubs` (a new call starts whenever
  * one resolves), for `warmupMs` + `measureMs`; returns the calls completed per second in the
- * measured window. Any failed call fails the run.
+ * measured window, and how many calls were made in all (warm-up and drain included: every one
+ * completed). Any failed call fails the run.
  */
-function rpcThroughput(stubs: Stub[], method: BenchMethod, inFlight: number, warmupMs: number, measureMs: number): Promise<number> {
-  return new Promise<number>((resolve, reject) => {
+function rpcThroughput(stubs: Stub[], method: ThroughputMethod, inFlight: number, warmupMs: number, measureMs: number): Promise<{ rate: number; calls: number }> {
+  return new Promise<{ rate: number; calls: number }>((resolve, reject) => {
     let cursor = 0;
     let outstanding = 0;
+    let calls = 0;
     let measuring = false;
     let stopping = false;
     let settled = false;
@@ -330,7 +345,7 @@ function rpcThroughput(stubs: Stub[], method: BenchMethod, inFlight: number, war
       stopping = true;
       for (const t of timers) clearTimeout(t);
       if (error !== undefined) reject(error);
-      else resolve(rate);
+      else resolve({ rate, calls });
     };
     const onResult = (value: number): void => {
       outstanding--;
@@ -348,6 +363,7 @@ function rpcThroughput(stubs: Stub[], method: BenchMethod, inFlight: number, war
       const stub = stubs[cursor] as Stub;
       cursor = cursor + 1 === stubs.length ? 0 : cursor + 1;
       outstanding++;
+      calls++;
       stub[method]().then(onResult, onError);
     };
     timers.push(
@@ -396,12 +412,24 @@ interface Cluster {
   /** One object, for the throughput variants that load a single object. */
   oneStub: Stub[];
   seqStubs: Record<BenchMethod, Stub>;
+  /** The input-gate scenario's object, the calls made on it so far, and its counter as last read. */
+  gate: { stub: Stub; calls: number; stored: number };
   /** Host pids, recorded once ready (to attribute profiles, and to check that they are gone). */
   pids: number[];
   /** Per host: the worker thread ids of its isolates (to attribute profiles). */
   threadIds: number[][];
   /** Measurement windows (µs, monotonic clock) per scenario figure key, for windowed profiles. */
   windows: Map<string, Array<[number, number]>>;
+}
+
+/** SQLite databases a cluster's objects created: the 1000 objects, and each single object that wrote. */
+function databaseCount(c: Cluster, s: Settings): number {
+  const writes = c.topo.throughput.includes("incrementStored");
+  let n = writes ? s.objects : 0;
+  if (s.rpc && c.topo.sequential.includes("incrementStored")) n++; // seq-kv
+  if (s.rpc && writes && variantsOf(c.topo).some((v) => v.oneObject)) n++; // thr-one
+  if (s.gate && c.topo.gate) n++; // gate
+  return n;
 }
 
 function nowUs(): number {
@@ -519,6 +547,7 @@ async function startCluster(topo: Topology, settings: Settings, profile: boolean
     stubs: [],
     oneStub: [coordinator.get("thr-one", BenchCounter)],
     seqStubs: { increment: coordinator.get("seq-mem", BenchCounter), incrementStored: coordinator.get("seq-kv", BenchCounter) },
+    gate: { stub: coordinator.get("gate", BenchCounter), calls: 0, stored: 0 },
     pids: [],
     threadIds: [],
     windows: new Map(),
@@ -584,10 +613,16 @@ function stubsFor(c: Cluster, v: ThroughputVariant): Stub[] {
 }
 
 function defineFigures(reg: Registry, s: Settings): void {
-  if (!s.rpc) return;
-  reg.define("echo.seq.p50", "Raw echo: sequential round trip p50", "µs");
-  reg.define("echo.seq.p99", "Raw echo: sequential round trip p99", "µs");
-  for (const k of ECHO_IN_FLIGHT) reg.define(`echo.pipe.${k}`, `Raw echo: pipelined, ${k} in flight`, "frames/s");
+  if (s.rpc) {
+    reg.define("echo.seq.p50", "Raw echo: sequential round trip p50", "µs");
+    reg.define("echo.seq.p99", "Raw echo: sequential round trip p99", "µs");
+  }
+  if (s.rpc || s.gate) for (const k of ECHO_IN_FLIGHT) reg.define(`echo.pipe.${k}`, `Raw echo: pipelined, ${k} in flight`, "frames/s");
+  if (s.rpc) defineRpcFigures(reg, s);
+  if (s.gate) defineGateFigures(reg, s);
+}
+
+function defineRpcFigures(reg: Registry, s: Settings): void {
   for (const topo of s.topologies) {
     for (const m of topo.sequential) {
       const key = seqKey(topo, m);
@@ -621,6 +656,58 @@ function defineFigures(reg: Registry, s: Settings): void {
 }
 
 // ---------------------------------------------------------------------------------------------------
+// The input gate's cost: the same read-modify-write of one counter through the sync KV API and
+// through the promise API, 256 calls in flight on one object. Only the input gate keeps the promise
+// variant correct (the calls beside an awaited `storage.get` wait), so its figure is the gate's cost.
+
+const GATE_IN_FLIGHT = 256;
+/** Per round: the sync variant (the baseline), then the async one. */
+const GATE_METHODS: GateMethod[] = ["incrementStored", "incrementStoredAsync"];
+const GATE_TEXT: Record<GateMethod, string> = {
+  incrementStored: "sync API (`kv.get` + `kv.put`)",
+  incrementStoredAsync: "async API (`await storage.get` + `await storage.put`)",
+};
+
+function gateKey(topo: Topology, m: GateMethod): string {
+  return `gate.${m === "incrementStored" ? "sync" : "async"}.${topo.id}`;
+}
+
+function defineGateFigures(reg: Registry, s: Settings): void {
+  for (const topo of s.topologies) {
+    if (!topo.gate) continue;
+    for (const m of GATE_METHODS) {
+      reg.define(gateKey(topo, m), `Input gate: RPC read-modify-write of one counter, ${GATE_TEXT[m]}, ${GATE_IN_FLIGHT} in flight on 1 object, ${topo.label}`, "calls/s");
+    }
+    const sync = gateKey(topo, "incrementStored");
+    reg.ratio(sync, `echo.pipe.${GATE_IN_FLIGHT}`, `÷ echo @${GATE_IN_FLIGHT}`);
+    reg.ratio(gateKey(topo, "incrementStoredAsync"), sync, "÷ sync API (the gate's cost)");
+  }
+}
+
+/** One run of a gate variant on the cluster's gate object: calls/s, and the calls made. */
+function gateRun(c: Cluster, m: GateMethod, warmupMs: number, measureMs: number): Promise<{ rate: number; calls: number }> {
+  const budget = warmupMs + measureMs + DRAIN_BUDGET_MS + 5_000;
+  return bounded(`input gate ${m}() on ${c.topo.label}`, budget, rpcThroughput([c.gate.stub], m, GATE_IN_FLIGHT, warmupMs, measureMs));
+}
+
+/**
+ * After every gate run: the stored counter must equal every call made on the gate object so far
+ * (each call adds one). Less means two calls read the same value: a lost update, which fails the run.
+ */
+async function checkGate(c: Cluster, m: GateMethod, calls: number): Promise<void> {
+  c.gate.calls += calls;
+  const stored = checkNumber(await bounded(`reading the gate counter on ${c.topo.label}`, DRAIN_BUDGET_MS, c.gate.stub.stored()), "stored()");
+  c.gate.stored = stored;
+  if (stored === c.gate.calls) return;
+  const made = c.gate.calls.toLocaleString("en-US");
+  throw new Error(
+    `bench: input gate on ${c.topo.label}: the counter is ${stored.toLocaleString("en-US")} after ${made} read-modify-write calls ` +
+      `(this run: ${calls.toLocaleString("en-US")} of ${m}(), ${GATE_IN_FLIGHT} in flight): ${(c.gate.calls - stored).toLocaleString("en-US")} updates lost. ` +
+      `Calls delivered while another call awaits storage must wait for it (the input gate, runtime/object/object-table.ts).`,
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------
 // The run
 
 /**
@@ -631,6 +718,10 @@ function defineFigures(reg: Registry, s: Settings): void {
 async function warmUpRound(s: Settings): Promise<void> {
   log("warm-up pass (not recorded)");
   for (const c of clusters) {
+    if (s.gate && c.topo.gate) {
+      for (const m of GATE_METHODS) await checkGate(c, m, (await gateRun(c, m, 0, s.throughputWarmupMs * 2)).calls);
+    }
+    if (!s.rpc) continue;
     for (const m of c.topo.sequential) {
       const calls = s.rpcSequentialCalls + s.rpcSequentialWarmup;
       const budget = SEQUENTIAL_BUDGET_BASE_MS * 2 + (calls * SEQUENTIAL_BUDGET_US_PER_CALL) / 1000;
@@ -649,14 +740,43 @@ async function runRounds(s: Settings, reg: Registry, echoDir: string, http: Http
   await warmUpRound(s);
   for (let r = 0; r < s.rounds; r++) {
     log(`round ${r + 1}/${s.rounds}`);
-    if (s.rpc) await rpcRound(s, reg, echoDir);
+    if (s.rpc || s.gate) await rpcRound(s, reg, echoDir);
     // A: HTTP on workerd, B: HTTP on serve(), per case.
     await http?.round(reg);
   }
 }
 
-/** One round of scenarios 1 and 2: echo sequential → RPC sequential → echo pipelined → RPC throughput. */
+/**
+ * One round of scenarios 1 and 2 and the input gate: echo sequential → RPC sequential → echo
+ * pipelined → RPC throughput → gate sync → gate async (each part only when its group runs).
+ */
 async function rpcRound(s: Settings, reg: Registry, echoDir: string): Promise<void> {
+  if (s.rpc) await rpcSequentialPhase(s, reg, echoDir);
+
+  // A: raw echo, pipelined (fresh echo server; its sequential phase is a 1-call formality).
+  const ep = await measureRawEcho({ runDir: echoDir, sequentialCalls: 1, pipelinedMs: s.echoPipelinedMs, inFlight: [...ECHO_IN_FLIGHT] });
+  for (const k of ECHO_IN_FLIGHT) reg.record(`echo.pipe.${k}`, ep.throughput[k] ?? Number.NaN);
+  log(`  echo pipelined ${ECHO_IN_FLIGHT.map((k) => `${k}: ${(ep.throughput[k] ?? 0).toLocaleString("en-US")}/s`).join(", ")}`);
+
+  if (s.rpc) await rpcThroughputPhase(s, reg);
+
+  // A: read-modify-write with the sync KV API, B: the same with the promise API, per topology.
+  if (!s.gate) return;
+  for (const c of clusters) {
+    if (!c.topo.gate) continue;
+    for (const m of GATE_METHODS) {
+      const key = gateKey(c.topo, m);
+      const w0 = nowUs();
+      const { rate, calls } = await gateRun(c, m, s.throughputWarmupMs, s.throughputMs);
+      addWindow(c, key, w0, nowUs());
+      reg.record(key, Math.round(rate));
+      log(`  ${c.topo.id} input gate ${m}: ${Math.round(rate).toLocaleString("en-US")} calls/s`);
+      await checkGate(c, m, calls);
+    }
+  }
+}
+
+async function rpcSequentialPhase(s: Settings, reg: Registry, echoDir: string): Promise<void> {
   // A: raw echo, sequential (fresh echo server).
   const es = await measureRawEcho({ runDir: echoDir, sequentialCalls: s.echoSequentialCalls, inFlight: [] });
   reg.record("echo.seq.p50", es.rttP50Us);
@@ -676,12 +796,9 @@ async function rpcRound(s: Settings, reg: Registry, echoDir: string): Promise<vo
       log(`  ${c.topo.id} sequential ${m}: p50 ${res.p50.toFixed(1)} µs, p99 ${res.p99.toFixed(1)} µs`);
     }
   }
+}
 
-  // A: raw echo, pipelined (fresh echo server; its sequential phase is a 1-call formality).
-  const ep = await measureRawEcho({ runDir: echoDir, sequentialCalls: 1, pipelinedMs: s.echoPipelinedMs, inFlight: [...ECHO_IN_FLIGHT] });
-  for (const k of ECHO_IN_FLIGHT) reg.record(`echo.pipe.${k}`, ep.throughput[k] ?? Number.NaN);
-  log(`  echo pipelined ${ECHO_IN_FLIGHT.map((k) => `${k}: ${(ep.throughput[k] ?? 0).toLocaleString("en-US")}/s`).join(", ")}`);
-
+async function rpcThroughputPhase(s: Settings, reg: Registry): Promise<void> {
   // B: typed RPC throughput.
   for (const c of clusters) {
     for (const v of variantsOf(c.topo)) {
@@ -689,7 +806,7 @@ async function rpcRound(s: Settings, reg: Registry, echoDir: string): Promise<vo
         const budget = s.throughputWarmupMs + s.throughputMs + DRAIN_BUDGET_MS + 5_000;
         const key = thrKey(c.topo, m, v);
         const w0 = nowUs();
-        const rate = await bounded(`throughput ${m}() on ${c.topo.label}`, budget, rpcThroughput(stubsFor(c, v), m, v.inFlight, s.throughputWarmupMs, s.throughputMs));
+        const { rate } = await bounded(`throughput ${m}() on ${c.topo.label}`, budget, rpcThroughput(stubsFor(c, v), m, v.inFlight, s.throughputWarmupMs, s.throughputMs));
         addWindow(c, key, w0, nowUs());
         reg.record(key, Math.round(rate));
         log(`  ${c.topo.id}${v.suffix} throughput ${m}: ${Math.round(rate).toLocaleString("en-US")} calls/s`);
@@ -740,7 +857,7 @@ function targetMet(t: Target, reg: Registry): boolean | undefined {
 
 function markdownTable(reg: Registry, s: Settings, extraNotes: string[]): string {
   const lines: string[] = [];
-  lines.push("| Scenario | Median | Min – max | Ratio to the baseline of the same round (raw echo; workerd for HTTP): median (min – max) | Target (on the median) |");
+  lines.push("| Scenario | Median | Min – max | Ratio to the baseline of the same round (raw echo; workerd for HTTP; sync API for the input gate): median (min – max) | Target (on the median) |");
   lines.push("|---|---:|---:|---|---|");
   for (const f of reg.figures.values()) {
     if (f.once === true) continue;
@@ -793,11 +910,30 @@ function markdownTable(reg: Registry, s: Settings, extraNotes: string[]): string
         `On this VM cross-core wake-ups are expensive and the echo baseline is bimodal (≈ 60 µs typical, ≈ 18 µs when the scheduler packs both processes on one core); paired ratios compare runs that saw the same conditions.`,
     );
     lines.push(`- KV writes: one \`ctx.storage.kv.put\` per call, committed (SQLite WAL, synchronous=NORMAL) before the reply leaves, each call to a different object than the calls beside it (no group commit); every commit appends a page to that object's WAL, so storage grows during the run (see "Storage on disk"); storage in a temp dir on ${os.tmpdir()}.`);
+  } else if (s.gate) {
+    lines.push(`- ${s.rounds} rounds; raw echo sequential and typed RPC scenarios not run (--scenarios); echo pipelined ${s.echoPipelinedMs} ms per level, beside the input gate.`);
   } else {
     lines.push(`- ${s.rounds} rounds; raw echo and typed RPC not run (--scenarios).`);
   }
+  if (s.gate) lines.push(gateNote(s));
   lines.push(...extraNotes);
   return lines.join("\n");
+}
+
+function gateNote(s: Settings): string {
+  const checked = clusters
+    .filter((c) => c.topo.gate)
+    .map((c) =>
+      c.gate.stored === c.gate.calls
+        ? `${c.gate.calls.toLocaleString("en-US")} calls, counter ${c.gate.stored.toLocaleString("en-US")}, on ${c.topo.label}`
+        : `LOST UPDATES on ${c.topo.label}: counter ${c.gate.stored.toLocaleString("en-US")} after ${c.gate.calls.toLocaleString("en-US")} calls`,
+    )
+    .join("; ");
+  return (
+    `- Input gate: one object (\`gate\`), one counter, every call \`n = get("n") + 1; put("n", n)\` with ${GATE_IN_FLIGHT} calls in flight; per round the sync API run, then the async API run on the same object, ` +
+    `each ${s.throughputWarmupMs} ms warm-up + ${s.throughputMs} ms window, one commit per call (output gate). With the async API each call awaits storage twice; the input gate makes the object's other calls wait meanwhile, so no two calls read the same \`n\`. ` +
+    `After every run (warm-up pass included) the bench reads the stored counter, which must equal the calls made so far, or the run fails (a lost update): ${checked === "" ? "not run" : checked}.`
+  );
 }
 
 interface JsonFigure {
@@ -937,6 +1073,7 @@ function summarizeProfiles(before: Set<string>, selfFile: string | undefined, ht
     const sections: Section[] = [];
     if (kind === "thr") {
       for (const m of c.topo.throughput) sections.push({ title: `throughput ${m}()`, windows: c.windows.get(thrKey(c.topo, m)) ?? [] });
+      if (c.topo.gate) for (const m of GATE_METHODS) sections.push({ title: `input gate ${m}()`, windows: c.windows.get(gateKey(c.topo, m)) ?? [] });
     } else {
       sections.push({ title: "all measurement windows of this topology", windows: [...c.windows.values()].flat() });
     }
@@ -1005,12 +1142,16 @@ async function main(): Promise<void> {
     if (!known.some((t) => t.id === id)) throw new Error(`unknown topology ${id} (known: ${known.map((t) => t.id).join(", ")})`);
   }
   for (const id of args.scenarios ?? []) {
-    if (id !== "rpc" && id !== "http") throw new Error(`unknown scenario group ${id} (known: rpc, http)`);
+    if (id !== "rpc" && id !== "http" && id !== "gate") throw new Error(`unknown scenario group ${id} (known: rpc, http, gate)`);
   }
   const rpc = args.scenarios?.includes("rpc") ?? base.rpc;
   const withHttp = args.scenarios?.includes("http") ?? base.http;
-  const topologies = !rpc ? [] : args.topologies === undefined ? base.topologies : known.filter((t) => args.topologies?.includes(t.id));
-  const settings: Settings = { ...base, rounds: args.rounds ?? base.rounds, topologies, rpc, http: withHttp };
+  const gate = args.scenarios?.includes("gate") ?? base.gate;
+  const chosen = args.topologies === undefined ? base.topologies : known.filter((t) => args.topologies?.includes(t.id));
+  // Without the rpc group, only the topologies the gate scenario runs on are started.
+  const topologies = rpc ? chosen : gate ? chosen.filter((t) => t.gate) : [];
+  if (gate && !topologies.some((t) => t.gate)) log("note: the input-gate scenario runs on h2i1 only, which is not among the topologies; it is skipped");
+  const settings: Settings = { ...base, rounds: args.rounds ?? base.rounds, topologies, rpc, http: withHttp, gate };
   const command = commandLine(argv);
   const version = codeVersion();
   if (distIsStale()) log("warning: runtime/ has sources newer than dist/; run `npm run build` first, or the bench measures old code");
@@ -1079,7 +1220,7 @@ async function main(): Promise<void> {
   for (const c of clusters) {
     const ms = closeMs.get(c.topo.id);
     if (ms === undefined) continue;
-    const dbs = c.topo.throughput.includes("incrementStored") ? ` (commits and closes ${settings.objects + (c.topo.sequential.includes("incrementStored") ? 1 : 0)} SQLite databases)` : "";
+    const dbs = c.topo.throughput.includes("incrementStored") ? ` (commits and closes ${databaseCount(c, settings)} SQLite databases)` : "";
     reg.define(`close.${c.topo.id}`, `Coordinator close, ${c.topo.label}${dbs}`, "ms", true);
     reg.record(`close.${c.topo.id}`, round(ms, 1));
   }
@@ -1123,6 +1264,7 @@ async function main(): Promise<void> {
     loadAverage: { start: loadStart, end: loadEnd },
     machineBusyBeforeStart: round(busyBefore, 3),
     http: http?.json() ?? null,
+    inputGate: settings.gate ? Object.fromEntries(clusters.filter((c) => c.topo.gate).map((c) => [c.topo.id, { object: "gate", calls: c.gate.calls, counter: c.gate.stored, lostUpdates: c.gate.calls - c.gate.stored }])) : null,
   });
   fs.writeFileSync(path.join(resultsDir, `${stem}.json`), `${JSON.stringify(json, null, 2)}\n`);
   fs.writeFileSync(path.join(resultsDir, `${stem}.md`), `${header}\n\n${table}\n${profileText === "" ? "" : `\n### CPU profiles (self time, top functions)\n\n${profileText}\n`}`);

@@ -417,10 +417,80 @@ function decode_BenchCounterIncrementStoredResults(bytes: Uint8Array): unknown {
   return (db >= 8 ? dv.getFloat64(d + 0, true) : 0);
 }
 
+function encode_BenchCounterIncrementStoredAsyncParams(args: readonly unknown[]): Uint8Array {
+  return encode(args, write_BenchCounterIncrementStoredAsyncParams);
+}
+
+function write_BenchCounterIncrementStoredAsyncParams(w: Writer, args: readonly unknown[]): void {
+  w.root(0, 0);
+  if (args.length > 0) w.fail("BenchCounter.incrementStoredAsync", "at most 0 arguments", args.length);
+}
+
+function decode_BenchCounterIncrementStoredAsyncParams(bytes: Uint8Array): unknown[] {
+  const r = reader.reset(bytes, "BenchCounter.incrementStoredAsync parameters");
+  r.root("BenchCounterIncrementStoredAsyncParams");
+  return [];
+}
+
+function encode_BenchCounterIncrementStoredAsyncResults(value: unknown): Uint8Array {
+  return encode(value, write_BenchCounterIncrementStoredAsyncResults);
+}
+
+function write_BenchCounterIncrementStoredAsyncResults(w: Writer, value: unknown): void {
+  const s = w.root(1, 0);
+  const dv = w.dv;
+  dv.setFloat64(s + 0, w.num(value, "BenchCounter.incrementStoredAsync result"), true);
+}
+
+function decode_BenchCounterIncrementStoredAsyncResults(bytes: Uint8Array): unknown {
+  const r = reader.reset(bytes, "BenchCounter.incrementStoredAsync result");
+  r.root("BenchCounterIncrementStoredAsyncResults");
+  const dv = r.dv;
+  const d = r.sd;
+  const db = r.sdb;
+  return (db >= 8 ? dv.getFloat64(d + 0, true) : 0);
+}
+
+function encode_BenchCounterStoredParams(args: readonly unknown[]): Uint8Array {
+  return encode(args, write_BenchCounterStoredParams);
+}
+
+function write_BenchCounterStoredParams(w: Writer, args: readonly unknown[]): void {
+  w.root(0, 0);
+  if (args.length > 0) w.fail("BenchCounter.stored", "at most 0 arguments", args.length);
+}
+
+function decode_BenchCounterStoredParams(bytes: Uint8Array): unknown[] {
+  const r = reader.reset(bytes, "BenchCounter.stored parameters");
+  r.root("BenchCounterStoredParams");
+  return [];
+}
+
+function encode_BenchCounterStoredResults(value: unknown): Uint8Array {
+  return encode(value, write_BenchCounterStoredResults);
+}
+
+function write_BenchCounterStoredResults(w: Writer, value: unknown): void {
+  const s = w.root(1, 0);
+  const dv = w.dv;
+  dv.setFloat64(s + 0, w.num(value, "BenchCounter.stored result"), true);
+}
+
+function decode_BenchCounterStoredResults(bytes: Uint8Array): unknown {
+  const r = reader.reset(bytes, "BenchCounter.stored result");
+  r.root("BenchCounterStoredResults");
+  const dv = r.dv;
+  const d = r.sd;
+  const db = r.sdb;
+  return (db >= 8 ? dv.getFloat64(d + 0, true) : 0);
+}
+
 /** Codecs by class and method name; `id` is the method's stable id (Call.methodId). */
 export const codecs: Record<string, Record<string, MethodCodec>> = {
   BenchCounter: {
     increment: { id: 1, encodeParams: encode_BenchCounterIncrementParams, decodeParams: decode_BenchCounterIncrementParams, encodeResult: encode_BenchCounterIncrementResults, decodeResult: decode_BenchCounterIncrementResults },
     incrementStored: { id: 2, encodeParams: encode_BenchCounterIncrementStoredParams, decodeParams: decode_BenchCounterIncrementStoredParams, encodeResult: encode_BenchCounterIncrementStoredResults, decodeResult: decode_BenchCounterIncrementStoredResults },
+    incrementStoredAsync: { id: 3, encodeParams: encode_BenchCounterIncrementStoredAsyncParams, decodeParams: decode_BenchCounterIncrementStoredAsyncParams, encodeResult: encode_BenchCounterIncrementStoredAsyncResults, decodeResult: decode_BenchCounterIncrementStoredAsyncResults },
+    stored: { id: 4, encodeParams: encode_BenchCounterStoredParams, decodeParams: decode_BenchCounterStoredParams, encodeResult: encode_BenchCounterStoredResults, decodeResult: decode_BenchCounterStoredResults },
   },
 };

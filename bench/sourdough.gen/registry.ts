@@ -19,6 +19,8 @@ export const registry = {
       methods: {
         increment: { id: 1, params: [] },
         incrementStored: { id: 2, params: [] },
+        incrementStoredAsync: { id: 3, params: [] },
+        stored: { id: 4, params: [] },
       },
     },
   },

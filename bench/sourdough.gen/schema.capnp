@@ -23,3 +23,19 @@ struct BenchCounterIncrementStoredParams @0x9f1c1112ab98a0f5 {
 struct BenchCounterIncrementStoredResults @0xcd0c7bde2843b2c8 {
   result @0 :Float64;
 }
+
+# BenchCounter.incrementStoredAsync(): number, method id 3
+struct BenchCounterIncrementStoredAsyncParams @0x8298a80e4813afa3 {
+}
+
+struct BenchCounterIncrementStoredAsyncResults @0x8c4bf0a41d8cdd89 {
+  result @0 :Float64;
+}
+
+# BenchCounter.stored(): number, method id 4
+struct BenchCounterStoredParams @0x969b71a719ba795f {
+}
+
+struct BenchCounterStoredResults @0xd667e0ae5ed613a9 {
+  result @0 :Float64;
+}

@@ -4,8 +4,8 @@
 import type * as $sourdough from "sourdough";
 import type { BenchCounter } from "../objects.ts";
 
-/** A typed stub of BenchCounter: its RPC methods (increment, incrementStored), plus `id`, `name` and `fetch`. */
-export type BenchCounterStub = Pick<$sourdough.DurableObjectStub<BenchCounter>, "increment" | "incrementStored" | "id" | "name" | "fetch">;
+/** A typed stub of BenchCounter: its RPC methods (increment, incrementStored, incrementStoredAsync, stored), plus `id`, `name` and `fetch`. */
+export type BenchCounterStub = Pick<$sourdough.DurableObjectStub<BenchCounter>, "increment" | "incrementStored" | "incrementStoredAsync" | "stored" | "id" | "name" | "fetch">;
 /** The namespace (binding) of BenchCounter. */
 export type BenchCounterNamespace = $sourdough.DurableObjectNamespace<BenchCounter>;
 
