@@ -3,13 +3,14 @@
 // and only then replies. Transport-agnostic: it serves any Pipe, so the same code runs in a host
 // isolate and in-process (`hostCount: 0`).
 //
-// The input gate, as workerd's: an event of an object starts only when the previous one has run to an
-// await on something other than storage (or finished). Storage is synchronous underneath, so an
-// awaited storage call settles in the same microtask drain as the code that made it; holding the
-// object's next event until the end of the turn (the check phase, after every microtask of this
-// turn) therefore keeps the gate closed across any chain of storage awaits, while an await on RPC,
-// fetch or a timer lets the next event in. blockConcurrencyWhile() and transaction() hold the gate
-// until their callbacks finish.
+// The input gate, as workerd's: an event of an object starts only once the previous one has run to
+// an await on something other than storage (or finished). Storage is synchronous underneath, so an
+// awaited storage call settles within the microtask drain of the code that made it. The next event
+// is therefore started from a process.nextTick queued by a microtask: Node runs it only when the
+// microtask queue is empty, so every chain of storage awaits of the previous event has run, while an
+// await on RPC, fetch or a timer (a later macrotask) lets the next event in. Events of one batch
+// still start in the same macrotask. blockConcurrencyWhile() and transaction() hold the gate until
+// their callbacks finish.
 import path from "node:path";
 import { ErrorCode, SourdoughError, describeValue } from "../errors.ts";
 import { DurableObjectId, isValidId } from "../ids.ts";
@@ -62,8 +63,10 @@ class ActiveObject {
   /** Events delivered or queued and not yet answered. */
   inFlight = 0;
   lastActive = Date.now();
-  /** An event of this object started during this turn: the next one waits for the turn to end. */
-  startedThisTurn = false;
+  /** An event started and the microtasks it queued have not all run yet: the next one waits. */
+  draining = false;
+  /** Counts started events, so a drain notice of an earlier event cannot open the gate early. */
+  started = 0;
   /** Events waiting for the input gate, in arrival order. */
   readonly queue: Event[] = [];
   readonly waiting = new Set<Promise<unknown>>();
@@ -79,8 +82,6 @@ export class ObjectTable implements OutputGate {
   readonly #objects = new Map<string, ActiveObject>();
   readonly #connections = new Set<FrameConnection>();
   readonly #dirty = new Set<ActiveObject>();
-  /** Objects that started an event this turn or have events waiting for their gate. */
-  readonly #gated = new Set<ActiveObject>();
   #turnEndScheduled = false;
   /** Senders waiting for this turn's writes to be committed (the output gate). */
   #afterCommit: Array<(error: Error | undefined) => void> = [];
@@ -222,7 +223,7 @@ export class ObjectTable implements OutputGate {
     const storage = new ObjectStorage({
       file: dir === undefined ? ":memory:" : path.join(dir, call.namespace, `${call.objectId}.sqlite`),
       onDirty: () => this.#markDirty(obj),
-      onGateReleased: () => this.#scheduleTurnEnd(),
+      onGateReleased: () => this.#gateReleased(obj),
       onAlarmChange: (time) => this.#alarms.changed(call.namespace, call.objectId, call.name, time),
       hasAlarmHandler: typeof (Class.prototype as { alarm?: unknown }).alarm === "function",
     });
@@ -252,23 +253,34 @@ export class ObjectTable implements OutputGate {
   }
 
   // The input gate (see the top of this file): an event runs at once only if the gate is open and no
-  // earlier event is waiting; otherwise it waits, in arrival order, for the end of a turn.
+  // earlier event is waiting; otherwise it waits, in arrival order.
   #deliver(obj: ActiveObject, event: Event): void {
     obj.inFlight++;
-    if (obj.queue.length > 0 || !gateOpen(obj)) {
-      obj.queue.push(event);
-      this.#gated.add(obj);
-      this.#scheduleTurnEnd();
-      return;
-    }
-    this.#start(obj, event);
+    if (obj.queue.length > 0 || !gateOpen(obj)) obj.queue.push(event);
+    else this.#start(obj, event);
   }
 
   #start(obj: ActiveObject, event: Event): void {
-    obj.startedThisTurn = true;
-    this.#gated.add(obj);
-    this.#scheduleTurnEnd();
+    obj.draining = true;
+    const started = ++obj.started;
+    afterDrain(() => {
+      if (obj.started !== started) return;
+      obj.draining = false;
+      this.#next(obj);
+    });
     event.run();
+  }
+
+  // A blockConcurrencyWhile or transaction() callback finished: the next event may start once the
+  // code awaiting it has run.
+  #gateReleased(obj: ActiveObject): void {
+    afterDrain(() => this.#next(obj));
+  }
+
+  #next(obj: ActiveObject): void {
+    if (obj.queue.length === 0 || !gateOpen(obj)) return;
+    if (this.#objects.get(obj.key) !== obj) return; // reset: its queue was failed
+    this.#start(obj, obj.queue.shift()!);
   }
 
   #scheduleTurnEnd(): void {
@@ -277,25 +289,15 @@ export class ObjectTable implements OutputGate {
     setImmediate(this.#turnEnd);
   }
 
-  // End of a turn (check phase: every microtask of the turn has run). Commits what the turn wrote,
-  // then lets each gated object's next event in; that event's own turn ends at the next check phase.
+  // End of a turn (check phase: every microtask of the turn has run): commits what the turn wrote,
+  // then releases what the output gate held.
   readonly #turnEnd = (): void => {
     this.#turnEndScheduled = false;
     const failure = this.commitPending();
-    if (this.#afterCommit.length > 0) {
-      const waiting = this.#afterCommit;
-      this.#afterCommit = [];
-      for (const release of waiting) release(failure);
-    }
-    const gated = [...this.#gated];
-    this.#gated.clear();
-    for (const obj of gated) {
-      obj.startedThisTurn = false;
-      if (obj.queue.length === 0) continue;
-      if (this.#objects.get(obj.key) !== obj) continue; // reset: its queue was failed
-      if (gateOpen(obj)) this.#start(obj, obj.queue.shift()!);
-      else this.#gated.add(obj); // a transaction or blockConcurrencyWhile holds it; released later
-    }
+    if (this.#afterCommit.length === 0) return;
+    const waiting = this.#afterCommit;
+    this.#afterCommit = [];
+    for (const release of waiting) release(failure);
   };
 
   /**
@@ -353,7 +355,7 @@ export class ObjectTable implements OutputGate {
       throw error;
     } finally {
       obj.blockers--;
-      if (obj.blockers === 0 && obj.queue.length > 0) this.#scheduleTurnEnd();
+      if (obj.blockers === 0 && obj.queue.length > 0) this.#gateReleased(obj);
     }
   }
 
@@ -432,8 +434,14 @@ export class ObjectTable implements OutputGate {
   }
 }
 
+// Runs `fn` once every microtask queued so far (and every one they queue) has run: a microtask queues
+// a tick, and Node runs the tick queue only when the microtask queue is empty.
+function afterDrain(fn: () => void): void {
+  queueMicrotask(() => process.nextTick(fn));
+}
+
 function gateOpen(obj: ActiveObject): boolean {
-  return !obj.startedThisTurn && obj.blockers === 0 && !obj.storage.holdsInputGate;
+  return !obj.draining && obj.blockers === 0 && !obj.storage.holdsInputGate;
 }
 
 function commitError(key: string, cause: unknown): SourdoughError {

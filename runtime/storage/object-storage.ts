@@ -83,7 +83,8 @@ export class ObjectStorage {
   // so a transaction() that finishes while one started after it is still open waits for it.
   readonly #savepoints: Savepoint[] = [];
   #savepointSeq = 0;
-  #asyncTransactions = 0; // open transaction() closures: they hold the object's input gate
+  #asyncTransactions = 0; // transaction() calls not yet settled: they hold the object's input gate
+  readonly #topLevel: TransactionQueue = { busy: false, waiting: [] };
   #runningAlarm: number | undefined; // the alarm whose handler is running, hidden from getAlarm()
 
   constructor(location: StorageLocation) {
@@ -102,7 +103,7 @@ export class ObjectStorage {
   get<T = unknown>(key: string, options?: GetOptions): Promise<T | undefined>;
   get<T = unknown>(keys: string[], options?: GetOptions): Promise<Map<string, T>>;
   async get(keyOrKeys: string | string[], options?: GetOptions): Promise<unknown> {
-    checkOptions(options, "get");
+    checkOptions(options, "get", 2, "GetOptions");
     if (!Array.isArray(keyOrKeys)) return this.#get(keyOrKeys);
     checkKeyCount(keyOrKeys, "get");
     const out = new Map<string, unknown>();
@@ -117,11 +118,11 @@ export class ObjectStorage {
   put<T>(entries: Record<string, T>, options?: PutOptions): Promise<void>;
   async put(keyOrEntries: string | Record<string, unknown>, value?: unknown, options?: PutOptions): Promise<void> {
     if (keyOrEntries === null || typeof keyOrEntries !== "object") {
-      checkOptions(options, "put");
+      checkOptions(options, "put", 3, "PutOptions");
       if (value === undefined) throw storageError("put() called with undefined value. Store null, or delete the key.", TypeError);
       return this.#put(keyOrEntries, value);
     }
-    checkOptions(value as PutOptions | undefined, "put");
+    checkOptions(value, "put", 2, "PutOptions");
     const entries = Object.entries(keyOrEntries);
     checkKeyCount(entries, "put");
     for (const [k, v] of entries) this.#put(k, v);
@@ -130,7 +131,7 @@ export class ObjectStorage {
   delete(key: string, options?: PutOptions): Promise<boolean>;
   delete(keys: string[], options?: PutOptions): Promise<number>;
   async delete(keyOrKeys: string | string[], options?: PutOptions): Promise<boolean | number> {
-    checkOptions(options, "delete");
+    checkOptions(options, "delete", 2, "PutOptions");
     if (!Array.isArray(keyOrKeys)) return this.#delete(keyOrKeys);
     checkKeyCount(keyOrKeys, "delete");
     let n = 0;
@@ -138,16 +139,17 @@ export class ObjectStorage {
     return n;
   }
 
-  async list<T = unknown>(options: ListOptions = {}): Promise<Map<string, T>> {
-    checkOptions(options, "list");
-    return new Map(this.#list<T>(options));
+  async list<T = unknown>(options?: ListOptions | null): Promise<Map<string, T>> {
+    checkOptions(options, "list", 1, "ListOptions");
+    return new Map(this.#list<T>(options ?? {}));
   }
 
   /**
    * Deletes everything this object stored: all keys, the alarm and, as Cloudflare does for
    * SQLite-backed objects, every table, index, view and trigger made through `sql`.
    */
-  async deleteAll(): Promise<void> {
+  async deleteAll(options?: PutOptions): Promise<void> {
+    checkOptions(options, "deleteAll", 1, "PutOptions");
     this.#beginWrite();
     const db = this.#open();
     const objects = db
@@ -188,13 +190,32 @@ export class ObjectStorage {
 
   /**
    * Runs `closure` in a transaction: it commits when the closure resolves, and is rolled back when it
-   * throws or calls `txn.rollback()`; after rollback() every call on `txn` throws. While the closure
-   * runs, no other event is delivered to the object (as workerd, which runs it under
-   * blockConcurrencyWhile), so concurrent transactions of one object never interleave.
+   * throws or calls `txn.rollback()`; after rollback() every call on `txn` throws. As on workerd
+   * (which runs the closure under blockConcurrencyWhile): the closure starts in a later microtask; no
+   * other event is delivered to the object until it finishes; a transaction() called while another
+   * is open waits for it, unless it is called from inside that one's closure, where it nests.
    */
   async transaction<T>(closure: (txn: StorageTransaction) => Promise<T>): Promise<T> {
-    const savepoint = this.#enter();
+    // Which level this call queues at: inside the innermost running closure, or at the top.
+    const queue = this.#savepoints.at(-1)?.nested ?? this.#topLevel;
     this.#asyncTransactions++;
+    try {
+      if (queue.busy) await new Promise<void>((start) => queue.waiting.push(start));
+      else {
+        queue.busy = true;
+        await undefined; // a second call made in this same stretch of code queues behind this one
+      }
+      return await this.#runTransaction(closure);
+    } finally {
+      const next = queue.waiting.shift();
+      if (next !== undefined) next();
+      else queue.busy = false;
+      if (--this.#asyncTransactions === 0) this.#location.onGateReleased?.();
+    }
+  }
+
+  async #runTransaction<T>(closure: (txn: StorageTransaction) => Promise<T>): Promise<T> {
+    const savepoint = this.#enter();
     let rolledBack = false;
     // txn's methods are async: after rollback() they reject, as workerd's do.
     const live = <A extends unknown[], R>(name: string, fn: (...args: A) => Promise<R>) => (...args: A): Promise<R> =>
@@ -221,7 +242,6 @@ export class ObjectStorage {
       return result;
     } finally {
       await this.#leaveInOrder(savepoint, ok);
-      if (--this.#asyncTransactions === 0) this.#location.onGateReleased?.();
     }
   }
 
@@ -232,7 +252,7 @@ export class ObjectStorage {
 
   #enter(): Savepoint {
     this.#beginWrite();
-    const savepoint: Savepoint = { name: `sd_txn_${++this.#savepointSeq}`, finish: undefined };
+    const savepoint: Savepoint = { name: `sd_txn_${++this.#savepointSeq}`, finish: undefined, nested: { busy: false, waiting: [] } };
     this.#open().exec(`SAVEPOINT ${savepoint.name}`);
     this.#savepoints.push(savepoint);
     return savepoint;
@@ -270,13 +290,15 @@ export class ObjectStorage {
   // ---- alarms (api/alarms): one per object, stored in the object's own database ----
 
   /** The scheduled alarm time in ms since the epoch, or null. Null inside the alarm's own handler. */
-  async getAlarm(): Promise<number | null> {
+  async getAlarm(options?: GetOptions): Promise<number | null> {
+    checkOptions(options, "getAlarm", 1, "GetAlarmOptions");
     const time = this.storedAlarm();
     return time === this.#runningAlarm ? null : time;
   }
 
   /** Schedules `alarm()` at `time` (ms since the epoch or a Date), replacing any earlier alarm. */
-  async setAlarm(time: number | Date): Promise<void> {
+  async setAlarm(time: number | Date, options?: PutOptions): Promise<void> {
+    checkOptions(options, "setAlarm", 2, "SetAlarmOptions");
     const ms = time instanceof Date ? time.getTime() : time;
     if (typeof ms !== "number" || !Number.isFinite(ms)) {
       throw storageError(`setAlarm: expected a time in milliseconds since the epoch or a Date, got ${describeValue(time)}.`, TypeError);
@@ -289,7 +311,8 @@ export class ObjectStorage {
     this.#location.onAlarmChange?.(Math.trunc(ms));
   }
 
-  async deleteAlarm(): Promise<void> {
+  async deleteAlarm(options?: PutOptions): Promise<void> {
+    checkOptions(options, "deleteAlarm", 1, "SetAlarmOptions");
     if (this.storedAlarm() === null) return;
     this.#ensureAlarmTable().prepare(`DELETE FROM ${ALARM_TABLE}`).run();
     this.#location.onAlarmChange?.(null);
@@ -493,18 +516,20 @@ interface Savepoint {
   readonly name: string;
   /** Set when the transaction finished while an inner one was open: runs once that one is left. */
   finish: (() => void) | undefined;
+  /** transaction() calls made inside this one's closure: one runs at a time, the others wait. */
+  readonly nested: TransactionQueue;
 }
 
-// Cloudflare's option bags: unknown members are ignored, known ones must be booleans.
-function checkOptions(options: unknown, op: string): void {
-  if (options === undefined || options === null) return;
-  if (typeof options !== "object") throw storageError(`storage.${op}: options must be an object, got ${describeValue(options)}.`, TypeError);
-  for (const name of ["allowConcurrency", "allowUnconfirmed", "noCache"] as const) {
-    const value = (options as Record<string, unknown>)[name];
-    if (value !== undefined && typeof value !== "boolean") {
-      throw storageError(`storage.${op}: option ${name} must be a boolean, got ${describeValue(value)}.`, TypeError);
-    }
-  }
+interface TransactionQueue {
+  busy: boolean;
+  waiting: Array<() => void>;
+}
+
+// Cloudflare's option bags: workerd checks that the argument is an object (or null/undefined) and
+// reads the members it knows without checking their types.
+function checkOptions(options: unknown, op: string, position: number, type: string): void {
+  if (options === undefined || options === null || typeof options === "object") return;
+  throw storageError(`storage.${op}: parameter ${position} is not of type '${type}' (got ${describeValue(options)}). Pass an options object, e.g. { allowConcurrency: true }, or nothing.`, TypeError);
 }
 
 function prepareKv(db: Database.Database) {
