@@ -2,6 +2,8 @@
 // in-memory-state and the "input gates" / "output gates" rules), in both modes: many events at once
 // on one object never lose an update through any storage API, transactions serialize, and what an
 // object sends after a write leaves only once that write is committed.
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ClusterCoordinator } from "sourdough";
 import { Gates, TestCounter } from "../fixtures/objects.ts";
@@ -103,5 +105,42 @@ describe.each([
     const stub = object("options");
     expect(await stub.withOptions()).toEqual({ got: 1, listed: ["k"], deleted: true });
     await expect(stub.badOption()).rejects.toMatchObject({ name: "TypeError", message: expect.stringContaining("parameter 2 is not of type 'GetOptions'") });
+  });
+});
+
+// fetch() is gated in host isolates only: in-process (hostCount: 0) objects share the caller's global
+// fetch, which sourdough does not replace (docs/compatibility.md).
+describe("gates: fetch from an object in a host process", () => {
+  let cluster: TestCluster;
+  let server: http.Server;
+  let url: string;
+  const received: string[] = [];
+  beforeAll(async () => {
+    server = http.createServer((req, res) => {
+      received.push(req.url ?? "");
+      res.end("ok");
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    cluster = await startCluster({ hostCount: 1, isolatesPerHost: 1 });
+  });
+  afterAll(async () => {
+    await cluster.close();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  it("sends a fetch made after a write once the write is committed", async () => {
+    const stub = cluster.coordinator.get("fetch-ok", Gates);
+    expect(await stub.writeThenFetch(`${url}/ok`)).toBe(200);
+    expect(received).toContain("/ok");
+    expect(await stub.hasWritten()).toBe(true);
+  });
+
+  it("does not send a fetch made after a write whose commit fails", async () => {
+    const stub = cluster.coordinator.get("fetch-fail", Gates);
+    const error = await stub.writeBadThenFetch(`${url}/bad`).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: "ERR_STORAGE", retryable: true });
+    expect((error as Error).message).toContain("FOREIGN KEY constraint failed");
+    expect(received).not.toContain("/bad");
   });
 });
