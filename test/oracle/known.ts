@@ -10,8 +10,7 @@ export const D = {
   asyncTransactionSync: "D9 transactionSync(async fn): workerd runs it, sourdough refuses (docs: must be synchronous)",
   counters: "D13 rowsRead/rowsWritten: workerd reports SQLite's own counts",
   notImplemented: "D24 not in sourdough: PITR bookmark methods, ctx.abort()",
-  twoTransactions: "D25 two transactions started by one event: workerd runs them one after the other, sourdough interleaves their closures",
-  optionChecks: "D26 storage option bags: workerd accepts any option values and null, and refuses a non-object on every method; sourdough checks values, fails on list(null), accepts non-objects on alarm methods and deleteAll",
+  deleteOptions: "D26 delete(key, options that are no object): workerd throws a TypeError, sourdough returns a promise rejected with it",
 } as const;
 
 export const KNOWN_DIFFERENCES: Record<string, KnownDifference> = {
@@ -34,8 +33,5 @@ export const KNOWN_DIFFERENCES: Record<string, KnownDifference> = {
   "api: PITR bookmark methods": { why: D.notImplemented, ops: [0] },
   "api: ctx members used with storage": { why: D.notImplemented, ops: [0] },
   // Concurrency
-  "one event starts two transactions at once: they run one after the other": { why: D.twoTransactions, ops: [0, 1] },
-  "one event starts two transactions at once and the second throws: only its writes roll back": { why: D.twoTransactions, ops: [0] },
-  "options: allowConcurrency, allowUnconfirmed, noCache accept any value": { why: D.optionChecks, ops: [0, 1, 2, 3, 4, 5, 6, 7] },
-  "options: null is accepted, a string or number is a TypeError": { why: D.optionChecks, ops: [2, 8, 9, 10, 11, 12, 13] },
+  "options: null is accepted, a string or number is a TypeError": { why: D.deleteOptions, ops: [8] },
 };
