@@ -17,9 +17,12 @@ export interface ClientRouter {
 
 type AsyncMethod<F> = F extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : never;
 
+/** Names a stub never forwards: runtime handlers, names workerd reserves, and the stub's own members. */
+type NotRpc = "fetch" | "connect" | "dup" | "alarm" | "webSocketMessage" | "webSocketClose" | "webSocketError" | "ctx" | "env" | "id" | "name" | "then" | `_${string}`;
+
 /** A typed stub: each public method of T, returning a Promise; plus `fetch`, `id` and `name`. */
 export type DurableObjectStub<T = DurableObject> = {
-  [K in keyof T as K extends "fetch" | "ctx" | "env" | `_${string}` ? never : T[K] extends (...args: never[]) => unknown ? K : never]: AsyncMethod<T[K]>;
+  [K in keyof T as K extends NotRpc ? never : T[K] extends (...args: never[]) => unknown ? K : never]: AsyncMethod<T[K]>;
 } & {
   readonly id: DurableObjectId;
   readonly name: string | undefined;

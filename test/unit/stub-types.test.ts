@@ -27,4 +27,21 @@ describe("DurableObjectStub<T>", () => {
     };
     expectTypeOf(check).returns.toEqualTypeOf<Promise<number>>();
   });
+
+  it("leaves handlers and the names workerd reserves (dup, connect) off the stub", () => {
+    class Reserved {
+      dup(): number {
+        return 1;
+      }
+      connect(): number {
+        return 2;
+      }
+      alarm(): void {}
+      webSocketMessage(): void {}
+      ok(): number {
+        return 3;
+      }
+    }
+    expectTypeOf<keyof DurableObjectStub<Reserved>>().toEqualTypeOf<"ok" | "id" | "name" | "fetch">();
+  });
 });
