@@ -23,6 +23,18 @@ export const ErrorCode = {
   STORAGE: "ERR_STORAGE",
   /** Options passed to a sourdough API are invalid. */
   BAD_OPTIONS: "ERR_BAD_OPTIONS",
+  /** An event ran on the CPU longer than `cpuLimitMs` without yielding; its isolate was replaced. */
+  CPU_LIMIT: "ERR_CPU_LIMIT",
+  /** An isolate ran out of memory (`isolateHeapMb`) and was replaced. */
+  MEMORY_LIMIT: "ERR_MEMORY_LIMIT",
+  /** The call's deadline (`callTimeoutMs` or a per-call timeout) passed before it answered. */
+  DEADLINE_EXCEEDED: "ERR_DEADLINE_EXCEEDED",
+  /** The caller aborted the call through its AbortSignal. */
+  ABORTED: "ERR_ABORTED",
+  /** The object has too many undelivered events; retry later (Cloudflare: "Durable Object is overloaded"). */
+  OVERLOADED: "ERR_OVERLOADED",
+  /** The object was reset (its instance discarded) while this event waited or ran; retry the call. */
+  OBJECT_RESET: "ERR_OBJECT_RESET",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -130,8 +130,12 @@ export class ObjectStorage {
 
   delete(key: string, options?: PutOptions): Promise<boolean>;
   delete(keys: string[], options?: PutOptions): Promise<number>;
-  async delete(keyOrKeys: string | string[], options?: PutOptions): Promise<boolean | number> {
-    checkOptions(options, "delete", 2, "PutOptions");
+  delete(keyOrKeys: string | string[], options?: PutOptions): Promise<boolean | number> {
+    checkOptions(options, "delete", 2, "PutOptions"); // thrown, not rejected, as workerd does
+    return this.#deleteAsync(keyOrKeys);
+  }
+
+  async #deleteAsync(keyOrKeys: string | string[]): Promise<boolean | number> {
     if (!Array.isArray(keyOrKeys)) return this.#delete(keyOrKeys);
     checkKeyCount(keyOrKeys, "delete");
     let n = 0;

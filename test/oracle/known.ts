@@ -10,7 +10,6 @@ export const D = {
   asyncTransactionSync: "D9 transactionSync(async fn): workerd runs it, sourdough refuses (docs: must be synchronous)",
   counters: "D13 rowsRead/rowsWritten: workerd reports SQLite's own counts",
   notImplemented: "D24 not in sourdough: PITR bookmark methods, ctx.abort()",
-  deleteOptions: "D26 delete(key, options that are no object): workerd throws a TypeError, sourdough returns a promise rejected with it",
 } as const;
 
 export const KNOWN_DIFFERENCES: Record<string, KnownDifference> = {
@@ -33,5 +32,4 @@ export const KNOWN_DIFFERENCES: Record<string, KnownDifference> = {
   "api: PITR bookmark methods": { why: D.notImplemented, ops: [0] },
   "api: ctx members used with storage": { why: D.notImplemented, ops: [0] },
   // Concurrency
-  "options: null is accepted, a string or number is a TypeError": { why: D.deleteOptions, ops: [8] },
 };
