@@ -1,6 +1,6 @@
 // Errors across the wire: a thrown value becomes (name, message, code, stack, retryable) and comes back
 // as an Error of the same name and message, with `code`, `retryable`, `remote: true` and the remote stack.
-import { SourdoughError, type ErrorCode } from "../errors.ts";
+import { ErrorCode, SourdoughError } from "../errors.ts";
 
 export interface WireError {
   name: string;
@@ -34,6 +34,10 @@ const BUILTIN: Record<string, ErrorConstructor> = {
   URIError,
 };
 
+// Names a SourdoughError may carry (DataCloneError and AbortError mirror workerd's and the DOM's).
+const SOURDOUGH_NAMES = new Set(["SourdoughError", "DataCloneError", "AbortError"]);
+const SOURDOUGH_CODES = new Set<string>(Object.values(ErrorCode));
+
 /** An error raised in another process or isolate. `remoteStack` is the stack where it was thrown. */
 export interface RemoteErrorFields {
   code?: string;
@@ -44,8 +48,9 @@ export interface RemoteErrorFields {
 
 export function errorFromWire(wire: WireError): Error & RemoteErrorFields {
   let error: Error;
-  if (wire.name === "SourdoughError" && wire.code !== undefined) {
+  if (wire.code !== undefined && SOURDOUGH_NAMES.has(wire.name) && SOURDOUGH_CODES.has(wire.code)) {
     error = new SourdoughError(wire.code as ErrorCode, wire.message, { retryable: wire.retryable });
+    error.name = wire.name;
   } else {
     const Ctor = BUILTIN[wire.name] ?? Error;
     error = new Ctor(wire.message);

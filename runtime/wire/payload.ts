@@ -1,8 +1,15 @@
 // Payload encoding for arguments and results: msgpackr with structured-clone semantics (Date, Map, Set,
-// bigint, typed arrays, nested and cyclic objects, undefined vs null). Values that cannot be copied
-// (functions, symbols, WeakMap, Promise, ...) are refused with the path to the offending value.
+// RegExp, Error, bigint, typed arrays, nested and cyclic objects, undefined vs null). Values that cannot
+// be copied faithfully (functions, symbols, class instances, WeakMap, Promise, ...) are refused with the
+// path to the offending value, as workerd refuses them with a DataCloneError.
 import { Packr, addExtension } from "msgpackr";
 import { ErrorCode, SourdoughError, describeValue } from "../errors.ts";
+
+/**
+ * An object carrying a string under this key is refused with that string as the reason (how stubs say
+ * "not yet": they will cross as references later). Read only for objects that are not plain.
+ */
+export const CLONE_REFUSAL: unique symbol = Symbol.for("sourdough.cloneRefusal");
 
 const REFUSED: ReadonlyArray<{ Class: abstract new (...args: never[]) => object; why: string }> = [
   { Class: Promise, why: "a Promise cannot cross RPC. Await it and pass the result" },
@@ -11,18 +18,78 @@ const REFUSED: ReadonlyArray<{ Class: abstract new (...args: never[]) => object;
   { Class: WeakRef, why: "a WeakRef cannot cross RPC. Pass the referenced value" },
 ];
 
-// Extension types 0x60-0x63 are private to sourdough; the writer always throws, so they never reach a reader.
-REFUSED.forEach(({ Class, why }, i) => {
+const TypedArray = Object.getPrototypeOf(Uint8Array) as abstract new () => object;
+// What msgpackr copies faithfully besides plain objects, arrays and Maps (subclasses arrive as the base class).
+const BUILT_INS: ReadonlyArray<abstract new (...args: never[]) => object> = [Date, Set, RegExp, ArrayBuffer, TypedArray, DataView, Error];
+const BOXED: ReadonlyArray<abstract new (...args: never[]) => object> = [String, Number, Boolean, BigInt as unknown as new () => object, Symbol as unknown as new () => object];
+
+/**
+ * Why `value` (an object) cannot be copied, or undefined when it can. msgpackr asks only about objects
+ * that are not plain objects, arrays or Maps, so plain data pays nothing for this check.
+ */
+function refusal(value: object): string | undefined {
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto === Object.prototype || proto === null || proto === Map.prototype || Array.isArray(value)) return undefined;
+  for (const Class of BUILT_INS) if (value instanceof Class) return undefined;
+  const marked = (value as { [CLONE_REFUSAL]?: unknown })[CLONE_REFUSAL];
+  if (typeof marked === "string") return marked;
+  for (const { Class, why } of REFUSED) if (value instanceof Class) return why;
+  if (BOXED.some((Class) => value instanceof Class)) {
+    return `a boxed ${describeValue(value).slice(2)} cannot cross RPC. Pass the primitive (value.valueOf())`;
+  }
+  const name = className(proto);
+  if (name === "Object" && Object.getPrototypeOf(proto) === null) return undefined; // a plain object of another realm
+  if (value instanceof Map) return `a ${name} instance (a Map subclass) cannot cross RPC: it would arrive without its entries. Pass new Map(value)`;
+  const fix = typeof (value as { toJSON?: unknown }).toJSON === "function" ? "Pass value.toJSON() or a plain object" : "Pass a plain object (e.g. { ...value })";
+  return `a ${name} instance cannot cross RPC (class instances lose their prototype and methods). ${fix} and rebuild the instance on the other side`;
+}
+
+function className(proto: unknown): string {
+  const ctor = (proto as { constructor?: { name?: unknown } } | null)?.constructor;
+  return typeof ctor?.name === "string" && ctor.name !== "" ? ctor.name : "(anonymous class)";
+}
+
+// msgpackr consults extensions through `instanceof`; this class answers "is it refused?" for the objects
+// msgpackr could not place itself. Its writer throws, so its type never reaches a reader.
+class Unclonable {
+  static [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === "object" && value !== null && refusal(value) !== undefined;
+  }
+}
+
+// Extension types 0x5f-0x64 are private to sourdough. The refusing writers always throw.
+[...REFUSED, { Class: Unclonable as unknown as abstract new () => object, why: "" }].forEach(({ Class }, i) => {
   addExtension({
     Class: Class as unknown as new () => object,
-    type: 0x60 + i,
-    write() {
-      throw new TypeError(why);
+    type: i === REFUSED.length ? 0x5f : 0x60 + i,
+    write(value: object) {
+      throw new TypeError(refusal(value) ?? "this value cannot cross RPC");
     },
     read() {
-      throw new TypeError(why);
+      throw new TypeError("a refused value reached a reader");
     },
   });
+});
+
+// Errors keep their class name (built-in constructors are restored; others arrive as Error with their
+// name), message, stack, cause and a string or number `code`.
+const ERRORS: Record<string, ErrorConstructor> = { Error, TypeError, RangeError, SyntaxError, ReferenceError, EvalError, URIError };
+addExtension({
+  Class: Error,
+  type: 0x64,
+  write(error: Error) {
+    const code = (error as { code?: unknown }).code;
+    return [error.name, error.message, error.stack, error.cause, typeof code === "string" || typeof code === "number" ? code : undefined];
+  },
+  read(data: unknown) {
+    const [name, message, stack, cause, code] = Array.isArray(data) ? data : [];
+    const Ctor = (typeof name === "string" ? ERRORS[name] : undefined) ?? Error;
+    const error = new Ctor(String(message ?? ""), cause === undefined ? undefined : { cause });
+    if (typeof name === "string" && error.name !== name) Object.defineProperty(error, "name", { value: name, writable: true, configurable: true });
+    if (typeof stack === "string") error.stack = stack;
+    if (code !== undefined) Object.assign(error, { code });
+    return error;
+  },
 });
 
 const packr = new Packr({ structuredClone: true });
@@ -35,7 +102,10 @@ const packr = new Packr({ structuredClone: true });
 export type Where = string | (() => string);
 const whereText = (where: Where): string => (typeof where === "string" ? where : where());
 
-/** Encodes `value`. Throws ERR_UNSUPPORTED_TYPE with the path to a value that cannot be copied. */
+/**
+ * Encodes `value`. Throws ERR_UNSUPPORTED_TYPE (name "DataCloneError", as workerd) with the path to a
+ * value that cannot be copied, or when the value is nested too deeply to encode.
+ */
 export function encodePayload(value: unknown, where: Where): Uint8Array {
   try {
     return packr.pack(value);
@@ -49,45 +119,65 @@ export function decodePayload(bytes: Uint8Array, where: Where): unknown {
   try {
     return packr.unpack(bytes);
   } catch (error) {
-    throw new SourdoughError(
-      ErrorCode.PROTOCOL,
-      `${whereText(where)}: payload is not valid msgpack (${error instanceof Error ? error.message : String(error)}). The sender is not speaking sourdough's payload encoding.`,
-      { cause: error },
-    );
+    const what = isStackOverflow(error)
+      ? "payload is nested too deeply to decode (stack overflow). Send flatter data"
+      : `payload is not valid msgpack (${error instanceof Error ? error.message : String(error)}). The sender is not speaking sourdough's payload encoding`;
+    throw new SourdoughError(ErrorCode.PROTOCOL, `${whereText(where)}: ${what}.`, { cause: error });
   }
 }
 
-function unsupportedValue(value: unknown, where: string, error: unknown): SourdoughError {
-  const found = findUnclonable(value, "", new Set());
-  const reason = error instanceof Error ? error.message : String(error);
-  const at = found ? `${found.path || "the value"} is ${describeValue(found.value)}: ` : "";
-  const detail = found?.why ?? reason;
-  return new SourdoughError(ErrorCode.UNSUPPORTED_TYPE, `${where}: ${at}${detail}.`, { cause: error });
+/** An ERR_UNSUPPORTED_TYPE error named "DataCloneError", the name workerd gives the same refusal. */
+export function dataCloneError(message: string, cause?: unknown): SourdoughError {
+  const error = new SourdoughError(ErrorCode.UNSUPPORTED_TYPE, message, { cause });
+  error.name = "DataCloneError";
+  return error;
 }
 
-interface Unclonable {
+function isStackOverflow(error: unknown): boolean {
+  return error instanceof RangeError && error.message.includes("call stack");
+}
+
+const MAX_WALK_DEPTH = 1_000;
+
+function unsupportedValue(value: unknown, where: string, error: unknown): SourdoughError {
+  if (isStackOverflow(error)) {
+    return dataCloneError(`${where}: the value is nested too deeply to copy (stack overflow while encoding). Flatten it below a few thousand levels, or pass it as a string.`, error);
+  }
+  const found = findUnclonable(value, "", new Set(), 0);
+  if (found === undefined) {
+    const reason = error instanceof Error ? error.message : String(error);
+    return dataCloneError(`${where}: ${reason.replace(/\.$/, "")}.`, error);
+  }
+  const path = found.path.length > 200 ? `${found.path.slice(0, 100)}…${found.path.slice(-100)}` : found.path;
+  return dataCloneError(`${where}${path}: ${found.why}.`, error);
+}
+
+interface Found {
   path: string;
-  value: unknown;
   why: string;
 }
 
 /** Slow path, only after a failed encode: find the first value that cannot be copied, with its path. */
-function findUnclonable(value: unknown, path: string, seen: Set<object>): Unclonable | undefined {
-  if (typeof value === "function") return { path, value, why: "functions cannot cross RPC. Pass data, not functions" };
-  if (typeof value === "symbol") return { path, value, why: "symbols cannot cross RPC. Use a string" };
+function findUnclonable(value: unknown, path: string, seen: Set<object>, depth: number): Found | undefined {
+  if (typeof value === "function") return { path, why: `${describeValue(value)} cannot cross RPC. Pass data, not functions` };
+  if (typeof value === "symbol") return { path, why: `${describeValue(value)} cannot cross RPC. Use a string` };
   if (value === null || typeof value !== "object" || seen.has(value)) return undefined;
+  if (depth > MAX_WALK_DEPTH) return { path, why: `the value is nested more than ${MAX_WALK_DEPTH} levels deep here. Flatten it` };
   seen.add(value);
-  for (const { Class, why } of REFUSED) if (value instanceof Class) return { path, value, why };
+  const why = refusal(value);
+  if (why !== undefined) return { path, why };
   const entries: Array<[string, unknown]> =
     value instanceof Map
       ? [...value].flatMap(([k, v], i): Array<[string, unknown]> => [[`${path}<key ${i}>`, k], [`${path}.get(${describeValue(k)})`, v]])
       : value instanceof Set
         ? [...value].map((v, i): [string, unknown] => [`${path}<entry ${i}>`, v])
-        : Array.isArray(value)
-          ? value.map((v, i): [string, unknown] => [`${path}[${i}]`, v])
-          : Object.entries(value).map(([k, v]): [string, unknown] => [`${path}.${k}`, v]);
+        : value instanceof Error
+          ? [[`${path}.cause`, value.cause]]
+          : Array.isArray(value)
+            ? value.map((v, i): [string, unknown] => [`${path}[${i}]`, v])
+            : Object.entries(value).map(([k, v]): [string, unknown] => [`${path}.${k}`, v]);
   for (const [p, v] of entries) {
-    const found = findUnclonable(v, p, seen);
+    const found = findUnclonable(v, p, seen, depth + 1);
     if (found) return found;
   }
   return undefined;
