@@ -8,7 +8,7 @@ import { pathToFileURL } from "node:url";
 import { ErrorCode, SourdoughError, describeValue } from "../errors.ts";
 import { DurableObjectId, assertNamespaceName } from "../ids.ts";
 import type { DurableObject, DurableObjectClass, ConcreteDurableObjectClass } from "../object/durable-object.ts";
-import { ObjectTable } from "../object/object-table.ts";
+import { DEFAULT_BLOCK_CONCURRENCY_TIMEOUT_MS, DEFAULT_MAX_QUEUED_EVENTS, ObjectTable } from "../object/object-table.ts";
 import { openAlarmIndex } from "../storage/alarm-index.ts";
 import { buildEnv } from "../rpc/env.ts";
 import { CodecTable, type GeneratedModule } from "../rpc/generated.ts";
@@ -18,6 +18,7 @@ import { memoryPipePair } from "../transport/pipe.ts";
 import { slotAddress, socketPath, type ClusterConfig, type SlotAddress } from "../host/cluster-config.ts";
 import { SlotRouter } from "../host/slot-router.ts";
 import { DEFAULT_MAX_FRAME_BYTES } from "../wire/frame-reader.ts";
+import { restartPolicyOptions, type RestartPolicyOptions } from "../util/restart-policy.ts";
 import { HOST_ENTRY, HostProcess, type HostInfo } from "./host-process.ts";
 
 export interface ClusterCoordinatorOptions {
@@ -40,6 +41,12 @@ export interface ClusterCoordinatorOptions {
   env?: Record<string, unknown>;
   /** How long a call waits for its host's socket (e.g. during a restart) before failing. Default 10 s. */
   connectTimeoutMs?: number;
+  /**
+   * Deadline of every call in ms (the coordinator's, serve()'s and objects' own): past it the call
+   * rejects with ERR_DEADLINE_EXCEEDED and is cancelled at the callee. Default: none (as Cloudflare).
+   * Per call: `withCallOptions(stub, { timeoutMs, signal })`.
+   */
+  callTimeoutMs?: number;
   /** How long a host may take to become ready. Default 30 s. */
   startTimeoutMs?: number;
   /** Largest frame accepted on any connection. Default 64 MiB. */
@@ -48,10 +55,33 @@ export interface ClusterCoordinatorOptions {
   idleEvictionMs?: number;
   /** First retry delay after an alarm() handler throws; doubles per retry, 6 retries. Default 2000 ms. */
   alarmRetryBaseMs?: number;
-  /** Heap limit per isolate in MiB. Default: V8's. */
+  /**
+   * Memory limit per isolate in MiB: its JavaScript heap plus what it holds outside the heap
+   * (Buffers, typed arrays). An isolate over it is stopped and replaced; its callers get
+   * ERR_MEMORY_LIMIT. Default 1024; 0: no limit. Host processes only (hostCount ≥ 1).
+   */
   isolateHeapMb?: number;
-  /** Restart backoff after a host crash. Default 100 ms doubling to 5 s. */
-  restartBackoff?: { initialMs?: number; maxMs?: number };
+  /**
+   * An event (call, fetch, alarm, constructor) that runs on the CPU longer than this without
+   * yielding stops its isolate, which is replaced; its caller gets ERR_CPU_LIMIT, the isolate's
+   * other calls a retryable ERR_HOST_UNAVAILABLE saying why. Default 30 000 (Cloudflare's); 0: no
+   * limit. Host processes only (hostCount ≥ 1).
+   */
+  cpuLimitMs?: number;
+  /**
+   * Events one object may have waiting for its input gate; more calls are refused with a retryable
+   * ERR_OVERLOADED (Cloudflare: "Durable Object is overloaded"). Default 2000.
+   */
+  maxQueuedEvents?: number;
+  /** A blockConcurrencyWhile() callback running longer than this resets its object. Default 30 000 (Cloudflare's). */
+  blockConcurrencyTimeoutMs?: number;
+  /**
+   * When a crashed host is restarted. One that had been ready for `minUptimeMs` (default 500) and at
+   * least as long as its start took: at once. One that dies before that, or before it is ready: after
+   * `initialMs` (default 100) doubling per early death in a row, up to `maxMs` (default 1000). See
+   * README, "Failure behaviour".
+   */
+  restartBackoff?: RestartPolicyOptions;
   /** Node flags for host processes (e.g. ["--cpu-prof"]). Default none. */
   hostExecArgv?: string[];
   /** Where host stdout/stderr (and, in-process, runtime diagnostics as host 0) go. Default: this process's. */
@@ -86,8 +116,12 @@ export class ClusterCoordinator {
     const storageDir = options.storageDir === undefined ? undefined : path.resolve(options.storageDir);
     const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
     const connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
+    const callTimeoutMs = options.callTimeoutMs === undefined ? undefined : positiveMs(options.callTimeoutMs, "callTimeoutMs");
     const idleEvictionMs = nonNegativeInt(options.idleEvictionMs ?? 60_000, "idleEvictionMs");
     const alarmRetryBaseMs = nonNegativeInt(options.alarmRetryBaseMs ?? 2_000, "alarmRetryBaseMs");
+    const restart = restartPolicyOptions(options.restartBackoff ?? {}, "ClusterCoordinator: restartBackoff");
+    const maxQueuedEvents = positiveInt(options.maxQueuedEvents ?? DEFAULT_MAX_QUEUED_EVENTS, "maxQueuedEvents");
+    const blockConcurrencyTimeoutMs = positiveInt(options.blockConcurrencyTimeoutMs ?? DEFAULT_BLOCK_CONCURRENCY_TIMEOUT_MS, "blockConcurrencyTimeoutMs");
 
     const output = options.output ?? ((_host, stream, text) => void process[stream].write(text));
     const codecs = (this.#codecs = new CodecTable(options.generated?.codecs));
@@ -109,7 +143,7 @@ export class ClusterCoordinator {
           return mine;
         },
         // Calls made by in-process objects wait for their writes to commit (output gate).
-        { peer: "the in-process object table", connectTimeoutMs, maxFrameBytes, outputGate: { afterCommit: (release) => table!.afterCommit(release) } },
+        { peer: "the in-process object table", connectTimeoutMs, callTimeoutMs, maxFrameBytes, outputGate: { afterCommit: (release) => table!.afterCommit(release) } },
       );
       this.#router = { clientFor: () => client, close: () => client.close("the coordinator was closed"), codecs };
       this.#env = buildEnv(vars, bindings, this.#router);
@@ -121,6 +155,8 @@ export class ClusterCoordinator {
         idleEvictionMs,
         codecs,
         label: "in-process",
+        maxQueuedEvents,
+        blockConcurrencyTimeoutMs,
         alarms: { index: openAlarmIndex(storageDir), retryBaseMs: alarmRetryBaseMs, owns: () => true },
         log: (message) => output(0, "stderr", `${message}\n`),
       });
@@ -147,10 +183,14 @@ export class ClusterCoordinator {
       bindings,
       vars,
       connectTimeoutMs,
+      callTimeoutMs,
       maxFrameBytes,
       idleEvictionMs,
       alarmRetryBaseMs,
-      isolateHeapMb: options.isolateHeapMb,
+      isolateMemoryMb: nonNegativeInt(options.isolateHeapMb ?? DEFAULT_ISOLATE_MEMORY_MB, "isolateHeapMb"),
+      cpuLimitMs: nonNegativeInt(options.cpuLimitMs ?? DEFAULT_CPU_LIMIT_MS, "cpuLimitMs"),
+      maxQueuedEvents,
+      blockConcurrencyTimeoutMs,
     };
     this.#router = new SlotRouter({ config: this.#config, codecs });
     this.#env = buildEnv(vars, bindings, this.#router);
@@ -160,8 +200,7 @@ export class ClusterCoordinator {
           index,
           config: this.#config,
           startTimeoutMs: options.startTimeoutMs ?? 30_000,
-          restartInitialMs: options.restartBackoff?.initialMs ?? 100,
-          restartMaxMs: options.restartBackoff?.maxMs ?? 5_000,
+          restart,
           execArgv: options.hostExecArgv ?? [],
           entry: options.hostEntry ?? HOST_ENTRY,
           output: (stream, text) => output(index, stream, text),
@@ -289,8 +328,16 @@ function moduleUrl(module: string | URL): string {
   return pathToFileURL(path.resolve(module)).href;
 }
 
+const DEFAULT_ISOLATE_MEMORY_MB = 1024;
+const DEFAULT_CPU_LIMIT_MS = 30_000; // Cloudflare's default CPU limit per event
+
 function nonNegativeInt(value: number, name: string): number {
   if (!Number.isInteger(value) || value < 0) throw new SourdoughError(ErrorCode.BAD_OPTIONS, `ClusterCoordinator: ${name} must be a whole number ≥ 0, got ${describeValue(value)}.`);
+  return value;
+}
+
+function positiveMs(value: number, name: string): number {
+  if (typeof value !== "number" || !(value > 0) || !Number.isFinite(value)) throw new SourdoughError(ErrorCode.BAD_OPTIONS, `ClusterCoordinator: ${name} must be a number of milliseconds > 0, got ${describeValue(value)}. Leave it out for no deadline.`);
   return value;
 }
 

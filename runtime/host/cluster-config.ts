@@ -19,13 +19,21 @@ export interface ClusterConfig {
   /** Plain values added to every object's `env`. */
   vars: Record<string, unknown>;
   connectTimeoutMs: number;
+  /** Deadline of every call an object makes (and the coordinator's), if any. */
+  callTimeoutMs: number | undefined;
   maxFrameBytes: number;
   /** Idle time after which an object is evicted from memory; 0 disables. */
   idleEvictionMs: number;
   /** First retry delay of a failed alarm (doubles per retry). */
   alarmRetryBaseMs: number;
-  /** Heap limit per isolate (worker `resourceLimits.maxOldGenerationSizeMb`), if any. */
-  isolateHeapMb: number | undefined;
+  /** Memory limit per isolate in MiB, heap plus memory outside it (Buffers); 0: none. */
+  isolateMemoryMb: number;
+  /** An event running longer than this without yielding stops its isolate; 0: no limit. */
+  cpuLimitMs: number;
+  /** Events one object may have waiting before calls get ERR_OVERLOADED. */
+  maxQueuedEvents: number;
+  /** A blockConcurrencyWhile callback running longer than this resets its object. */
+  blockConcurrencyTimeoutMs: number;
 }
 
 export interface SlotAddress {

@@ -3,6 +3,7 @@
 // main thread. On "shutdown" it stops listening, commits and closes every database, and exits.
 import { existsSync, unlinkSync } from "node:fs";
 import net from "node:net";
+import v8 from "node:v8";
 import { parentPort, workerData } from "node:worker_threads";
 import { callableMethods } from "../object/callable-methods.ts";
 import { ObjectTable } from "../object/object-table.ts";
@@ -12,6 +13,7 @@ import type { OutputGate } from "../rpc/rpc-client.ts";
 import { openAlarmIndex } from "../storage/alarm-index.ts";
 import { socketPipe } from "../transport/pipe.ts";
 import { socketPath, type ClassInfo, type ClusterConfig, type IsolateEvent } from "./cluster-config.ts";
+import { IsolateMonitor } from "./isolate-monitor.ts";
 import { ensureLoader, loadClasses, loadGenerated } from "./load-classes.ts";
 import { SlotRouter } from "./slot-router.ts";
 
@@ -19,10 +21,40 @@ interface IsolateData {
   config: ClusterConfig;
   host: number;
   isolate: number;
+  monitor: SharedArrayBuffer;
 }
 
 const port = parentPort!;
-const { config, host, isolate } = workerData as IsolateData;
+const { config, host, isolate, monitor: monitorBuffer } = workerData as IsolateData;
+const monitor = new IsolateMonitor(monitorBuffer);
+const BEAT_MS = 20;
+
+// The watchdog's view of this isolate (host-main.ts): a beat from the event loop (it stops while user
+// code holds the thread) and, every fifth beat, the memory in use.
+function startHeartbeat(): void {
+  let n = 0;
+  const beat = () => {
+    monitor.beat();
+    if (n++ % 5 === 0) {
+      const heap = v8.getHeapStatistics();
+      monitor.reportMemory(heap.used_heap_size, heap.external_memory);
+    }
+  };
+  beat();
+  setInterval(beat, BEAT_MS).unref();
+}
+
+// User code's stray errors (a throwing timer callback, a rejected promise nobody handles) must not take
+// the isolate and every object on it down. They cannot be traced to an object here, so they are
+// reported on stderr with their stack, as Cloudflare logs them, and the isolate goes on.
+function survive(kind: string): (error: unknown) => void {
+  return (error) => {
+    const text = error instanceof Error ? (error.stack ?? `${error.name}: ${error.message}`) : String(error);
+    console.error(`sourdough host ${host} isolate ${isolate}: ${kind} in object code (the isolate goes on): ${text}`);
+  };
+}
+process.on("uncaughtException", survive("uncaught exception"));
+process.on("unhandledRejection", survive("unhandled promise rejection"));
 
 function post(event: IsolateEvent): void {
   port.postMessage(event);
@@ -47,7 +79,11 @@ async function main(): Promise<void> {
     label: `host ${host} isolate ${isolate}`,
     alarms: { index: openAlarmIndex(config.storageDir), retryBaseMs: config.alarmRetryBaseMs, owns: (ns, id) => router.slotOf(ns, id) === slot },
     log: (message) => console.error(message),
+    maxQueuedEvents: config.maxQueuedEvents,
+    blockConcurrencyTimeoutMs: config.blockConcurrencyTimeoutMs,
+    ...(config.cpuLimitMs > 0 || config.isolateMemoryMb > 0 ? { onEventStart: (ns: string, id: string, method: string) => monitor.eventStarted(ns, id, method) } : {}),
   });
+  startHeartbeat();
   const path = socketPath(config.runDir, host, isolate);
   if (existsSync(path)) unlinkSync(path); // left by a predecessor that died
   const sockets = new Set<net.Socket>();

@@ -8,6 +8,7 @@ import { slotFor } from "../rpc/placement.ts";
 import type { ClientRouter } from "../rpc/stub.ts";
 import { memoryPipePair, socketPipe, type Pipe } from "../transport/pipe.ts";
 import { slotAddress, slotCount, socketPath, type ClusterConfig } from "./cluster-config.ts";
+import { readSlotDown } from "./slot-down.ts";
 
 export interface SlotRouterOptions {
   config: ClusterConfig;
@@ -68,8 +69,10 @@ export class SlotRouter implements ClientRouter {
     const client = new RpcClient(dial, {
       peer: `host ${host} isolate ${isolate}`,
       connectTimeoutMs: this.#config.connectTimeoutMs,
+      callTimeoutMs: this.#config.callTimeoutMs,
       maxFrameBytes: this.#config.maxFrameBytes,
       ...(this.#outputGate === undefined ? {} : { outputGate: this.#outputGate }),
+      whyDown: (since) => readSlotDown(this.#config.runDir, host, isolate, since),
     });
     this.#clients[slot] = client;
     return client;

@@ -11,8 +11,15 @@ export interface DurableObjectState {
   readonly storage: ObjectStorage;
   /** Runs `fn` while no other event (call, fetch) is delivered to this object; resolves with its result. */
   blockConcurrencyWhile<T>(fn: () => Promise<T> | T): Promise<T>;
-  /** Keeps the object alive until `promise` settles (work after the reply). */
+  /** Keeps the object alive until `promise` settles (work after the reply); a rejection resets the object. */
   waitUntil(promise: Promise<unknown>): void;
+  /**
+   * Beyond Cloudflare: aborted when the caller of the running method cancels it (its deadline passed,
+   * its AbortSignal fired, or its connection closed). Read it at the start of the method, before the
+   * first await (`const signal = this.ctx.signal`); later reads throw, because after an await
+   * sourdough cannot tell which call is running.
+   */
+  readonly signal: AbortSignal;
 }
 
 /**

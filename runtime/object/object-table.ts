@@ -44,7 +44,18 @@ export interface ObjectTableOptions {
   alarms: { index: AlarmIndex; retryBaseMs: number; owns(namespace: string, objectId: string): boolean };
   /** Where runtime diagnostics go (alarm failures). */
   log(message: string): void;
+  /** Most events one object may have waiting for its input gate before calls are refused. */
+  maxQueuedEvents?: number;
+  /** A blockConcurrencyWhile callback running longer than this resets its object. */
+  blockConcurrencyTimeoutMs?: number;
+  /** Told which event starts (cheaply: the isolate's watchdog reads it if the event never yields). */
+  onEventStart?(namespace: string, objectId: string, method: string): void;
 }
+
+/** Cloudflare's "Durable Object is overloaded" point, as a queue length. */
+export const DEFAULT_MAX_QUEUED_EVENTS = 2000;
+/** Cloudflare resets an object whose blockConcurrencyWhile callback runs this long. */
+export const DEFAULT_BLOCK_CONCURRENCY_TIMEOUT_MS = 30_000;
 
 interface ObjectAddress {
   namespace: string;
@@ -53,9 +64,16 @@ interface ObjectAddress {
 }
 
 interface Event {
+  /** "increment", "fetch", "alarm": for the watchdog's label and for messages. */
+  readonly method: string;
   run(): void;
   fail(error: unknown): void;
+  /** Made when the method reads ctx.signal; aborted when the caller cancels the call. */
+  controller?: AbortController;
 }
+
+/** The calls of one connection that have not been answered, by question id (for Cancel). */
+type OpenCalls = Map<number, { obj: ActiveObject; event: Event }>;
 
 class ActiveObject {
   instance: DurableObject | undefined;
@@ -70,7 +88,11 @@ class ActiveObject {
   /** Events waiting for the input gate, in arrival order. */
   readonly queue: Event[] = [];
   readonly waiting = new Set<Promise<unknown>>();
+  /** The event whose synchronous part is running now (ctx.signal reads it). */
+  current: Event | undefined;
   constructor(
+    readonly namespace: string,
+    readonly objectId: string,
     readonly key: string,
     readonly state: DurableObjectState,
     readonly storage: ObjectStorage,
@@ -112,11 +134,15 @@ export class ObjectTable implements OutputGate {
 
   /** Serves calls arriving on `pipe` until it closes. */
   serve(pipe: Pipe): void {
+    const open: OpenCalls = new Map();
     const conn: FrameConnection = new FrameConnection(
       pipe,
       {
-        message: (m) => this.#onMessage(conn, m),
-        close: () => this.#connections.delete(conn),
+        message: (m) => this.#onMessage(conn, open, m),
+        close: () => {
+          this.#connections.delete(conn);
+          for (const q of [...open.keys()]) this.#cancel(open, q, "the caller's connection closed"); // nobody waits for these
+        },
       },
       this.#options.maxFrameBytes,
     );
@@ -133,15 +159,33 @@ export class ObjectTable implements OutputGate {
     this.#objects.clear();
   }
 
-  #onMessage(conn: FrameConnection, message: Message): void {
-    if (message.which === Which.Call) this.#onCall(conn, message);
-    // Cancel: the answer is dropped by the caller; a running method cannot be interrupted safely.
+  #onMessage(conn: FrameConnection, open: OpenCalls, message: Message): void {
+    if (message.which === Which.Call) this.#onCall(conn, open, message);
+    else if (message.which === Which.Cancel) this.#cancel(open, message.questionId, "the caller canceled the call");
     // Return/Exception/Control from a caller carry nothing for us.
   }
 
-  #onCall(conn: FrameConnection, call: CallMessage): void {
+  // A canceled call still waiting for its object's gate is dropped; a running one sees its
+  // ctx.signal aborted (it cannot be stopped from outside). The caller has already given up on it.
+  #cancel(open: OpenCalls, q: number, why: string): void {
+    const entry = open.get(q);
+    if (entry === undefined) return;
+    const { obj, event } = entry;
+    const index = obj.queue.indexOf(event);
+    if (index >= 0) {
+      obj.queue.splice(index, 1);
+      obj.inFlight--;
+      open.delete(q);
+      event.fail(new SourdoughError(ErrorCode.ABORTED, `${obj.namespace}.${event.method}: ${why} before it was delivered; it did not run.`));
+      return;
+    }
+    event.controller?.abort(new DOMException(`${obj.namespace}.${event.method}: ${why}.`, "AbortError"));
+  }
+
+  #onCall(conn: FrameConnection, open: OpenCalls, call: CallMessage): void {
     const q = call.questionId;
-    const where = `${call.namespace}.${call.kind === CallKind.Fetch ? "fetch" : call.method}`;
+    const method = call.kind === CallKind.Fetch ? "fetch" : call.method;
+    const where = `${call.namespace}.${method}`;
     const fail = (error: unknown) => this.#replyError(conn, q, error);
     const Class = this.#options.classes.get(call.namespace);
     if (Class === undefined) {
@@ -161,25 +205,35 @@ export class ObjectTable implements OutputGate {
     } catch (error) {
       return fail(error);
     }
-    this.#deliver(obj, {
+    const finish = (ok: boolean, value: unknown) => {
+      open.delete(q);
+      this.#finish(conn, q, obj, encode, ok, value);
+    };
+    const event: Event = {
+      method,
       run: () => {
         let result: unknown;
         try {
           result = run(obj.instance!);
         } catch (error) {
-          return this.#finish(conn, q, obj, encode, false, error);
+          return finish(false, error);
         }
         if (isThenable(result)) {
           result.then(
-            (value) => this.#finish(conn, q, obj, encode, true, value),
-            (error: unknown) => this.#finish(conn, q, obj, encode, false, error),
+            (value) => finish(true, value),
+            (error: unknown) => finish(false, error),
           );
         } else {
-          this.#finish(conn, q, obj, encode, true, result);
+          finish(true, result);
         }
       },
-      fail,
-    });
+      fail: (error) => {
+        open.delete(q);
+        fail(error);
+      },
+    };
+    open.set(q, { obj, event });
+    this.#deliver(obj, event);
   }
 
   // The output gate: the object's writes are committed before the answer leaves.
@@ -231,18 +285,36 @@ export class ObjectTable implements OutputGate {
     const state: DurableObjectState = {
       id,
       storage,
-      blockConcurrencyWhile: (fn) => this.#blockConcurrencyWhile(obj, fn),
+      blockConcurrencyWhile: (fn) => {
+        const done = this.#blockConcurrencyWhile(obj, fn);
+        // Cloudflare's docs call it without await in constructors: a rejection then resets the object
+        // and reaches the callers whose events waited, never the isolate as an unhandled rejection.
+        done.catch(() => {});
+        return done;
+      },
       waitUntil: (promise) => {
         obj.waiting.add(promise);
         promise.then(
           () => obj.waiting.delete(promise),
-          () => obj.waiting.delete(promise),
+          (error: unknown) => {
+            obj.waiting.delete(promise);
+            this.#options.log(`sourdough: ${key}: a waitUntil() promise rejected; the object is reset: ${describeError(error)}`);
+            this.#reset(obj, error);
+          },
         );
       },
+      get signal(): AbortSignal {
+        const event = obj.current;
+        if (event === undefined) {
+          throw new SourdoughError(ErrorCode.BAD_OPTIONS, `${call.namespace}: ctx.signal is only known while a method starts: read it before the method's first await (const signal = this.ctx.signal).`);
+        }
+        return (event.controller ??= new AbortController()).signal;
+      },
     };
-    obj = new ActiveObject(key, state, storage);
+    obj = new ActiveObject(call.namespace, call.objectId, key, state, storage);
     this.#objects.set(key, obj);
     try {
+      this.#options.onEventStart?.(call.namespace, call.objectId, "constructor");
       obj.instance = new Class(state, this.#options.env);
     } catch (error) {
       this.#objects.delete(key);
@@ -255,9 +327,16 @@ export class ObjectTable implements OutputGate {
   // The input gate (see the top of this file): an event runs at once only if the gate is open and no
   // earlier event is waiting; otherwise it waits, in arrival order.
   #deliver(obj: ActiveObject, event: Event): void {
+    if (obj.queue.length === 0 && gateOpen(obj)) {
+      obj.inFlight++;
+      return this.#start(obj, event);
+    }
+    const max = this.#options.maxQueuedEvents ?? DEFAULT_MAX_QUEUED_EVENTS;
+    if (obj.queue.length >= max) {
+      return event.fail(new SourdoughError(ErrorCode.OVERLOADED, `${obj.namespace}.${event.method}: Durable Object is overloaded: ${obj.queue.length} events of object ${obj.objectId} are already waiting for it (maxQueuedEvents: ${max}). Retry with backoff, or spread the load over more objects.`, { retryable: true }));
+    }
     obj.inFlight++;
-    if (obj.queue.length > 0 || !gateOpen(obj)) obj.queue.push(event);
-    else this.#start(obj, event);
+    obj.queue.push(event);
   }
 
   #start(obj: ActiveObject, event: Event): void {
@@ -268,7 +347,13 @@ export class ObjectTable implements OutputGate {
       obj.draining = false;
       this.#next(obj);
     });
-    event.run();
+    this.#options.onEventStart?.(obj.namespace, obj.objectId, event.method);
+    obj.current = event;
+    try {
+      event.run();
+    } finally {
+      obj.current = undefined;
+    }
   }
 
   // A blockConcurrencyWhile or transaction() callback finished: the next event may start once the
@@ -344,16 +429,26 @@ export class ObjectTable implements OutputGate {
     }
   }
 
+  // Cloudflare's rules: the callback holds the object's events; if it throws, or runs past the
+  // timeout (which also ends a deadlock such as A → B → A under the gate), the object is reset.
   async #blockConcurrencyWhile<T>(obj: ActiveObject, fn: () => Promise<T> | T): Promise<T> {
     obj.blockers++;
+    const ms = this.#options.blockConcurrencyTimeoutMs ?? DEFAULT_BLOCK_CONCURRENCY_TIMEOUT_MS;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new SourdoughError(ErrorCode.OBJECT_RESET, `${obj.namespace} ${obj.objectId}: a blockConcurrencyWhile() callback ran longer than ${ms} ms, so the object was reset, as Cloudflare does (events waiting for it fail with this error). Look for a call that waits on this object from inside the callback, or keep the callback short.`, { retryable: true })), ms);
+    });
     try {
-      const result = await fn();
+      const running = Promise.resolve(fn());
+      running.catch(() => {}); // if the timeout wins, a later rejection is moot
+      const result = await Promise.race([running, timedOut]);
       obj.storage.commit();
       return result;
     } catch (error) {
       this.#reset(obj, error);
       throw error;
     } finally {
+      clearTimeout(timer);
       obj.blockers--;
       if (obj.blockers === 0 && obj.queue.length > 0) this.#gateReleased(obj);
     }
@@ -399,6 +494,7 @@ export class ObjectTable implements OutputGate {
         resolve(ok);
       };
       this.#deliver(obj, {
+        method: "alarm",
         fail: () => resolve(false),
         run: () => {
           const stored = obj.storage.storedAlarm();
@@ -447,6 +543,10 @@ function gateOpen(obj: ActiveObject): boolean {
 function commitError(key: string, cause: unknown): SourdoughError {
   const why = cause instanceof Error ? cause.message : String(cause);
   return new SourdoughError(ErrorCode.STORAGE, `${key}: committing the object's writes failed (${why}); the object was reset and messages sent after those writes were dropped. Retry the call.`, { cause, retryable: true });
+}
+
+function describeError(error: unknown): string {
+  return error instanceof Error ? (error.stack ?? `${error.name}: ${error.message}`) : String(error);
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {

@@ -1,5 +1,6 @@
 // The calling side of one connection to one slot (host, isolate): assigns question ids, matches answers,
-// (re)connects lazily, and fails every call in flight with a retryable error when the peer goes away.
+// (re)connects lazily, fails every call in flight with a retryable error when the peer goes away, and
+// enforces deadlines and AbortSignals: a call given up on is forgotten and a Cancel is sent for it.
 import { ErrorCode, SourdoughError } from "../errors.ts";
 import { FrameConnection } from "../transport/frame-connection.ts";
 import type { Pipe } from "../transport/pipe.ts";
@@ -24,6 +25,31 @@ export interface RpcClientOptions {
   maxFrameBytes?: number;
   /** Holds outgoing calls until the writes made before them are committed (an object's output gate). */
   outputGate?: OutputGate;
+  /** Deadline of every call in ms, unless the call carries its own `timeoutMs`. Default: none. */
+  callTimeoutMs?: number | undefined;
+  /**
+   * Why the peer went away, if it recorded it at or after `since` (ms since the epoch): looked up
+   * when the connection closes with calls in flight, so they fail with the real reason.
+   */
+  whyDown?: (since: number) => PeerDown | undefined;
+}
+
+/** A peer's own account of why it stopped (a limit it exceeded), and the event that exceeded it. */
+export interface PeerDown {
+  code: string;
+  message: string;
+  event?: { namespace: string; objectId: string; method: string } | undefined;
+}
+
+/** How long a closed connection's calls wait for the peer's account of why it stopped. */
+const WHY_DOWN_WAIT_MS = 100;
+
+/** Options one call carries (see `withCallOptions`). */
+export interface CallOptions {
+  /** Aborting it rejects the call with ERR_ABORTED and cancels it at the callee. */
+  signal?: AbortSignal | undefined;
+  /** The call's deadline in ms, replacing the client's `callTimeoutMs`; Infinity for none. */
+  timeoutMs?: number | undefined;
 }
 
 /** Cloudflare's output gate, as seen by a sender: what it sends waits for pending writes to commit. */
@@ -46,6 +72,12 @@ interface Question {
   reject(error: Error): void;
   where: string;
   decode: ResultDecoder;
+  /** Written to the current connection: giving up on it must send a Cancel. */
+  sent: boolean;
+  /** Clears the deadline timer and the abort listener, if any. */
+  done: (() => void) | undefined;
+  target: CallTarget;
+  method: string;
 }
 
 interface Unsent {
@@ -66,6 +98,7 @@ export class RpcClient {
   #connecting: Promise<void> | undefined;
   #unsent: Unsent[] = [];
   #held: Unsent[] = []; // waiting for the output gate
+  #connectedAt = 0;
   #closed = false;
   #goodbye: string | undefined; // why the peer said it is closing the connection, if it did
 
@@ -82,14 +115,30 @@ export class RpcClient {
   /**
    * Sends one call; resolves with the decoded result or rejects with the callee's error. `methodId`
    * is the generated method id (0: by name, msgpackr payload); `decode` reads the result payload.
+   * A call past its deadline rejects with ERR_DEADLINE_EXCEEDED, an aborted one with ERR_ABORTED.
    */
-  call(kind: CallKind, target: CallTarget, method: string, methodId: number, payload: Uint8Array, where: string, decode: ResultDecoder = decodeMsgpackResult): Promise<unknown> {
+  call(
+    kind: CallKind,
+    target: CallTarget,
+    method: string,
+    methodId: number,
+    payload: Uint8Array,
+    where: string,
+    decode: ResultDecoder = decodeMsgpackResult,
+    options?: CallOptions,
+  ): Promise<unknown> {
     if (this.#closed) {
       return Promise.reject(new SourdoughError(ErrorCode.CLOSED, `${where}: the client was closed. Create a new coordinator or stub.`));
     }
+    if (options?.signal?.aborted === true) return Promise.reject(abortedError(where, options.signal, false));
     const id = this.#nextId;
     this.#nextId = id === 0xffffffff ? 1 : id + 1;
-    const promise = new Promise<unknown>((resolve, reject) => this.#questions.set(id, { resolve, reject, where, decode }));
+    let question!: Question;
+    const promise = new Promise<unknown>((resolve, reject) => {
+      question = { resolve, reject, where, decode, sent: false, done: undefined, target, method };
+    });
+    this.#questions.set(id, question);
+    if (options !== undefined || this.#options.callTimeoutMs !== undefined) this.#watch(id, question, options);
     const gate = this.#options.outputGate;
     if (gate !== undefined) {
       if (this.#held.push({ id, kind, target, method, methodId, payload }) === 1) gate.afterCommit(this.#release);
@@ -98,12 +147,46 @@ export class RpcClient {
     const conn = this.#conn;
     if (conn !== undefined && !conn.closed) {
       conn.writer.writeCall(id, kind, methodId, target.namespace, target.objectId, method, payload, target.name, target);
+      question.sent = true;
       conn.flushSoon();
     } else {
       this.#unsent.push({ id, kind, target, method, methodId, payload });
       this.#connect();
     }
     return promise;
+  }
+
+  // Arms the call's deadline and abort listener; either one gives up on the call (#cancel).
+  #watch(id: number, question: Question, options: CallOptions | undefined): void {
+    const fromCall = options?.timeoutMs;
+    const timeoutMs = fromCall ?? this.#options.callTimeoutMs;
+    const signal = options?.signal;
+    const timer =
+      timeoutMs === undefined || timeoutMs === Infinity
+        ? undefined
+        : setTimeout(() => {
+            const setting = fromCall === undefined ? "callTimeoutMs" : "timeoutMs";
+            this.#cancel(id, new SourdoughError(ErrorCode.DEADLINE_EXCEEDED, `${question.where}: no answer within ${timeoutMs} ms (${setting}). ${question.sent ? "The call was cancelled and may or may not have run" : "It was not sent"}; raise ${setting} or make the method answer sooner.`));
+          }, timeoutMs);
+    const onAbort = signal === undefined ? undefined : () => this.#cancel(id, abortedError(question.where, signal, question.sent));
+    if (onAbort !== undefined) signal!.addEventListener("abort", onAbort, { once: true });
+    if (timer === undefined && onAbort === undefined) return;
+    question.done = () => {
+      if (timer !== undefined) clearTimeout(timer);
+      if (onAbort !== undefined) signal!.removeEventListener("abort", onAbort);
+    };
+  }
+
+  // Gives up on a call: forget the question (a late answer is ignored), tell the callee, reject.
+  #cancel(id: number, error: Error): void {
+    const q = this.#take(id);
+    if (q === undefined) return;
+    const conn = this.#conn;
+    if (q.sent && conn !== undefined && !conn.closed) {
+      conn.writer.writeCancel(id);
+      conn.flushSoon();
+    }
+    q.reject(error);
   }
 
   // The output gate opened: send what it held (in one write), or fail it if a commit failed.
@@ -124,10 +207,7 @@ export class RpcClient {
       this.#connect();
       return;
     }
-    for (const u of held) {
-      if (!this.#questions.has(u.id)) continue;
-      conn.writer.writeCall(u.id, u.kind, u.methodId, u.target.namespace, u.target.objectId, u.method, u.payload, u.target.name, u.target);
-    }
+    for (const u of held) this.#send(conn, u);
     conn.flush();
   };
 
@@ -179,13 +259,19 @@ export class RpcClient {
       this.#options.maxFrameBytes,
     );
     this.#conn = conn;
+    this.#connectedAt = Date.now();
     const unsent = this.#unsent;
     this.#unsent = [];
-    for (const u of unsent) {
-      if (!this.#questions.has(u.id)) continue;
-      conn.writer.writeCall(u.id, u.kind, u.methodId, u.target.namespace, u.target.objectId, u.method, u.payload, u.target.name, u.target);
-    }
+    for (const u of unsent) this.#send(conn, u);
     conn.flushSoon();
+  }
+
+  // Writes a call that waited (for the connection or the output gate), unless it was given up on.
+  #send(conn: FrameConnection, u: Unsent): void {
+    const q = this.#questions.get(u.id);
+    if (q === undefined) return;
+    conn.writer.writeCall(u.id, u.kind, u.methodId, u.target.namespace, u.target.objectId, u.method, u.payload, u.target.name, u.target);
+    q.sent = true;
   }
 
   #onMessage(message: Message): void {
@@ -216,7 +302,10 @@ export class RpcClient {
 
   #take(id: number): Question | undefined {
     const q = this.#questions.get(id);
-    if (q !== undefined) this.#questions.delete(id);
+    if (q !== undefined) {
+      this.#questions.delete(id);
+      q.done?.();
+    }
     return q;
   }
 
@@ -225,11 +314,42 @@ export class RpcClient {
     const detail = this.#goodbye ?? error?.message;
     this.#goodbye = undefined;
     const why = detail ? `: ${detail}` : "";
-    this.#failAll(
-      ErrorCode.HOST_UNAVAILABLE,
-      `connection to ${this.#options.peer} closed with the call in flight${why}. The call may or may not have run; retry if it is idempotent`,
-      true,
-    );
+    const reason = `connection to ${this.#options.peer} closed with the call in flight${why}. The call may or may not have run; retry if it is idempotent`;
+    const whyDown = this.#options.whyDown;
+    if (whyDown === undefined || this.#questions.size === 0) return this.#failAll(ErrorCode.HOST_UNAVAILABLE, reason, true);
+    // A peer stopped for a limit records why, possibly just after its sockets closed: wait briefly.
+    // Only the calls in flight now wait; calls made meanwhile go to the next connection.
+    const inFlight = [...this.#questions.entries()];
+    for (const [id] of inFlight) this.#questions.delete(id);
+    this.#unsent = [];
+    this.#held = [];
+    const since = this.#connectedAt;
+    const deadline = Date.now() + WHY_DOWN_WAIT_MS;
+    const look = (): void => {
+      const down = whyDown(since);
+      if (down !== undefined) return this.#failDown(inFlight, down);
+      if (Date.now() < deadline) return void setTimeout(look, 20);
+      for (const [, q] of inFlight) {
+        q.done?.();
+        q.reject(new SourdoughError(ErrorCode.HOST_UNAVAILABLE, `${q.where}: ${reason}.`, { retryable: true }));
+      }
+    };
+    look();
+  }
+
+  // The call whose event exceeded the limit gets the peer's error; the others, which only shared
+  // its isolate, a retryable error that says what happened there.
+  #failDown(questions: Array<[number, Question]>, down: PeerDown): void {
+    const e = down.event;
+    for (const [, q] of questions) {
+      q.done?.();
+      const culprit = e !== undefined && e.namespace === q.target.namespace && e.objectId === q.target.objectId && e.method === q.method;
+      if (culprit || down.code === ErrorCode.MEMORY_LIMIT) {
+        q.reject(new SourdoughError(down.code as ErrorCode, `${q.where}: ${down.message}`, { retryable: !culprit }));
+      } else {
+        q.reject(new SourdoughError(ErrorCode.HOST_UNAVAILABLE, `${q.where}: the call was waiting or running on ${this.#options.peer}, which stopped: ${down.message} Retry the call.`, { retryable: true }));
+      }
+    }
   }
 
   #failAll(code: ErrorCode, reason: string, retryable: boolean): void {
@@ -238,6 +358,19 @@ export class RpcClient {
     this.#questions.clear();
     this.#unsent = [];
     this.#held = [];
-    for (const q of questions) q.reject(new SourdoughError(code, `${q.where}: ${reason}.`, { retryable }));
+    for (const q of questions) {
+      q.done?.();
+      q.reject(new SourdoughError(code, `${q.where}: ${reason}.`, { retryable }));
+    }
   }
+}
+
+/** ERR_ABORTED, named "AbortError" like the DOM's, with the signal's reason as its cause. */
+function abortedError(where: string, signal: AbortSignal, sent: boolean): SourdoughError {
+  const reason: unknown = signal.reason;
+  const why = reason instanceof Error ? `${reason.name}: ${reason.message}` : String(reason);
+  const what = sent ? "It was cancelled and may or may not have run" : "It was not sent";
+  const error = new SourdoughError(ErrorCode.ABORTED, `${where}: the call was aborted by its AbortSignal (${why}). ${what}; retry it if it is idempotent.`, { cause: reason });
+  error.name = "AbortError";
+  return error;
 }
