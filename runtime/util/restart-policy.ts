@@ -1,0 +1,89 @@
+// When to restart a supervised process (a host, or an isolate inside its host) after it died: at once
+// if it had been serving, with a short capped backoff only while it keeps dying young. Pure: the
+// caller passes the clock; spawning and timers stay with the supervisor.
+import { ErrorCode, SourdoughError, describeValue } from "../errors.ts";
+
+export interface RestartPolicyOptions {
+  /** Delay after the first young death in a row; doubles with each further one. Default 100 ms. */
+  initialMs?: number;
+  /** Largest delay. Default 1000 ms. */
+  maxMs?: number;
+  /**
+   * A process that served (was ready) at least this long, and at least as long as its start took,
+   * before it died is restarted at once, and its streak of young deaths is forgotten. Default 500 ms.
+   */
+  minUptimeMs?: number;
+}
+
+export interface RestartDecision {
+  /** How long to wait before starting the replacement (0: at once). */
+  delayMs: number;
+  /** Young deaths in a row, this one included (0 when it had been serving long enough). */
+  youngDeaths: number;
+  /** How long it had been ready before it died; undefined if it died before it was ready. */
+  uptimeMs: number | undefined;
+}
+
+export const DEFAULT_RESTART_POLICY: Required<RestartPolicyOptions> = { initialMs: 100, maxMs: 1000, minUptimeMs: 500 };
+
+/**
+ * Why this policy: a restart costs one start-up (a few hundred ms of one core: a Node process or
+ * thread, tsx, the user's modules), and backing off buys nothing but that CPU back, while every
+ * millisecond of delay is a millisecond in which the process's objects are unavailable. A process
+ * that served at least `minUptimeMs` and at least as long as its own start was killed from outside
+ * or crashed on one event: restarting it at once keeps its objects available and spends at most half
+ * of a core on restarts however often it happens. Only a process that dies before it is ready, or
+ * soon after, is in a loop of its own making (a broken module, a disk that refuses its files, an
+ * object that crashes it on the first call), and only then does the delay grow: initialMs doubling
+ * to maxMs, a cap low enough that the process is back within a second once the cause is gone.
+ */
+export class RestartPolicy {
+  readonly #options: Required<RestartPolicyOptions>;
+  #startedAt: number | undefined;
+  #readyAt: number | undefined;
+  #youngDeaths = 0;
+
+  /** Throws ERR_BAD_OPTIONS, naming `where`, for a value that is not a finite number ≥ 0. */
+  constructor(options: RestartPolicyOptions = {}, where = "RestartPolicy") {
+    this.#options = restartPolicyOptions(options, where);
+  }
+
+  /** The process is being started at `now` (ms, any monotonic clock). */
+  starting(now: number): void {
+    this.#startedAt = now;
+    this.#readyAt = undefined;
+  }
+
+  /** The process became ready at `now`. */
+  ready(now: number): void {
+    this.#readyAt = now;
+  }
+
+  /** The process died at `now` (before or after it was ready): how long to wait before the next start. */
+  exited(now: number): RestartDecision {
+    const { initialMs, maxMs, minUptimeMs } = this.#options;
+    const uptimeMs = this.#readyAt === undefined ? undefined : now - this.#readyAt;
+    const startMs = this.#readyAt === undefined || this.#startedAt === undefined ? 0 : this.#readyAt - this.#startedAt;
+    this.#startedAt = this.#readyAt = undefined;
+    if (uptimeMs !== undefined && uptimeMs >= Math.max(minUptimeMs, startMs)) {
+      this.#youngDeaths = 0;
+      return { delayMs: 0, youngDeaths: 0, uptimeMs };
+    }
+    this.#youngDeaths++;
+    return { delayMs: Math.min(initialMs * 2 ** (this.#youngDeaths - 1), maxMs), youngDeaths: this.#youngDeaths, uptimeMs };
+  }
+}
+
+/** `options` with the defaults filled in; throws ERR_BAD_OPTIONS, naming `where`, for a value that is not a finite number ≥ 0. */
+export function restartPolicyOptions(options: RestartPolicyOptions, where: string): Required<RestartPolicyOptions> {
+  const out = { ...DEFAULT_RESTART_POLICY };
+  for (const key of ["initialMs", "maxMs", "minUptimeMs"] as const) {
+    const value = options[key];
+    if (value === undefined) continue;
+    if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
+      throw new SourdoughError(ErrorCode.BAD_OPTIONS, `${where}.${key}: expected a number of milliseconds ≥ 0, got ${describeValue(value)}. Leave it out for the default (${DEFAULT_RESTART_POLICY[key]}).`);
+    }
+    out[key] = value;
+  }
+  return out;
+}
