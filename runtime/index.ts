@@ -2,7 +2,8 @@
 export { DurableObject, type DurableObjectState, type DurableObjectClass } from "./object/durable-object.ts";
 export { ClusterCoordinator, type ClusterCoordinatorOptions } from "./coordinator/cluster-coordinator.ts";
 export type { HostInfo, HostState } from "./coordinator/host-process.ts";
-export { DurableObjectNamespace, type DurableObjectStub } from "./rpc/stub.ts";
+export { DurableObjectNamespace, withCallOptions, type DurableObjectStub } from "./rpc/stub.ts";
+export type { CallOptions } from "./rpc/rpc-client.ts";
 export type { RemoteErrorFields } from "./rpc/remote-error.ts";
 export type { GeneratedModule, MethodCodec } from "./rpc/generated.ts";
 export { DurableObjectId } from "./ids.ts";

@@ -1,13 +1,15 @@
 // Caller-side API: Cloudflare-style namespaces (idFromName, idFromString, newUniqueId, get,
-// getByName) and stubs whose every method call becomes an RPC to the object's owner.
+// getByName) and stubs whose every method call becomes an RPC to the object's owner. A stub is also a
+// safe value: String(), util.inspect, JSON and Object.prototype's methods work locally, never as RPCs.
+import { inspect } from "node:util";
 import { ErrorCode, SourdoughError, describeValue } from "../errors.ts";
 import { DurableObjectId, idFromName, idFromString, newUniqueId } from "../ids.ts";
 import type { DurableObject } from "../object/durable-object.ts";
 import { CallKind } from "../wire/envelope.ts";
 import { asWireResponse, requestToWire, responseFromWire } from "../wire/fetch-payload.ts";
-import { encodePayload } from "../wire/payload.ts";
+import { CLONE_REFUSAL, encodePayload } from "../wire/payload.ts";
 import { codecFailure, type ClassCodecs, type CodecTable } from "./generated.ts";
-import type { CallTarget, ResultDecoder, RpcClient } from "./rpc-client.ts";
+import type { CallOptions, CallTarget, ResultDecoder, RpcClient } from "./rpc-client.ts";
 
 /** Finds the connection to the owner of (namespace, object id), and the generated codecs, if any. */
 export interface ClientRouter {
@@ -17,8 +19,11 @@ export interface ClientRouter {
 
 type AsyncMethod<F> = F extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : never;
 
+/** Object.prototype's names: on a stub they are the local methods (toString gives a description). */
+type ObjectMethods = "constructor" | "toString" | "toLocaleString" | "valueOf" | "hasOwnProperty" | "isPrototypeOf" | "propertyIsEnumerable" | "toJSON";
+
 /** Names a stub never forwards: runtime handlers, names workerd reserves, and the stub's own members. */
-type NotRpc = "fetch" | "connect" | "dup" | "alarm" | "webSocketMessage" | "webSocketClose" | "webSocketError" | "ctx" | "env" | "id" | "name" | "then" | `_${string}`;
+type NotRpc = "fetch" | "connect" | "dup" | "alarm" | "webSocketMessage" | "webSocketClose" | "webSocketError" | "ctx" | "env" | "id" | "name" | "then" | ObjectMethods | `_${string}`;
 
 /** A typed stub: each public method of T, returning a Promise; plus `fetch`, `id` and `name`. */
 export type DurableObjectStub<T = DurableObject> = {
@@ -81,10 +86,96 @@ export class DurableObjectNamespace<T = DurableObject> {
   }
 }
 
-// A stub is not a thenable (so `await stub` works) and has no JSON form; every other name is an RPC.
-const NOT_METHODS = new Set<string>(["then", "toJSON"]);
+// A stub is not a thenable, so `await stub` works; every name not found on StubTarget is an RPC.
+const NOT_METHODS = new Set<string>(["then"]);
 
-function createStub<T>(router: ClientRouter, namespace: string, id: DurableObjectId, codecs: ClassCodecs | undefined): DurableObjectStub<T> {
+interface StubState {
+  router: ClientRouter;
+  namespace: string;
+  id: DurableObjectId;
+  codecs: ClassCodecs | undefined;
+  options: CallOptions | undefined;
+}
+
+const STATE = Symbol("sourdough.stubState");
+
+function describeStub(state: StubState): string {
+  const name = state.id.name === undefined ? "" : `, name ${JSON.stringify(state.id.name)}`;
+  return `DurableObjectStub(${state.namespace}, ${state.id.toString()}${name})`;
+}
+
+// The Proxy's target. Its prototype answers the names a stub must answer locally: Object.prototype's
+// methods, String()/template literals (Symbol.toPrimitive), util.inspect, JSON.stringify, and the
+// payload encoder's question (a stub cannot cross RPC yet).
+class StubTarget {
+  readonly id: DurableObjectId;
+  readonly name: string | undefined;
+  readonly fetch: (input: Request | string | URL, init?: RequestInit) => Promise<Response>;
+  readonly [STATE]: StubState;
+  constructor(state: StubState, fetch: StubTarget["fetch"]) {
+    this.id = state.id;
+    this.name = state.id.name;
+    this.fetch = fetch;
+    this[STATE] = state;
+  }
+  toString(): string {
+    return describeStub(this[STATE]);
+  }
+  toJSON(): string {
+    return describeStub(this[STATE]);
+  }
+  [Symbol.toPrimitive](): string {
+    return describeStub(this[STATE]);
+  }
+  [inspect.custom](): string {
+    return describeStub(this[STATE]);
+  }
+  get [Symbol.toStringTag](): string {
+    return "DurableObjectStub";
+  }
+  get [CLONE_REFUSAL](): string {
+    const { namespace } = this[STATE];
+    return `${describeStub(this[STATE])} cannot cross RPC yet (stubs are not values). Pass stub.id.toString() and get a stub on the other side with the ${namespace} namespace's get(idFromString(id))`;
+  }
+}
+
+// Error messages name a stub's class as the API does (describeValue reads constructor.name).
+Object.defineProperty(StubTarget, "name", { value: "DurableObjectStub" });
+
+/**
+ * A stub of the same type whose calls (and fetches) carry `options`: an AbortSignal that cancels them,
+ * and a deadline (`timeoutMs`, replacing the coordinator's `callTimeoutMs`; Infinity for none). A call
+ * past its deadline rejects with ERR_DEADLINE_EXCEEDED, an aborted one with ERR_ABORTED (an
+ * "AbortError"); either way the callee is sent a Cancel. Options of a stub made this way add up: two
+ * signals both apply, a later timeoutMs replaces an earlier one. Beyond Cloudflare, which has neither.
+ * Throws ERR_BAD_OPTIONS for a value that is no stub or for invalid options.
+ */
+export function withCallOptions<S extends object>(stub: S, options: CallOptions): S {
+  const state = (stub as unknown as { [STATE]?: StubState } | null)?.[STATE];
+  if (state === undefined) {
+    throw new SourdoughError(ErrorCode.BAD_OPTIONS, `withCallOptions: expected a Durable Object stub, got ${describeValue(stub)}. Pass a stub from namespace.get(id) or getByName(name).`);
+  }
+  const { signal, timeoutMs } = (options ?? {}) as CallOptions;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new SourdoughError(ErrorCode.BAD_OPTIONS, `withCallOptions: signal must be an AbortSignal, got ${describeValue(signal)}. Pass controller.signal or AbortSignal.timeout(ms).`);
+  }
+  if (timeoutMs !== undefined && !(typeof timeoutMs === "number" && timeoutMs > 0 && (Number.isFinite(timeoutMs) || timeoutMs === Infinity))) {
+    throw new SourdoughError(ErrorCode.BAD_OPTIONS, `withCallOptions: timeoutMs must be a number of milliseconds > 0 (or Infinity for no deadline), got ${describeValue(timeoutMs)}.`);
+  }
+  const before = state.options;
+  const signals = [before?.signal, signal].filter((s): s is AbortSignal => s !== undefined);
+  const merged: CallOptions = {
+    signal: signals.length > 1 ? AbortSignal.any(signals) : signals[0],
+    timeoutMs: timeoutMs ?? before?.timeoutMs,
+  };
+  return createStub({ ...state, options: merged }) as unknown as S;
+}
+
+function createStub<T>(router: ClientRouter, namespace: string, id: DurableObjectId, codecs: ClassCodecs | undefined): DurableObjectStub<T>;
+function createStub<T>(state: StubState): DurableObjectStub<T>;
+function createStub<T>(...args: [StubState] | [ClientRouter, string, DurableObjectId, ClassCodecs | undefined]): DurableObjectStub<T> {
+  const state: StubState = args.length === 1 ? args[0] : { router: args[0], namespace: args[1], id: args[2], codecs: args[3], options: undefined };
+  const { router, namespace, id, codecs, options } = state;
   const objectId = id.toString();
   const target: CallTarget = { namespace, objectId, name: id.name };
   // The owner's client is looked up once; a closed client sends the stub back to the router, which
@@ -95,42 +186,16 @@ function createStub<T>(router: ClientRouter, namespace: string, id: DurableObjec
   const fetch = async (input: Request | string | URL, init?: RequestInit): Promise<Response> => {
     const wire = await requestToWire(new Request(input, init));
     const payload = encodePayload(wire, `${namespace}.fetch request`);
-    const result = await client().call(CallKind.Fetch, target, "fetch", 0, payload, `${namespace}.fetch`);
+    const result = await client().call(CallKind.Fetch, target, "fetch", 0, payload, `${namespace}.fetch`, undefined, options);
     return responseFromWire(asWireResponse(result));
   };
-  const base = { id, name: id.name, fetch };
-  return new Proxy(base, {
+  return new Proxy(new StubTarget(state, fetch), {
     get(obj, prop) {
-      if (Object.hasOwn(obj, prop)) return obj[prop as keyof typeof obj];
-      if (typeof prop !== "string" || NOT_METHODS.has(prop)) return undefined;
+      if (typeof prop !== "string" || prop in obj) return obj[prop as keyof StubTarget];
       let method = methods.get(prop);
       if (method === undefined) {
-        const where = `${namespace}.${prop}`;
-        const codec = codecs?.[prop];
-        const decode: ResultDecoder | undefined =
-          codec === undefined
-            ? undefined
-            : (payload) => {
-                try {
-                  return codec.decodeResult(payload);
-                } catch (error) {
-                  throw codecFailure(error, `${where} result`);
-                }
-              };
-        method = (...args: unknown[]) => {
-          try {
-            if (codec === undefined) return client().call(CallKind.Method, target, prop, 0, encodePayload(args, `${where} arguments`), where);
-            let payload: Uint8Array;
-            try {
-              payload = codec.encodeParams(args);
-            } catch (error) {
-              throw codecFailure(error, `${where} arguments`);
-            }
-            return client().call(CallKind.Method, target, prop, codec.id, payload, where, decode);
-          } catch (error) {
-            return Promise.reject(error); // a stub method never throws synchronously
-          }
-        };
+        if (NOT_METHODS.has(prop)) return undefined;
+        method = rpcMethod(prop);
         methods.set(prop, method);
       }
       return method;
@@ -138,4 +203,33 @@ function createStub<T>(router: ClientRouter, namespace: string, id: DurableObjec
     has: (obj, prop) => Object.hasOwn(obj, prop),
     set: () => false,
   }) as unknown as DurableObjectStub<T>;
+
+  function rpcMethod(prop: string): (...args: unknown[]) => Promise<unknown> {
+    const where = `${namespace}.${prop}`;
+    const codec = codecs?.[prop];
+    const decode: ResultDecoder | undefined =
+      codec === undefined
+        ? undefined
+        : (payload) => {
+            try {
+              return codec.decodeResult(payload);
+            } catch (error) {
+              throw codecFailure(error, `${where} result`);
+            }
+          };
+    return (...args: unknown[]) => {
+      try {
+        if (codec === undefined) return client().call(CallKind.Method, target, prop, 0, encodePayload(args, `${where} arguments`), where, undefined, options);
+        let payload: Uint8Array;
+        try {
+          payload = codec.encodeParams(args);
+        } catch (error) {
+          throw codecFailure(error, `${where} arguments`);
+        }
+        return client().call(CallKind.Method, target, prop, codec.id, payload, where, decode, options);
+      } catch (error) {
+        return Promise.reject(error); // a stub method never throws synchronously
+      }
+    };
+  }
 }

@@ -1,6 +1,6 @@
 // Compile-time checks (run by `npm test` through tsc --noEmit): stubs carry the class's signatures.
 import { describe, expectTypeOf, it } from "vitest";
-import type { DurableObjectId, DurableObjectNamespace, DurableObjectStub } from "sourdough";
+import { withCallOptions, type DurableObjectId, type DurableObjectNamespace, type DurableObjectStub } from "sourdough";
 import type { TestCounter } from "../fixtures/objects.ts";
 
 describe("DurableObjectStub<T>", () => {
@@ -43,5 +43,26 @@ describe("DurableObjectStub<T>", () => {
       }
     }
     expectTypeOf<keyof DurableObjectStub<Reserved>>().toEqualTypeOf<"ok" | "id" | "name" | "fetch">();
+  });
+
+  it("keeps Object.prototype's names local: a class's own toString is not an RPC on the stub", () => {
+    class Named {
+      toString(): string {
+        return "named";
+      }
+      valueOf(): number {
+        return 1;
+      }
+      ok(): number {
+        return 3;
+      }
+    }
+    expectTypeOf<keyof DurableObjectStub<Named>>().toEqualTypeOf<"ok" | "id" | "name" | "fetch">();
+    expectTypeOf<DurableObjectStub<Named>["toString"]>().toEqualTypeOf<() => string>();
+  });
+
+  it("withCallOptions returns a stub of the same type", () => {
+    const check = (ns: DurableObjectNamespace<TestCounter>) => withCallOptions(ns.getByName("x"), { timeoutMs: 100, signal: AbortSignal.timeout(50) });
+    expectTypeOf(check).returns.toEqualTypeOf<DurableObjectStub<TestCounter>>();
   });
 });

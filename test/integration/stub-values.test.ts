@@ -1,0 +1,145 @@
+// Stubs are safe values and values are copied faithfully or refused (issue 8, items 6 and 7), in both
+// modes: nothing here may reject unhandled or crash the caller's process.
+import { Console } from "node:console";
+import { Writable } from "node:stream";
+import util from "node:util";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { SourdoughError, type ClusterCoordinator, type DurableObjectStub } from "sourdough";
+import { Msg, Values } from "../fixtures/rpc-values.ts";
+import { FIXTURES, startCluster, type TestCluster } from "../support/cluster.ts";
+
+const VALUES_MODULE = new URL("../fixtures/rpc-values.ts", import.meta.url);
+
+describe.each([
+  { mode: "2 host processes", hostCount: 2 },
+  { mode: "in-process (hostCount: 0)", hostCount: 0 },
+])("stubs and values: $mode", ({ hostCount }) => {
+  let cluster: TestCluster;
+  let coordinator: ClusterCoordinator;
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown) => void unhandled.push(reason);
+  beforeAll(async () => {
+    process.on("unhandledRejection", onUnhandled);
+    cluster = await startCluster({ hostCount, isolatesPerHost: 1, modules: [FIXTURES, VALUES_MODULE], durableObjects: { VALUES: Values } });
+    coordinator = cluster.coordinator;
+  });
+  afterEach(async () => {
+    await new Promise((resolve) => setTimeout(resolve, 50)); // a stray RPC would reject by now
+    expect(unhandled).toEqual([]);
+  });
+  afterAll(async () => {
+    process.off("unhandledRejection", onUnhandled);
+    await cluster.close();
+  });
+
+  const describes = (stub: DurableObjectStub<Values>) => `DurableObjectStub(Values, ${stub.id.toString()}, name "a")`;
+
+  it("describes itself locally: String, template literals, toPrimitive, inspect, console.log, JSON", () => {
+    const stub = coordinator.get("a", Values);
+    const text = describes(stub);
+    expect(String(stub)).toBe(text);
+    expect(`${stub}`).toBe(text);
+    expect(stub + "").toBe(text);
+    expect((stub as unknown as { [Symbol.toPrimitive](hint: string): unknown })[Symbol.toPrimitive]("number")).toBe(text);
+    expect(util.inspect(stub)).toBe(text);
+    expect(util.inspect({ nested: [stub] })).toContain(text);
+    expect(util.format("%s %o", stub, stub)).toContain(text);
+    expect(JSON.stringify({ stub })).toBe(JSON.stringify({ stub: text }));
+    expect(Object.prototype.toString.call(stub)).toBe("[object DurableObjectStub]");
+    expect((stub as unknown as Record<symbol, unknown>)[Symbol.toStringTag]).toBe("DurableObjectStub");
+    const logged: unknown[] = [];
+    const out = new Writable({ write: (chunk: Buffer, _encoding, done) => (logged.push(chunk.toString()), done()) });
+    const log = new Console({ stdout: out });
+    log.log(stub);
+    log.log("%s", stub);
+    expect(logged).toEqual([`${text}\n`, `${text}\n`]);
+  });
+
+  it("answers Object.prototype's methods locally, never as calls", async () => {
+    const stub = coordinator.get("a", Values);
+    expect(stub.hasOwnProperty("id")).toBe(true);
+    expect(Object.hasOwn(stub, "increment")).toBe(false);
+    expect(stub.toString()).toBe(describes(stub));
+    expect(stub.toLocaleString()).toBe(describes(stub));
+    expect(stub.valueOf()).toBe(stub);
+    expect(stub.isPrototypeOf({})).toBe(false);
+    expect(stub.propertyIsEnumerable("id")).toBe(true);
+    expect(typeof stub.constructor).toBe("function");
+    expect((stub as unknown as { then?: unknown }).then).toBeUndefined();
+    expect(await Promise.resolve(stub)).toBe(stub); // not a thenable
+    expect(await stub.calls()).toBe(0); // none of the above reached the object
+  });
+
+  it("refuses a stub passed as an argument, naming the path, without sending the call", async () => {
+    const stub = coordinator.get("refuse-stub", Values);
+    const other = coordinator.get("other", Values);
+    const error = await stub.echo({ peer: other }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SourdoughError);
+    expect(error).toMatchObject({ code: "ERR_UNSUPPORTED_TYPE", name: "DataCloneError" });
+    expect((error as Error).message).toBe(
+      `Values.echo arguments[0].peer: DurableObjectStub(Values, ${other.id.toString()}, name "other") cannot cross RPC yet (stubs are not values). Pass stub.id.toString() and get a stub on the other side with the Values namespace's get(idFromString(id)).`,
+    );
+    expect(await stub.calls()).toBe(0);
+  });
+
+  it("refuses a stub returned by a method, and describes stubs inside objects", async () => {
+    const stub = coordinator.get("returns-stub", Values);
+    const error = await stub.returnsStub().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SourdoughError);
+    expect(error).toMatchObject({ code: "ERR_UNSUPPORTED_TYPE", name: "DataCloneError" });
+    expect((error as Error).message).toContain("Values.returnsStub result: DurableObjectStub(Values, ");
+    const [text, template, json, tag] = await stub.describeStub("z");
+    expect(text).toMatch(/^DurableObjectStub\(Values, [0-9a-f]{64}, name "z"\)$/);
+    expect(template).toBe(text);
+    expect(json).toBe(JSON.stringify({ stub: text }));
+    expect(tag).toBe("[object DurableObjectStub]");
+  });
+
+  it("refuses class instances in both directions, as workerd's DataCloneError", async () => {
+    const stub = coordinator.get("instances", Values);
+    const sent = await stub.echo({ msg: new Msg("hi") }).catch((e: unknown) => e);
+    expect(sent).toMatchObject({ code: "ERR_UNSUPPORTED_TYPE", name: "DataCloneError" });
+    expect((sent as Error).message).toBe(
+      "Values.echo arguments[0].msg: a Msg instance cannot cross RPC (class instances lose their prototype and methods). Pass a plain object (e.g. { ...value }) and rebuild the instance on the other side.",
+    );
+    const returned = await stub.returnsInstance().catch((e: unknown) => e);
+    expect(returned).toBeInstanceOf(SourdoughError);
+    expect(returned).toMatchObject({ code: "ERR_UNSUPPORTED_TYPE", name: "DataCloneError" });
+    expect((returned as Error).message).toContain("Values.returnsInstance result.msg: a Msg instance cannot cross RPC");
+    expect(await stub.calls()).toBe(0);
+  });
+
+  it("copies Error values with their class name in both directions", async () => {
+    const stub = coordinator.get("errors", Values);
+    class Custom extends Error {
+      override name = "Custom";
+    }
+    expect(await stub.received(new TypeError("t"), new RangeError("r"), new Custom("c"))).toEqual([
+      { kind: "TypeError", name: "TypeError", message: "t" },
+      { kind: "RangeError", name: "RangeError", message: "r" },
+      { kind: "Error", name: "Custom", message: "c" },
+    ]);
+    const [type, range, validation] = await stub.returnsErrors();
+    expect(type).toBeInstanceOf(TypeError);
+    expect(range).toBeInstanceOf(RangeError);
+    expect(validation).toBeInstanceOf(Error);
+    expect([type, range, validation].map((e) => [e?.name, e?.message])).toEqual([
+      ["TypeError", "bad type"],
+      ["RangeError", "out of range"],
+      ["ValidationError", "name must not be empty"],
+    ]);
+  });
+
+  it("gives a coded error for a value nested 10 000 levels deep, in both directions", async () => {
+    const stub = coordinator.get("deep", Values);
+    let deep: unknown = 1;
+    for (let i = 0; i < 10_000; i++) deep = [deep];
+    const sent = await stub.echo(deep).catch((e: unknown) => e);
+    expect(sent).toMatchObject({ code: "ERR_UNSUPPORTED_TYPE" });
+    expect((sent as Error).message).toContain("Values.echo arguments: the value is nested too deeply to copy");
+    const returned = await stub.returnsDeep(10_000).catch((e: unknown) => e);
+    expect(returned).toMatchObject({ code: "ERR_UNSUPPORTED_TYPE" });
+    expect((returned as Error).message).toContain("Values.returnsDeep result: the value is nested too deeply to copy");
+    expect(await stub.echo({ still: "answering" })).toEqual({ still: "answering" });
+  });
+});
