@@ -7,6 +7,7 @@ import { ErrorCode } from "../errors.ts";
 import type { ClassInfo, ClusterConfig, HostCommand, HostEvent, IsolateEvent } from "./cluster-config.ts";
 import { IsolateMonitor, type EventLabel } from "./isolate-monitor.ts";
 import { writeSlotDown, type SlotDown } from "./slot-down.ts";
+import { RestartPolicy } from "../util/restart-policy.ts";
 
 // Hosts always run compiled JavaScript (dist/); user modules may be TypeScript (see load-classes.ts).
 const ISOLATE_ENTRY = new URL("./isolate-main.js", import.meta.url);
@@ -33,7 +34,8 @@ class IsolatePool {
   readonly #host: number;
   readonly #workers: Array<Worker | undefined>;
   readonly #watched: Array<Watched | undefined>;
-  readonly #failures: number[];
+  /** When to replace each isolate after it dies (the same policy as the coordinator's for hosts). */
+  readonly #restarts: RestartPolicy[];
   readonly #watchdog: NodeJS.Timeout | undefined;
   #stopping = false;
 
@@ -42,7 +44,7 @@ class IsolatePool {
     this.#host = host;
     this.#workers = Array.from({ length: config.isolatesPerHost }, (): Worker | undefined => undefined);
     this.#watched = Array.from({ length: config.isolatesPerHost }, (): Watched | undefined => undefined);
-    this.#failures = new Array<number>(config.isolatesPerHost).fill(0);
+    this.#restarts = Array.from({ length: config.isolatesPerHost }, () => new RestartPolicy());
     if (config.cpuLimitMs > 0 || config.isolateMemoryMb > 0) {
       this.#watchdog = setInterval(() => this.#watch(), WATCH_INTERVAL_MS);
       this.#watchdog.unref();
@@ -117,6 +119,7 @@ class IsolatePool {
   #spawn(i: number): Promise<ClassInfo> {
     const heap = this.#config.isolateMemoryMb;
     const monitor = IsolateMonitor.create();
+    this.#restarts[i]!.starting(Date.now());
     const worker = new Worker(ISOLATE_ENTRY, {
       workerData: { config: this.#config, host: this.#host, isolate: i, monitor: monitor.buffer },
       // V8's own heap limit backs up the watchdog (which counts memory outside the heap too, but only
@@ -132,6 +135,7 @@ class IsolatePool {
       worker.on("message", (event: IsolateEvent) => {
         if (event.type === "ready") {
           ready = true;
+          this.#restarts[i]!.ready(Date.now());
           resolve(event.classes);
         } else if (event.type === "fatal") {
           fatal = event.message;
@@ -160,16 +164,16 @@ class IsolatePool {
     });
   }
 
+  // `atOnce`: the watchdog stopped it for one event's fault, which is no crash loop of the isolate.
   #replace(i: number, atOnce = false): void {
-    const delay = atOnce ? 0 : Math.min(100 * 2 ** this.#failures[i]!, 5000);
-    if (!atOnce) this.#failures[i]!++;
+    const decision = this.#restarts[i]!.exited(Date.now());
+    const delay = atOnce ? 0 : decision.delayMs;
     setTimeout(() => {
       if (this.#stopping) return;
       this.#spawn(i).then(
         () => {
           const worker = this.#workers[i];
           if (worker !== undefined) send({ type: "isolate-restarted", isolate: i, threadId: worker.threadId });
-          setTimeout(() => (this.#failures[i] = 0), 10_000).unref();
         },
         (error: unknown) => {
           process.stderr.write(`sourdough host ${this.#host}: ${error instanceof Error ? error.message : String(error)}\n`);
