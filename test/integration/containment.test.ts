@@ -2,7 +2,7 @@
 // that object's problem. Real host processes; limits set low so each case takes about a second.
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ClusterCoordinator } from "sourdough";
+import { withCallOptions, type ClusterCoordinator } from "sourdough";
 import { Runaway } from "../fixtures/objects.ts";
 import { startCluster, type TestCluster } from "../support/cluster.ts";
 
@@ -161,6 +161,28 @@ describe.each([
     for (const e of refused) expect(e).toMatchObject({ code: "ERR_OVERLOADED", retryable: true, message: expect.stringContaining("Durable Object is overloaded") });
     expect(results.filter((r) => r.status === "fulfilled").length).toBeGreaterThanOrEqual(MAX_QUEUED - 1);
     expect(await stub.ping()).toBe("pong");
+  });
+
+  it("aborts the running method's ctx.signal when its caller's deadline passes", async () => {
+    const stub = object("cancel-running");
+    const error = await withCallOptions(stub, { timeoutMs: 100 }).waitForCancel(5000).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: "ERR_DEADLINE_EXCEEDED" });
+    for (let i = 0; i < 50 && (await stub.outcome()) === undefined; i++) await sleep(20);
+    expect(await stub.outcome()).toBe("aborted"); // the method saw the Cancel, well before 5 s
+  });
+
+  it("drops a canceled call that is still waiting for its object: it never runs", async () => {
+    const stub = object("cancel-queued");
+    await stub.put(1);
+    const gate = stub.holdGate(300);
+    await sleep(30);
+    const controller = new AbortController();
+    const queued = withCallOptions(stub, { signal: controller.signal }).put(99).catch((e: unknown) => e);
+    await sleep(30);
+    controller.abort();
+    expect(await queued).toMatchObject({ code: "ERR_ABORTED", name: "AbortError" });
+    await gate;
+    expect(await stub.value()).toBe(1);
   });
 
   it("says how to read ctx.signal when it is read after an await", async () => {
