@@ -13,6 +13,11 @@ export const ErrorCode = {
   UNSUPPORTED_TYPE: "ERR_UNSUPPORTED_TYPE",
   /** A frame was truncated, oversized or malformed; the connection that carried it is closed. */
   PROTOCOL: "ERR_PROTOCOL",
+  /**
+   * A call's encoded arguments or result are over `maxCallBytes` (default 32 MiB, Cloudflare's), or
+   * larger than the wire can carry; only that call fails, refused where the bytes were produced.
+   */
+  TOO_LARGE: "ERR_TOO_LARGE",
   /** The host or isolate owning the object died or could not be reached; the call may be retried. */
   HOST_UNAVAILABLE: "ERR_HOST_UNAVAILABLE",
   /** A host process failed to start; the message carries its stderr. */
