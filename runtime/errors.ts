@@ -26,6 +26,8 @@ export const ErrorCode = {
   CLOSED: "ERR_CLOSED",
   /** A storage call was refused (bad SQL for this API, too many keys, reserved table). */
   STORAGE: "ERR_STORAGE",
+  /** Another live coordinator owns the storageDir (its lock file names the pid). */
+  STORAGE_IN_USE: "ERR_STORAGE_IN_USE",
   /** Options passed to a sourdough API are invalid. */
   BAD_OPTIONS: "ERR_BAD_OPTIONS",
   /** An event ran on the CPU longer than `cpuLimitMs` without yielding; its isolate was replaced. */

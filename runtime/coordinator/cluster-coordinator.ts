@@ -1,7 +1,7 @@
 // The public entry point: starts `hostCount` host processes (or, with `hostCount: 0`, an in-process
 // object table with the same semantics), routes stubs to the owner of each object, and shuts it all
 // down without leaving a process, socket file or handle behind. The only code that spawns processes.
-import { mkdtempSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
@@ -20,6 +20,8 @@ import { SlotRouter } from "../host/slot-router.ts";
 import { DEFAULT_MAX_FRAME_BYTES } from "../wire/frame-reader.ts";
 import { restartPolicyOptions, type RestartPolicyOptions } from "../util/restart-policy.ts";
 import { HOST_ENTRY, HostProcess, type HostInfo } from "./host-process.ts";
+import { createRunDir, removeStaleRunDirs } from "./run-dir.ts";
+import { lockStorageDir, type StorageLock } from "./storage-lock.ts";
 
 export interface ClusterCoordinatorOptions {
   /** Host processes to run. Default: the number of cores. 0 runs objects in this process (development). */
@@ -106,6 +108,7 @@ export class ClusterCoordinator {
   readonly #namespaces = new Map<string, DurableObjectNamespace>();
   #closing: Promise<void> | undefined;
   #startError: Error | undefined;
+  #storageLock: StorageLock | undefined;
 
   constructor(options: ClusterCoordinatorOptions = {}) {
     const cores = os.availableParallelism();
@@ -124,6 +127,15 @@ export class ClusterCoordinator {
     const blockConcurrencyTimeoutMs = positiveInt(options.blockConcurrencyTimeoutMs ?? DEFAULT_BLOCK_CONCURRENCY_TIMEOUT_MS, "blockConcurrencyTimeoutMs");
 
     const output = options.output ?? ((_host, stream, text) => void process[stream].write(text));
+    // One coordinator per storageDir: a second one fails `ready` at once, naming the owner.
+    let lockError: Error | undefined;
+    if (storageDir !== undefined) {
+      try {
+        this.#storageLock = lockStorageDir(storageDir, (line) => output(0, "stderr", `${line}\n`));
+      } catch (error) {
+        lockError = error as Error;
+      }
+    }
     const codecs = (this.#codecs = new CodecTable(options.generated?.codecs));
     this.#guardedRouter = {
       codecs,
@@ -150,18 +162,20 @@ export class ClusterCoordinator {
       table = new ObjectTable({
         classes: this.#localClasses,
         env: this.#env,
-        storageDir,
+        storageDir: lockError === undefined ? storageDir : undefined, // nothing runs: calls fail with lockError
         maxFrameBytes,
         idleEvictionMs,
         codecs,
         label: "in-process",
         maxQueuedEvents,
         blockConcurrencyTimeoutMs,
-        alarms: { index: openAlarmIndex(storageDir), retryBaseMs: alarmRetryBaseMs, owns: () => true },
+        alarms: { index: openAlarmIndex(lockError === undefined ? storageDir : undefined), retryBaseMs: alarmRetryBaseMs, owns: () => true },
         log: (message) => output(0, "stderr", `${message}\n`),
       });
       this.#localTable = table;
-      this.ready = Promise.resolve();
+      this.#startError = lockError;
+      this.ready = lockError === undefined ? Promise.resolve() : Promise.reject(lockError);
+      this.ready.catch(() => {});
       return;
     }
 
@@ -171,8 +185,9 @@ export class ClusterCoordinator {
     }
     // Create the shared alarm index (WAL, table) once here, so the isolates that all open it at start
     // do not race to set it up (a CI run saw "database is locked" there).
-    if (storageDir !== undefined) openAlarmIndex(storageDir).close();
-    const runDir = mkdtempSync(path.join(os.tmpdir(), "sourdough-")); // mode 0700
+    if (storageDir !== undefined && lockError === undefined) openAlarmIndex(storageDir).close();
+    removeStaleRunDirs();
+    const runDir = createRunDir(); // mode 0700
     this.#config = {
       runDir,
       hostCount: this.hostCount,
@@ -207,7 +222,7 @@ export class ClusterCoordinator {
         }),
       );
     }
-    this.ready = this.#start(Object.values(bindings));
+    this.ready = lockError === undefined ? this.#start(Object.values(bindings)) : this.#failStart(lockError);
     this.ready.catch(() => {}); // observed through `ready`/`start()` and by every call
   }
 
@@ -277,6 +292,13 @@ export class ClusterCoordinator {
     this.#localTable?.close();
     await Promise.all(this.#hosts.map((h) => h.stop(5_000)));
     if (this.#config !== undefined) rmSync(this.#config.runDir, { recursive: true, force: true });
+    this.#storageLock?.release();
+  }
+
+  async #failStart(error: Error): Promise<void> {
+    this.#startError = error;
+    await this.close();
+    throw error;
   }
 
   async #start(namespaces: string[]): Promise<void> {

@@ -1,9 +1,9 @@
 // Where alarms are found without waking their objects: one small SQLite database per storageDir
 // (shared by every isolate, WAL, normal locking) listing (namespace, id) → scheduled time. Each
 // object's own database stays the authority; this index only says whom to wake and when.
-import { mkdirSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
+import { preparePrivateFile } from "./private-file.ts";
 
 export interface AlarmEntry {
   namespace: string;
@@ -26,7 +26,7 @@ export function openAlarmIndex(storageDir: string | undefined): AlarmIndex {
 }
 
 function sqliteIndex(file: string): AlarmIndex {
-  mkdirSync(path.dirname(file), { recursive: true });
+  preparePrivateFile(file);
   const db = new Database(file, { timeout: 10_000 });
   // Every isolate of every host opens this file at start, at the same moment. Switching to WAL needs
   // the file to itself and answers SQLITE_BUSY at once (no busy handler), so retry it briefly.

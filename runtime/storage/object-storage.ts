@@ -3,10 +3,9 @@
 // alarms on the object itself, and `sql`. Writes open an implicit transaction that the isolate
 // commits before it releases any reply of this object (the output gate) and at the end of each turn.
 // Edge cases follow workerd, checked by test/oracle.
-import { mkdirSync } from "node:fs";
-import path from "node:path";
 import Database from "better-sqlite3";
 import { ErrorCode, SourdoughError, describeValue } from "../errors.ts";
+import { openFailure, preparePrivateFile } from "./private-file.ts";
 import { SqlStorage, storageError } from "./sql-cursor.ts";
 import { deserializeValue, serializeValue } from "./value-codec.ts";
 
@@ -405,8 +404,13 @@ export class ObjectStorage {
       throw new SourdoughError(ErrorCode.STORAGE, "storage: this object was reset or shut down and its storage is closed. Call the object again through a stub.");
     }
     const file = this.#location.file;
-    if (file !== ":memory:") mkdirSync(path.dirname(file), { recursive: true });
-    const db = new Database(file, { timeout: 2000 });
+    let db: Database.Database;
+    try {
+      if (file !== ":memory:") preparePrivateFile(file);
+      db = new Database(file, { timeout: 2000 });
+    } catch (error) {
+      throw openFailure(file, error);
+    }
     try {
       // Small pages and a short WAL: each commit appends one page per changed page, and with
       // thousands of objects per isolate 4 KiB pages and the default 1000-page WAL add up to GBs
@@ -424,11 +428,7 @@ export class ObjectStorage {
       db.exec("BEGIN EXCLUSIVE; COMMIT"); // take the exclusive lock now: one owner per file
     } catch (error) {
       db.close();
-      throw new SourdoughError(
-        ErrorCode.STORAGE,
-        `storage: cannot open ${file}: ${error instanceof Error ? error.message : String(error)}. Another process may own this object's database.`,
-        { cause: error },
-      );
+      throw openFailure(file, error);
     }
     this.#db = db;
     return db;
