@@ -1,16 +1,7 @@
 // The objects of one isolate: validates each incoming call, activates the object on first use,
 // delivers events through the input gate, runs the method, commits the object's writes (output gate)
 // and only then replies. Transport-agnostic: it serves any Pipe, so the same code runs in a host
-// isolate and in-process (`hostCount: 0`).
-//
-// The input gate, as workerd's: an event of an object starts only once the previous one has run to
-// an await on something other than storage (or finished). Storage is synchronous underneath, so an
-// awaited storage call settles within the microtask drain of the code that made it. The next event
-// is therefore started from a process.nextTick queued by a microtask: Node runs it only when the
-// microtask queue is empty, so every chain of storage awaits of the previous event has run, while an
-// await on RPC, fetch or a timer (a later macrotask) lets the next event in. Events of one batch
-// still start in the same macrotask. blockConcurrencyWhile() and transaction() hold the gate until
-// their callbacks finish.
+// isolate and in-process (`hostCount: 0`). Each object's input gate is in active-object.ts.
 import path from "node:path";
 import { ErrorCode, SourdoughError, describeValue } from "../errors.ts";
 import { DurableObjectId, isValidId } from "../ids.ts";
@@ -22,6 +13,7 @@ import { ObjectStorage } from "../storage/object-storage.ts";
 import { FrameConnection } from "../transport/frame-connection.ts";
 import type { Pipe } from "../transport/pipe.ts";
 import { CallKind, Which, type CallMessage, type Message } from "../wire/envelope.ts";
+import { ActiveObject, DEFAULT_MAX_QUEUED_EVENTS, type ObjectEvent } from "./active-object.ts";
 import { AlarmScheduler, MAX_ALARM_RETRIES } from "./alarm-scheduler.ts";
 import { planCall, type CallPlan } from "./call-plan.ts";
 import type { ConcreteDurableObjectClass, DurableObject, DurableObjectState } from "./durable-object.ts";
@@ -52,8 +44,6 @@ export interface ObjectTableOptions {
   onEventStart?(namespace: string, objectId: string, method: string): void;
 }
 
-/** Cloudflare's "Durable Object is overloaded" point, as a queue length. */
-export const DEFAULT_MAX_QUEUED_EVENTS = 2000;
 /** Cloudflare resets an object whose blockConcurrencyWhile callback runs this long. */
 export const DEFAULT_BLOCK_CONCURRENCY_TIMEOUT_MS = 30_000;
 
@@ -63,41 +53,8 @@ interface ObjectAddress {
   name: string | undefined;
 }
 
-interface Event {
-  /** "increment", "fetch", "alarm": for the watchdog's label and for messages. */
-  readonly method: string;
-  run(): void;
-  fail(error: unknown): void;
-  /** Made when the method reads ctx.signal; aborted when the caller cancels the call. */
-  controller?: AbortController;
-}
-
 /** The calls of one connection that have not been answered, by question id (for Cancel). */
-type OpenCalls = Map<number, { obj: ActiveObject; event: Event }>;
-
-class ActiveObject {
-  instance: DurableObject | undefined;
-  blockers = 0;
-  /** Events delivered or queued and not yet answered. */
-  inFlight = 0;
-  lastActive = Date.now();
-  /** An event started and the microtasks it queued have not all run yet: the next one waits. */
-  draining = false;
-  /** Counts started events, so a drain notice of an earlier event cannot open the gate early. */
-  started = 0;
-  /** Events waiting for the input gate, in arrival order. */
-  readonly queue: Event[] = [];
-  readonly waiting = new Set<Promise<unknown>>();
-  /** The event whose synchronous part is running now (ctx.signal reads it). */
-  current: Event | undefined;
-  constructor(
-    readonly namespace: string,
-    readonly objectId: string,
-    readonly key: string,
-    readonly state: DurableObjectState,
-    readonly storage: ObjectStorage,
-  ) {}
-}
+type OpenCalls = Map<number, { obj: ActiveObject; event: ObjectEvent }>;
 
 export class ObjectTable implements OutputGate {
   readonly #options: ObjectTableOptions;
@@ -171,10 +128,7 @@ export class ObjectTable implements OutputGate {
     const entry = open.get(q);
     if (entry === undefined) return;
     const { obj, event } = entry;
-    const index = obj.queue.indexOf(event);
-    if (index >= 0) {
-      obj.queue.splice(index, 1);
-      obj.inFlight--;
+    if (obj.dropQueued(event)) {
       open.delete(q);
       event.fail(new SourdoughError(ErrorCode.ABORTED, `${obj.namespace}.${event.method}: ${why} before it was delivered; it did not run.`));
       return;
@@ -209,7 +163,7 @@ export class ObjectTable implements OutputGate {
       open.delete(q);
       this.#finish(conn, q, obj, encode, ok, value);
     };
-    const event: Event = {
+    const event: ObjectEvent = {
       method,
       run: () => {
         let result: unknown;
@@ -233,7 +187,7 @@ export class ObjectTable implements OutputGate {
       },
     };
     open.set(q, { obj, event });
-    this.#deliver(obj, event);
+    obj.deliver(event);
   }
 
   // The output gate: the object's writes are committed before the answer leaves.
@@ -277,7 +231,7 @@ export class ObjectTable implements OutputGate {
     const storage = new ObjectStorage({
       file: dir === undefined ? ":memory:" : path.join(dir, call.namespace, `${call.objectId}.sqlite`),
       onDirty: () => this.#markDirty(obj),
-      onGateReleased: () => this.#gateReleased(obj),
+      onGateReleased: () => obj.gateReleased(),
       onAlarmChange: (time) => this.#alarms.changed(call.namespace, call.objectId, call.name, time),
       hasAlarmHandler: typeof (Class.prototype as { alarm?: unknown }).alarm === "function",
     });
@@ -311,7 +265,8 @@ export class ObjectTable implements OutputGate {
         return (event.controller ??= new AbortController()).signal;
       },
     };
-    obj = new ActiveObject(call.namespace, call.objectId, key, state, storage);
+    const { maxQueuedEvents = DEFAULT_MAX_QUEUED_EVENTS, onEventStart } = this.#options;
+    obj = new ActiveObject({ namespace: call.namespace, objectId: call.objectId, key, state, storage, maxQueuedEvents, ...(onEventStart === undefined ? {} : { onEventStart }) });
     this.#objects.set(key, obj);
     try {
       this.#options.onEventStart?.(call.namespace, call.objectId, "constructor");
@@ -322,50 +277,6 @@ export class ObjectTable implements OutputGate {
       throw error;
     }
     return obj;
-  }
-
-  // The input gate (see the top of this file): an event runs at once only if the gate is open and no
-  // earlier event is waiting; otherwise it waits, in arrival order.
-  #deliver(obj: ActiveObject, event: Event): void {
-    if (obj.queue.length === 0 && gateOpen(obj)) {
-      obj.inFlight++;
-      return this.#start(obj, event);
-    }
-    const max = this.#options.maxQueuedEvents ?? DEFAULT_MAX_QUEUED_EVENTS;
-    if (obj.queue.length >= max) {
-      return event.fail(new SourdoughError(ErrorCode.OVERLOADED, `${obj.namespace}.${event.method}: Durable Object is overloaded: ${obj.queue.length} events of object ${obj.objectId} are already waiting for it (maxQueuedEvents: ${max}). Retry with backoff, or spread the load over more objects.`, { retryable: true }));
-    }
-    obj.inFlight++;
-    obj.queue.push(event);
-  }
-
-  #start(obj: ActiveObject, event: Event): void {
-    obj.draining = true;
-    const started = ++obj.started;
-    afterDrain(() => {
-      if (obj.started !== started) return;
-      obj.draining = false;
-      this.#next(obj);
-    });
-    this.#options.onEventStart?.(obj.namespace, obj.objectId, event.method);
-    obj.current = event;
-    try {
-      event.run();
-    } finally {
-      obj.current = undefined;
-    }
-  }
-
-  // A blockConcurrencyWhile or transaction() callback finished: the next event may start once the
-  // code awaiting it has run.
-  #gateReleased(obj: ActiveObject): void {
-    afterDrain(() => this.#next(obj));
-  }
-
-  #next(obj: ActiveObject): void {
-    if (obj.queue.length === 0 || !gateOpen(obj)) return;
-    if (this.#objects.get(obj.key) !== obj) return; // reset: its queue was failed
-    this.#start(obj, obj.queue.shift()!);
   }
 
   #scheduleTurnEnd(): void {
@@ -450,7 +361,7 @@ export class ObjectTable implements OutputGate {
     } finally {
       clearTimeout(timer);
       obj.blockers--;
-      if (obj.blockers === 0 && obj.queue.length > 0) this.#gateReleased(obj);
+      if (obj.blockers === 0) obj.gateReleased();
     }
   }
 
@@ -461,9 +372,7 @@ export class ObjectTable implements OutputGate {
     if (this.#objects.get(obj.key) === obj) this.#objects.delete(obj.key);
     this.#dirty.delete(obj);
     obj.storage.close({ rollback: true });
-    const queued = obj.queue.splice(0);
-    obj.inFlight -= queued.length;
-    for (const event of queued) event.fail(error);
+    obj.discard(error);
   }
 
   // An alarm is an event like a call: activated if needed, delivered through the input gate, and
@@ -493,7 +402,7 @@ export class ObjectTable implements OutputGate {
         }
         resolve(ok);
       };
-      this.#deliver(obj, {
+      obj.deliver({
         method: "alarm",
         fail: () => resolve(false),
         run: () => {
@@ -528,16 +437,6 @@ export class ObjectTable implements OutputGate {
     this.#dirty.add(obj);
     this.#scheduleTurnEnd();
   }
-}
-
-// Runs `fn` once every microtask queued so far (and every one they queue) has run: a microtask queues
-// a tick, and Node runs the tick queue only when the microtask queue is empty.
-function afterDrain(fn: () => void): void {
-  queueMicrotask(() => process.nextTick(fn));
-}
-
-function gateOpen(obj: ActiveObject): boolean {
-  return !obj.draining && obj.blockers === 0 && !obj.storage.holdsInputGate;
 }
 
 function commitError(key: string, cause: unknown): SourdoughError {
