@@ -99,11 +99,11 @@ export class HostProcess {
         settled = true;
         clearTimeout(timer);
         child.kill("SIGKILL");
-        // Let the stderr pipe drain so the error shows what the host printed last.
-        setTimeout(() => {
+        // Let the stderr pipe drain (up to 50 ms) so the error shows what the host printed last.
+        void drained(child, 50).then(() => {
           const stderr = this.#stderrTail.trim();
           reject(new SourdoughError(ErrorCode.HOST_START, `host ${index} failed to start: ${what}.${stderr ? `\n--- host ${index} stderr ---\n${stderr}` : " It printed nothing on stderr."}`));
-        }, 50);
+        });
       };
       const timer = setTimeout(() => fail(`not ready within ${startTimeoutMs} ms (raise startTimeoutMs if loading your modules is slow)`), startTimeoutMs);
       child.on("message", (event: HostEvent) => {
@@ -172,6 +172,18 @@ export class HostProcess {
   }
 }
 
+function drained(child: ChildProcess, maxMs: number): Promise<void> {
+  const stderr = child.stderr;
+  if (stderr === null || stderr.closed) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, maxMs);
+    stderr.once("close", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
 async function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
@@ -181,8 +193,8 @@ async function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
   clearTimeout(timer);
 }
 
-function describeRestart({ delayMs, youngDeaths, uptimeMs }: RestartDecision): string {
+function describeRestart({ delayMs, earlyDeaths, uptimeMs }: RestartDecision): string {
   const served = uptimeMs === undefined ? "" : ` after ${uptimeMs < 10_000 ? `${Math.round(uptimeMs)} ms` : `${Math.round(uptimeMs / 1000)} s`} ready`;
   if (delayMs === 0) return `${served}; restarting it now`;
-  return `${served}; restarting it in ${delayMs} ms (${youngDeaths} early death${youngDeaths > 1 ? "s" : ""} in a row: backing off, at most restartBackoff.maxMs)`;
+  return `${served}; restarting it in ${delayMs} ms (${earlyDeaths} early death${earlyDeaths > 1 ? "s" : ""} in a row: backing off, at most restartBackoff.maxMs)`;
 }

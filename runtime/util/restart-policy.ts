@@ -4,13 +4,13 @@
 import { ErrorCode, SourdoughError, describeValue } from "../errors.ts";
 
 export interface RestartPolicyOptions {
-  /** Delay after the first young death in a row; doubles with each further one. Default 100 ms. */
+  /** Delay after the second early death in a row (the first is restarted at once); doubles with each further one. Default 100 ms. */
   initialMs?: number;
   /** Largest delay. Default 1000 ms. */
   maxMs?: number;
   /**
    * A process that served (was ready) at least this long, and at least as long as its start took,
-   * before it died is restarted at once, and its streak of young deaths is forgotten. Default 500 ms.
+   * before it died is restarted at once, and its streak of early deaths is forgotten. Default 500 ms.
    */
   minUptimeMs?: number;
 }
@@ -18,8 +18,8 @@ export interface RestartPolicyOptions {
 export interface RestartDecision {
   /** How long to wait before starting the replacement (0: at once). */
   delayMs: number;
-  /** Young deaths in a row, this one included (0 when it had been serving long enough). */
-  youngDeaths: number;
+  /** Early deaths in a row, this one included (0 when it had been serving long enough). */
+  earlyDeaths: number;
   /** How long it had been ready before it died; undefined if it died before it was ready. */
   uptimeMs: number | undefined;
 }
@@ -32,16 +32,18 @@ export const DEFAULT_RESTART_POLICY: Required<RestartPolicyOptions> = { initialM
  * millisecond of delay is a millisecond in which the process's objects are unavailable. A process
  * that served at least `minUptimeMs` and at least as long as its own start was killed from outside
  * or crashed on one event: restarting it at once keeps its objects available and spends at most half
- * of a core on restarts however often it happens. Only a process that dies before it is ready, or
- * soon after, is in a loop of its own making (a broken module, a disk that refuses its files, an
- * object that crashes it on the first call), and only then does the delay grow: initialMs doubling
- * to maxMs, a cap low enough that the process is back within a second once the cause is gone.
+ * of a core on restarts however often it happens. A process that dies before it is ready, or soon
+ * after, may be in a loop of its own making (a broken module, a disk that refuses its files, an
+ * object that crashes it on its first call), or may just have been killed again while starting. So
+ * the first early death is restarted at once too, and from the second in a row the delay grows:
+ * initialMs doubling to maxMs, a cap low enough that the process is back within a second of the
+ * cause going away, while a loop costs at most one start-up per second.
  */
 export class RestartPolicy {
   readonly #options: Required<RestartPolicyOptions>;
   #startedAt: number | undefined;
   #readyAt: number | undefined;
-  #youngDeaths = 0;
+  #earlyDeaths = 0;
 
   /** Throws ERR_BAD_OPTIONS, naming `where`, for a value that is not a finite number ≥ 0. */
   constructor(options: RestartPolicyOptions = {}, where = "RestartPolicy") {
@@ -66,11 +68,12 @@ export class RestartPolicy {
     const startMs = this.#readyAt === undefined || this.#startedAt === undefined ? 0 : this.#readyAt - this.#startedAt;
     this.#startedAt = this.#readyAt = undefined;
     if (uptimeMs !== undefined && uptimeMs >= Math.max(minUptimeMs, startMs)) {
-      this.#youngDeaths = 0;
-      return { delayMs: 0, youngDeaths: 0, uptimeMs };
+      this.#earlyDeaths = 0;
+      return { delayMs: 0, earlyDeaths: 0, uptimeMs };
     }
-    this.#youngDeaths++;
-    return { delayMs: Math.min(initialMs * 2 ** (this.#youngDeaths - 1), maxMs), youngDeaths: this.#youngDeaths, uptimeMs };
+    this.#earlyDeaths++;
+    const delayMs = this.#earlyDeaths === 1 ? 0 : Math.min(initialMs * 2 ** (this.#earlyDeaths - 2), maxMs);
+    return { delayMs, earlyDeaths: this.#earlyDeaths, uptimeMs };
   }
 }
 

@@ -55,7 +55,7 @@ export async function startCluster(options: ClusterCoordinatorOptions = {}): Pro
     async close() {
       if (closed) return;
       closed = true;
-      const pids = coordinator.hosts.map((h) => h.pid).filter((p): p is number => p !== undefined);
+      const pids = coordinator.hosts.flatMap((h) => [h.pid, h.standbyPid]).filter((p): p is number => p !== undefined);
       const runDir = coordinator.runDir;
       await coordinator.close();
       for (const pid of pids) expect(isAlive(pid), `host pid ${pid} still running after close()`).toBe(false);

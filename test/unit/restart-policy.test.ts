@@ -26,12 +26,13 @@ describe("RestartPolicy", () => {
   it.each<{ name: string; given: Life[]; options?: RestartPolicyOptions; want: number[] }>([
     { name: "restarts at once a process killed after serving a while", given: [[300, 10_000]], want: [0] },
     { name: "restarts at once every time when killed every second", given: Array.from({ length: 10 }, (): Life => [300, 700]), want: Array(10).fill(0) },
-    { name: "backs off a process that dies before it is ready, doubling to 1 s", given: Array.from({ length: 6 }, (): Life => [50, undefined]), want: [100, 200, 400, 800, 1000, 1000] },
-    { name: "backs off a process that dies right after ready (a poisoned first call)", given: [[300, 5], [300, 5], [300, 5]], want: [100, 200, 400] },
-    { name: "forgets the streak once a process serves long enough", given: [[300, 5], [300, 5], [300, 600], [300, 5]], want: [100, 200, 0, 100] },
-    { name: "asks a slow starter to serve as long as its start took", given: [[2_000, 1_500], [2_000, 2_500]], want: [100, 0] },
-    { name: "keeps restartBackoff's meaning: initialMs and maxMs", given: Array.from({ length: 5 }, (): Life => [50, undefined]), options: { initialMs: 50, maxMs: 300 }, want: [50, 100, 200, 300, 300] },
-    { name: "counts a death as young while the uptime is below minUptimeMs", given: [[10, 60_000], [10, 60_000]], options: { minUptimeMs: 120_000 }, want: [100, 200] },
+    { name: "restarts at once after one early death (a kill while starting)", given: [[300, 10_000], [100, undefined], [300, 10_000]], want: [0, 0, 0] },
+    { name: "backs off a process that keeps dying before it is ready, doubling to 1 s", given: Array.from({ length: 7 }, (): Life => [50, undefined]), want: [0, 100, 200, 400, 800, 1000, 1000] },
+    { name: "backs off a process that keeps dying right after ready (a poisoned first call)", given: [[300, 5], [300, 5], [300, 5]], want: [0, 100, 200] },
+    { name: "forgets the streak once a process serves long enough", given: [[300, 5], [300, 5], [300, 600], [300, 5], [300, 5]], want: [0, 100, 0, 0, 100] },
+    { name: "asks a slow starter to serve as long as its start took", given: [[2_000, 1_500], [2_000, 1_500], [2_000, 2_500]], want: [0, 100, 0] },
+    { name: "keeps restartBackoff's meaning: initialMs and maxMs", given: Array.from({ length: 6 }, (): Life => [50, undefined]), options: { initialMs: 50, maxMs: 300 }, want: [0, 50, 100, 200, 300, 300] },
+    { name: "counts a death as early while the uptime is below minUptimeMs", given: [[10, 60_000], [10, 60_000]], options: { minUptimeMs: 120_000 }, want: [0, 100] },
     { name: "never backs off with minUptimeMs 0 and an instant start", given: [[0, 0], [0, 0]], options: { minUptimeMs: 0 }, want: [0, 0] },
   ])("$name", ({ given, options, want }) => {
     expect(delays(given, options)).toEqual(want);
@@ -40,10 +41,13 @@ describe("RestartPolicy", () => {
   it("reports the uptime and the streak with each decision", () => {
     const policy = new RestartPolicy();
     policy.starting(0);
-    expect(policy.exited(40)).toEqual({ delayMs: 100, youngDeaths: 1, uptimeMs: undefined });
+    expect(policy.exited(40)).toEqual({ delayMs: 0, earlyDeaths: 1, uptimeMs: undefined });
+    policy.starting(40);
+    policy.ready(100);
+    expect(policy.exited(110)).toEqual({ delayMs: 100, earlyDeaths: 2, uptimeMs: 10 });
     policy.starting(200);
     policy.ready(500);
-    expect(policy.exited(3_500)).toEqual({ delayMs: 0, youngDeaths: 0, uptimeMs: 3_000 });
+    expect(policy.exited(3_500)).toEqual({ delayMs: 0, earlyDeaths: 0, uptimeMs: 3_000 });
   });
 
   it.each([
