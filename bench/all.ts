@@ -7,7 +7,7 @@
  *   npm run bench -- --only=rpc,codecs   a subset; other flags (--profile, --runs=N,
  *                                  --topologies=…, --scenarios=…) go to bench/run.ts
  *
- * Results: bench/results/{latest,codecs-latest,storage-latest,scale-latest,codegen-latest}.{md,json}.
+ * Results: bench/results/{latest,codecs-latest,storage-latest,scale-latest,codegen-latest,chaos-latest}.{md,json}.
  */
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -26,6 +26,7 @@ const BENCHES = [
   { id: "storage", script: "storage.ts", args: own, result: "storage-latest.md", title: "Storage (`bench/storage.ts`)" },
   { id: "scale", script: "scale.ts", args: own, result: "scale-latest.md", title: "Activation and scale (`bench/scale.ts`)" },
   { id: "codegen", script: "codegen.ts", args: own, result: "codegen-latest.md", title: "Codegen (`bench/codegen.ts`)" },
+  { id: "chaos", script: "chaos.ts", args: own, result: "chaos-latest.md", title: "Availability under `kill -9` every second (`bench/chaos.ts`)" },
 ];
 
 const here = fileURLToPath(new URL(".", import.meta.url));

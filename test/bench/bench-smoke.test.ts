@@ -27,7 +27,13 @@ describe("npm run bench -- --quick", () => {
     expect(scale.objectsPerSecond).toBeGreaterThan(0);
     const codegen = json("codegen-latest.json") as { results: Array<{ gen: number[]; tsc: number[] }> };
     expect(codegen.results).toHaveLength(2);
-    for (const md of ["codecs-latest.md", "storage-latest.md", "scale-latest.md", "codegen-latest.md"]) {
+    const chaos = json("chaos-latest.json") as { runs: Array<{ lost: unknown[]; slots: Array<{ serving: number }> }> };
+    expect(chaos.runs).toHaveLength(2);
+    for (const run of chaos.runs) {
+      expect(run.lost).toEqual([]);
+      expect(run.slots.every((s) => s.serving >= 0 && s.serving <= 1)).toBe(true);
+    }
+    for (const md of ["codecs-latest.md", "storage-latest.md", "scale-latest.md", "codegen-latest.md", "chaos-latest.md"]) {
       expect(readFileSync(results(md), "utf8")).toMatch(/^\|.*\|$/m);
     }
   });

@@ -1,0 +1,54 @@
+// Availability under repeated kill -9 (issue 8): a random host of two is killed every second for 10 s
+// while callers deposit into objects on every slot; each slot must serve most of the time (hosts are
+// restarted at once, not after a growing backoff) and no acknowledged deposit may be lost.
+import { describe, expect, it, onTestFinished } from "vitest";
+import type { DurableObjectClass } from "sourdough";
+import { runChaos, targetsOnEverySlot } from "../../bench/chaos-driver.ts";
+import { isAlive, startCluster } from "../support/cluster.ts";
+
+interface JsCounterStub {
+  add(n: number): Promise<number>;
+}
+
+describe("kill -9 of a random host every second", () => {
+  it("keeps every slot serving at least 75 % of the time, never out for seconds, and loses no acknowledged deposit", async () => {
+    // Compiled JavaScript, so that restarts measure sourdough rather than tsx on a busy machine.
+    const url = new URL("../fixtures/compiled/js-counter.mjs", import.meta.url);
+    const { JsCounter } = (await import(url.href)) as { JsCounter: DurableObjectClass };
+    const cluster = await startCluster({ hostCount: 2, isolatesPerHost: 1, modules: [url], durableObjects: { JS: JsCounter } });
+    const { coordinator } = cluster;
+    const standbys = new Set<number>();
+    onTestFinished(async () => {
+      await cluster.close();
+      for (const pid of standbys) expect(isAlive(pid), `standby pid ${pid} still running after close()`).toBe(false);
+    });
+    const stub = (name: string) => coordinator.get(name, JsCounter) as unknown as JsCounterStub;
+    const targets = targetsOnEverySlot(2, 2, (name) => coordinator.locate(JsCounter, coordinator.namespace(JsCounter).idFromName(name))!.host);
+    const watch = setInterval(() => coordinator.hosts.forEach((h) => h.standbyPid !== undefined && standbys.add(h.standbyPid)), 50);
+    // Two callers per slot with 5 ms between calls: continuous traffic that does not itself starve the
+    // restarting host of CPU on a 2-core machine (bench/chaos.ts measures callers back to back).
+    const report = await runChaos({
+      coordinator,
+      targets,
+      deposit: (name) => stub(name).add(1),
+      balance: (name) => stub(name).add(0),
+      durationMs: 10_000,
+      killEveryMs: 1_000,
+      seed: 8,
+      pauseMs: 5,
+    }).finally(() => clearInterval(watch));
+
+    const summary = JSON.stringify(report.slots.map((s) => ({ slot: s.slot, serving: s.serving.toFixed(3), outages: s.outages, longestOutageMs: Math.round(s.longestOutageMs), failed: s.failed })));
+    expect(Object.values(report.kills).reduce((a, b) => a + b, 0)).toBe(9);
+    expect(report.restarts.reduce((a, b) => a + b, 0), JSON.stringify(report.kills)).toBeGreaterThanOrEqual(5);
+    for (const slot of report.slots) {
+      // Measured 82–91 % on a 2-core machine while other benchmarks kept it at load 9–10 (the old
+      // 100 ms → 5 s backoff: 33–40 % and outages of 5 s); the bound leaves room for a busy CI machine.
+      expect(slot.serving, summary).toBeGreaterThanOrEqual(0.75);
+      expect(slot.longestOutageMs, summary).toBeLessThan(2_500);
+      expect(Object.keys(slot.failed).filter((code) => code !== "ERR_HOST_UNAVAILABLE"), summary).toEqual([]);
+    }
+    expect(report.lost).toEqual([]);
+    expect(report.overcounted).toEqual([]);
+  });
+});
