@@ -61,10 +61,13 @@ export interface ControlMessage {
 }
 export type Message = CallMessage | ReturnMessage | ExceptionMessage | CancelMessage | ControlMessage;
 
-/** Thrown for any frame that violates the framing or layout rules; the connection must be closed. */
+/**
+ * Thrown for any frame that violates the framing or layout rules, or that this end cannot hold; the
+ * connection must be closed. `why` says whose fault it is, for the message.
+ */
 export class ProtocolError extends SourdoughError {
-  constructor(message: string) {
-    super(ErrorCode.PROTOCOL, `sourdough wire: ${message}. The peer is not speaking schema/rpc.capnp; the connection was closed.`);
+  constructor(message: string, why = "The peer is not speaking schema/rpc.capnp") {
+    super(ErrorCode.PROTOCOL, `sourdough wire: ${message}. ${why}; the connection was closed.`);
     this.name = "ProtocolError";
   }
 }

@@ -1,17 +1,28 @@
 // Splits a byte stream into Cap'n Proto stream-framed messages. Validates the segment table before
-// buffering anything: only single-segment frames, at most `maxFrameBytes`, never a zero-length segment.
+// buffering anything (single segment, at most `maxFrameBytes`, no zero-length segment), and never
+// allocates from a declared size: a partial frame costs what the peer actually sent, kept as the
+// pieces received and joined once, when the frame is complete.
 import { ProtocolError } from "./envelope.ts";
+import { DEFAULT_MAX_FRAME_BYTES } from "./limits.ts";
 
-/** Frames above this size are refused unless the connection was configured otherwise. */
-export const DEFAULT_MAX_FRAME_BYTES = 64 * 1024 * 1024;
+export { DEFAULT_MAX_FRAME_BYTES };
 
 export type FrameHandler = (buf: Buffer, segStart: number, segEnd: number) => void;
+
+/** Pieces at least this long are kept as received; shorter ones are copied into a small tail buffer. */
+const KEEP_PIECE_BYTES = 16 * 1024;
+/** A tail buffer grows (doubling, never past twice what it holds) up to this, then is kept as a piece. */
+const MAX_TAIL_BYTES = 64 * 1024;
 
 export class FrameReader {
   readonly #maxFrameBytes: number;
   readonly #onFrame: FrameHandler;
-  #pending: Buffer | undefined; // an incomplete frame (or header) carried over from earlier chunks
-  #pendingFill = 0;
+  // The incomplete frame (or header) carried over from earlier chunks: pieces in order, then the tail.
+  #pieces: Buffer[] = [];
+  #tail: Buffer | undefined;
+  #tailFill = 0;
+  #have = 0;
+  #need = 0; // 0: no partial frame; 8: the header is incomplete; else the whole frame's length
 
   constructor(onFrame: FrameHandler, maxFrameBytes = DEFAULT_MAX_FRAME_BYTES) {
     this.#onFrame = onFrame;
@@ -20,25 +31,32 @@ export class FrameReader {
 
   /** True while part of a frame is buffered (a peer that closes now truncated its last frame). */
   get midFrame(): boolean {
-    return this.#pending !== undefined;
+    return this.#need !== 0;
+  }
+
+  /** Bytes of an incomplete frame held now: what the peer sent, never what it declared. */
+  get bufferedBytes(): number {
+    return this.#have;
   }
 
   /** Feeds one chunk. Calls onFrame for every complete frame, synchronously. Throws ProtocolError. */
   push(chunk: Buffer): void {
-    let buf = chunk;
     let off = 0;
-    if (this.#pending !== undefined) {
-      const got = this.#completePending(chunk);
-      if (got === undefined) return;
-      [buf, off] = got;
+    if (this.#need !== 0) {
+      off = this.#continue(chunk);
+      if (off < 0) return;
     }
-    while (buf.length - off >= 8) {
-      const total = this.#frameLength(buf, off);
-      if (buf.length - off < total) break;
-      this.#onFrame(buf, off + 8, off + total);
+    // Hot path: whole frames inside the chunk are handed out in place, without a copy.
+    while (chunk.length - off >= 8) {
+      const total = this.#frameLength(chunk, off);
+      if (chunk.length - off < total) break;
+      this.#onFrame(chunk, off + 8, off + total);
       off += total;
     }
-    if (off < buf.length) this.#stash(buf, off);
+    if (off < chunk.length) {
+      this.#need = chunk.length - off >= 8 ? this.#frameLength(chunk, off) : 8;
+      this.#add(chunk.subarray(off));
+    }
   }
 
   #frameLength(buf: Buffer, off: number): number {
@@ -50,55 +68,82 @@ export class FrameReader {
     if (words === 0) throw new ProtocolError("frame has an empty segment (no root pointer)");
     const total = 8 + words * 8;
     if (total > this.#maxFrameBytes) {
-      throw new ProtocolError(`frame of ${total} bytes exceeds the limit of ${this.#maxFrameBytes} bytes`);
+      throw new ProtocolError(`frame of ${total} bytes exceeds the limit of ${this.#maxFrameBytes} bytes (maxFrameBytes)`, "Both ends must use the same maxFrameBytes, and senders check it before writing");
     }
     return total;
   }
 
-  // Keeps the unconsumed tail. Once its header is known, allocate the whole frame once, so a large
-  // frame arriving in many chunks is copied once rather than re-concatenated per chunk.
-  #stash(buf: Buffer, off: number): void {
-    const rest = buf.length - off;
-    const size = rest >= 8 ? this.#frameLength(buf, off) : 8;
-    this.#pending = Buffer.allocUnsafe(Math.max(size, rest));
-    buf.copy(this.#pending, 0, off);
-    this.#pendingFill = rest;
+  // Adds what the pending frame still needs from `chunk`; hands out the frame once complete. Returns
+  // where the rest of the chunk starts, or -1 when the chunk was used up and the frame is incomplete.
+  #continue(chunk: Buffer): number {
+    let used = 0;
+    for (;;) {
+      const take = Math.min(this.#need - this.#have, chunk.length - used);
+      this.#add(chunk.subarray(used, used + take));
+      used += take;
+      if (this.#have < this.#need) return -1;
+      const whole = this.#join();
+      if (this.#need === 8) {
+        this.#need = this.#frameLength(whole, 0); // the header is complete: now the body
+        this.#add(whole);
+        continue;
+      }
+      const total = this.#need;
+      this.#need = 0;
+      this.#onFrame(whole, 8, total);
+      return used;
+    }
   }
 
-  // Returns the buffer and offset to continue parsing from, or undefined if still incomplete.
-  #completePending(chunk: Buffer): [Buffer, number] | undefined {
-    let pending = this.#pending!;
-    let fill = this.#pendingFill;
-    let used = 0;
-    if (fill < 8) {
-      const take = Math.min(8 - fill, chunk.length);
-      chunk.copy(pending, fill, 0, take);
-      fill += take;
-      used = take;
-      if (fill < 8) {
-        this.#pendingFill = fill;
-        return undefined;
-      }
-      const total = this.#frameLength(pending, 0);
-      if (total > pending.length) {
-        const grown = Buffer.allocUnsafe(total);
-        pending.copy(grown, 0, 0, fill);
-        pending = grown;
-      }
+  #add(piece: Buffer): void {
+    if (piece.length === 0) return;
+    this.#have += piece.length;
+    if (piece.length >= KEEP_PIECE_BYTES) {
+      this.#sealTail();
+      this.#pieces.push(piece);
+      return;
     }
-    const total = this.#frameLength(pending, 0);
-    const take = Math.min(total - fill, chunk.length - used);
-    chunk.copy(pending, fill, used, used + take);
-    fill += take;
-    used += take;
-    if (fill < total) {
-      this.#pending = pending;
-      this.#pendingFill = fill;
-      return undefined;
+    const fill = this.#tailFill;
+    if (this.#tail === undefined || fill + piece.length > this.#tail.length) {
+      if (fill + piece.length > MAX_TAIL_BYTES) this.#sealTail();
+      const held = this.#tailFill;
+      const grown = alloc(Math.min(MAX_TAIL_BYTES, Math.max(held + piece.length, 2 * held, 64)));
+      if (this.#tail !== undefined && held > 0) this.#tail.copy(grown, 0, 0, held);
+      this.#tail = grown;
     }
-    this.#pending = undefined;
-    this.#pendingFill = 0;
-    this.#onFrame(pending, 8, total);
-    return [chunk, used];
+    piece.copy(this.#tail, this.#tailFill);
+    this.#tailFill += piece.length;
+  }
+
+  #sealTail(): void {
+    if (this.#tail !== undefined && this.#tailFill > 0) this.#pieces.push(this.#tail.subarray(0, this.#tailFill));
+    this.#tail = undefined;
+    this.#tailFill = 0;
+  }
+
+  // The pending bytes as one buffer (a copy only when they arrived in several pieces); empties the reader.
+  #join(): Buffer {
+    this.#sealTail();
+    const pieces = this.#pieces;
+    const have = this.#have;
+    this.#pieces = [];
+    this.#have = 0;
+    if (pieces.length === 1) return pieces[0]!;
+    const whole = alloc(have);
+    let at = 0;
+    for (const p of pieces) {
+      p.copy(whole, at);
+      at += p.length;
+    }
+    return whole;
+  }
+}
+
+// An allocation that fails (address space or memory exhausted) closes this connection, not the process.
+function alloc(bytes: number): Buffer {
+  try {
+    return Buffer.allocUnsafe(bytes);
+  } catch (error) {
+    throw new ProtocolError(`could not allocate ${bytes} bytes for an incoming frame (${error instanceof Error ? error.message : String(error)})`, "This process is short of memory");
   }
 }

@@ -1,8 +1,28 @@
 // Writes schema/rpc.capnp `Message` frames straight into one growing batch buffer, in Cap'n Proto
 // layout with standard stream framing (one segment per frame). No capnp-ts objects on the hot path;
 // field offsets mirror `capnp compile -ocapnp`, and allocation order matches capnp-ts byte for byte.
+// Sizes are checked here, where the bytes are produced: a frame over `maxFrameBytes` (or a field
+// over what Cap'n Proto can point at) is never written; the writer throws ERR_TOO_LARGE and the
+// batch stays as it was. Offsets are plain arithmetic, never 32-bit bit operations.
+import { constants } from "node:buffer";
 import { CallKind, ControlWhich, Which, type TargetCache } from "./envelope.ts";
+import { DEFAULT_MAX_FRAME_BYTES, MAX_DATA_BYTES, describeBytes, frameTooLarge } from "./limits.ts";
+import { ErrorCode, SourdoughError } from "../errors.ts";
 
+export interface FrameWriterOptions {
+  /** Largest frame the peer's reader accepts; larger ones are refused with ERR_TOO_LARGE. */
+  maxFrameBytes?: number;
+  /**
+   * Receives the frames written so far when the next frame would grow the batch past
+   * SPILL_BYTES, so one turn's batch never needs a buffer larger than one frame plus that.
+   */
+  spill?: (batch: Buffer) => void;
+}
+
+/** A batch larger than this is handed to `spill` before the next frame is added. */
+export const SPILL_BYTES = 4 * 1024 * 1024;
+/** Longest goodbye reason and exception name/code kept; longer ones are cut. */
+const SHORT_TEXT_BYTES = 4 * 1024;
 
 const STRUCT_SIZES = {
   message: { data: 1, ptrs: 1 },
@@ -18,9 +38,18 @@ export class FrameWriter {
   #pos = 0;
   #frameStart = 0;
   #count = 0;
+  readonly #maxFrameBytes: number;
+  readonly #spill: ((batch: Buffer) => void) | undefined;
 
-  constructor(initialBytes = 16 * 1024) {
+  constructor(initialBytes = 16 * 1024, options: FrameWriterOptions = {}) {
     this.#buf = Buffer.allocUnsafe(initialBytes);
+    this.#maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+    this.#spill = options.spill;
+  }
+
+  /** The largest frame this writer produces. */
+  get maxFrameBytes(): number {
+    return this.#maxFrameBytes;
   }
 
   /** Number of frames written since the last take(). */
@@ -54,8 +83,31 @@ export class FrameWriter {
     target?: TargetCache,
   ): void {
     const s = STRUCT_SIZES.call;
+    this.#checkData(payload.length);
     const worst = 3 * (namespace.length + method.length + (name?.length ?? 0)) + 32 + payload.length + 5 * 8;
     const call = this.#begin(Which.Call, s.data, s.ptrs, worst);
+    try {
+      this.#callBody(call, questionId, kind, methodId, namespace, objectIdHex, method, payload, name, target);
+    } catch (error) {
+      this.#pos = this.#frameStart;
+      throw error;
+    }
+    this.#end();
+  }
+
+  #callBody(
+    call: number,
+    questionId: number,
+    kind: CallKind,
+    methodId: number,
+    namespace: string,
+    objectIdHex: string,
+    method: string,
+    payload: Uint8Array,
+    name: string | undefined,
+    target: TargetCache | undefined,
+  ): void {
+    const s = STRUCT_SIZES.call;
     const b = this.#buf;
     b.writeUInt32LE(questionId >>> 0, this.#segByte(call));
     b.writeUInt16LE(kind, this.#segByte(call) + 4);
@@ -80,11 +132,12 @@ export class FrameWriter {
     this.#text(ptr + 2, method);
     this.#data(ptr + 3, payload);
     if (name !== undefined) this.#text(ptr + 4, name);
-    this.#end();
   }
 
+  /** Writes a Return. Throws ERR_TOO_LARGE (writing nothing) when the frame would be over the limit. */
   writeReturn(questionId: number, payload: Uint8Array): void {
     const s = STRUCT_SIZES.return;
+    this.#checkData(payload.length);
     const ret = this.#begin(Which.Return, s.data, s.ptrs, payload.length + 8);
     this.#buf.writeUInt32LE(questionId >>> 0, this.#segByte(ret));
     this.#data(ret + s.data, payload);
@@ -100,6 +153,14 @@ export class FrameWriter {
     stack: string | undefined,
   ): void {
     const s = STRUCT_SIZES.exception;
+    // An exception must always get through, so texts that would not fit are cut rather than refused.
+    if (3 * (name.length + message.length + (code?.length ?? 0) + (stack?.length ?? 0)) > this.#maxFrameBytes - SHORT_TEXT_BYTES * 3) {
+      const room = Math.max(1024, this.#maxFrameBytes - SHORT_TEXT_BYTES * 3);
+      name = fitText(name, SHORT_TEXT_BYTES);
+      code = code === undefined ? undefined : fitText(code, SHORT_TEXT_BYTES);
+      message = fitText(message, Math.floor(room / 2));
+      stack = stack === undefined ? undefined : fitText(stack, room - Buffer.byteLength(message));
+    }
     const worst = 3 * (name.length + message.length + (code?.length ?? 0) + (stack?.length ?? 0)) + 4 * 8;
     const ex = this.#begin(Which.Exception, s.data, s.ptrs, worst);
     const b = this.#buf;
@@ -122,6 +183,7 @@ export class FrameWriter {
 
   writeControl(which: ControlWhich, value: bigint, reason?: string): void {
     const s = STRUCT_SIZES.control;
+    if (reason !== undefined) reason = fitText(reason, SHORT_TEXT_BYTES);
     const c = this.#begin(Which.Control, s.data, s.ptrs, 3 * (reason?.length ?? 0) + 8);
     const b = this.#buf;
     if (which === ControlWhich.Goodbye) {
@@ -137,7 +199,9 @@ export class FrameWriter {
   // zeroed; returns the member struct's word index within the segment. Words are segment-relative.
   #begin(which: Which, dataWords: number, ptrCount: number, worstExtraBytes: number): number {
     const fixedWords = 1 + 2 + dataWords + ptrCount;
-    this.#reserve(8 + fixedWords * 8 + worstExtraBytes + 64);
+    const worst = 8 + fixedWords * 8 + worstExtraBytes + 64;
+    if (this.#spill !== undefined && this.#pos > 0 && this.#pos + worst > SPILL_BYTES) this.#spill(this.take());
+    this.#reserve(worst);
     this.#frameStart = this.#pos;
     const b = this.#buf;
     b.fill(0, this.#pos, this.#pos + 8 + fixedWords * 8);
@@ -150,11 +214,22 @@ export class FrameWriter {
     return 3;
   }
 
+  // Closes the frame, or drops it (the batch is as before) when it came out over the limit.
   #end(): void {
+    const size = this.#pos - this.#frameStart;
+    if (size > this.#maxFrameBytes) {
+      this.#pos = this.#frameStart;
+      throw frameTooLarge(size, this.#maxFrameBytes);
+    }
     const b = this.#buf;
     b.writeUInt32LE(0, this.#frameStart); // segment count - 1
-    b.writeUInt32LE((this.#pos - this.#frameStart - 8) / 8, this.#frameStart + 4);
+    b.writeUInt32LE((size - 8) / 8, this.#frameStart + 4);
     this.#count++;
+  }
+
+  // A payload is one Data field: refuse before laying anything out what no frame or pointer can hold.
+  #checkData(length: number): void {
+    if (length > MAX_DATA_BYTES || length > this.#maxFrameBytes) throw frameTooLarge(length, Math.min(MAX_DATA_BYTES, this.#maxFrameBytes));
   }
 
   #segByte(word: number): number {
@@ -168,13 +243,13 @@ export class FrameWriter {
   // Points pointer word `ptrWord` at a byte list starting at the current end of the frame.
   #listPointer(ptrWord: number, count: number): void {
     const target = (this.#pos - this.#frameStart - 8) / 8;
-    const offset = target - (ptrWord + 1);
-    this.#seg32(ptrWord, 0, ((offset << 2) | 1) >>> 0);
-    this.#seg32(ptrWord, 4, (2 | (count << 3)) >>> 0); // element size 2 = byte
+    const [lo, hi] = bytePointerWords(target - (ptrWord + 1), count);
+    this.#seg32(ptrWord, 0, lo);
+    this.#seg32(ptrWord, 4, hi);
   }
 
   #pad(): void {
-    const end = (this.#pos + 7) & ~7;
+    const end = padTo8(this.#pos);
     this.#buf.fill(0, this.#pos, end);
     this.#pos = end;
   }
@@ -205,8 +280,35 @@ export class FrameWriter {
   #reserve(extra: number): void {
     const need = this.#pos + extra;
     if (need <= this.#buf.length) return;
-    const grown = Buffer.allocUnsafe(Math.max(need, this.#buf.length * 2));
+    if (need > constants.MAX_LENGTH) {
+      throw new SourdoughError(ErrorCode.TOO_LARGE, `the batch of frames would need ${describeBytes(need)}, more than a Node Buffer holds (${constants.MAX_LENGTH} bytes). Send less per call.`);
+    }
+    const grown = Buffer.allocUnsafe(Math.min(constants.MAX_LENGTH, Math.max(need, this.#buf.length * 2)));
     this.#buf.copy(grown, 0, 0, this.#pos);
     this.#buf = grown;
   }
+}
+
+/**
+ * The two 32-bit halves of a Cap'n Proto list pointer to `count` bytes starting `offsetWords` words
+ * after the pointer's own end. Arithmetic, not `<<`: a shift would wrap past 2^31 silently.
+ */
+export function bytePointerWords(offsetWords: number, count: number): [lo: number, hi: number] {
+  if (offsetWords < 0 || offsetWords >= 2 ** 29 || count > MAX_DATA_BYTES) {
+    throw new SourdoughError(ErrorCode.TOO_LARGE, `a Cap'n Proto list of ${count} bytes at ${offsetWords} words cannot be pointed at (at most ${MAX_DATA_BYTES} bytes, ${2 ** 29 - 1} words away). Send less per call.`);
+  }
+  return [offsetWords * 4 + 1, count * 8 + 2]; // kind 1 = list; element size 2 = byte
+}
+
+/** `n` rounded up to a multiple of 8, exact for any safe integer. */
+export function padTo8(n: number): number {
+  const r = n % 8;
+  return r === 0 ? n : n + 8 - r;
+}
+
+/** `text` if its UTF-8 fits in `maxBytes`, else its start with a note that it was cut. */
+export function fitText(text: string, maxBytes: number): string {
+  if (text.length * 3 <= maxBytes || Buffer.byteLength(text) <= maxBytes) return text;
+  const note = ` … [cut: ${text.length} characters, over ${maxBytes} bytes]`;
+  return text.slice(0, Math.max(0, Math.floor((maxBytes - note.length) / 3))) + note;
 }

@@ -4,6 +4,7 @@
 // path to the offending value, as workerd refuses them with a DataCloneError.
 import { Packr, addExtension } from "msgpackr";
 import { ErrorCode, SourdoughError, describeValue } from "../errors.ts";
+import { describeBytes } from "./limits.ts";
 
 /**
  * An object carrying a string under this key is refused with that string as the reason (how stubs say
@@ -104,14 +105,75 @@ const whereText = (where: Where): string => (typeof where === "string" ? where :
 
 /**
  * Encodes `value`. Throws ERR_UNSUPPORTED_TYPE (name "DataCloneError", as workerd) with the path to a
- * value that cannot be copied, or when the value is nested too deeply to encode.
+ * value that cannot be copied, or when the value is nested too deeply to encode; ERR_TOO_LARGE when
+ * the encoding cannot be held. With `maxBytes`, a value that plainly encodes to more (an array whose
+ * length alone is over it, such as a sparse `a[1e8] = 1`) is refused before encoding.
  */
-export function encodePayload(value: unknown, where: Where): Uint8Array {
+export function encodePayload(value: unknown, where: Where, maxBytes?: number): Uint8Array {
+  if (maxBytes !== undefined && typeof value === "object" && value !== null) {
+    const found = overLimit(value, maxBytes);
+    if (found !== undefined) throw tooLargeValue(whereText(where), found, maxBytes);
+  }
   try {
     return packr.pack(value);
   } catch (error) {
+    if (isOutOfRoom(error)) {
+      throw new SourdoughError(ErrorCode.TOO_LARGE, `${whereText(where)}: the value is too large to encode (${(error as Error).message}). Send less per call, or store it and pass a key.`, { cause: error });
+    }
     throw unsupportedValue(value, whereText(where), error);
   }
+}
+
+// msgpackr's own ceiling and failed allocations: the value is too large, not of the wrong type.
+function isOutOfRoom(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  return /larger than maximum buffer size|allocation failed|Invalid typed array length|Invalid array buffer length/i.test(error.message);
+}
+
+/** How many values the size pre-check looks at, at most: it is there to catch the obvious cheaply. */
+const SIZE_CHECK_BUDGET = 1_000;
+
+interface Oversized {
+  path: string;
+  length: number;
+  least: number;
+}
+
+// Every element of an array, Set or Map costs at least one byte, so their lengths summed over the first
+// SIZE_CHECK_BUDGET containers are a lower bound of the encoding. Returns the container that crossed
+// maxBytes, or undefined (also when the budget ran out first: the encoder's result is checked anyway).
+function overLimit(root: object, maxBytes: number): Oversized | undefined {
+  const seen = new Set<object>();
+  const queue: Array<[object, string]> = [[root, ""]];
+  let least = 0;
+  for (let i = 0; i < queue.length && i < SIZE_CHECK_BUDGET; i++) {
+    const [value, path] = queue[i]!;
+    if (seen.has(value)) continue;
+    seen.add(value);
+    const length = Array.isArray(value) ? value.length : value instanceof Map || value instanceof Set ? value.size : ArrayBuffer.isView(value) ? value.byteLength : 0;
+    least += length;
+    if (least > maxBytes) return { path, length, least };
+    if (queue.length >= SIZE_CHECK_BUDGET) continue;
+    if (Array.isArray(value)) {
+      const n = Math.min(value.length, SIZE_CHECK_BUDGET - queue.length);
+      for (let k = 0; k < n; k++) {
+        const v: unknown = value[k];
+        if (typeof v === "object" && v !== null) queue.push([v, `${path}[${k}]`]);
+      }
+    } else if (Object.getPrototypeOf(value) === Object.prototype) {
+      for (const key in value) {
+        const v: unknown = (value as Record<string, unknown>)[key];
+        if (typeof v === "object" && v !== null) queue.push([v, `${path}.${key}`]);
+        if (queue.length >= SIZE_CHECK_BUDGET) break;
+      }
+    }
+  }
+  return undefined;
+}
+
+function tooLargeValue(where: string, found: Oversized, maxBytes: number): SourdoughError {
+  const sparse = found.length > maxBytes ? ` An array sends every index up to its length (a sparse a[1e8] = 1 sends 10^8 values): send an object or a Map of the indices that are set.` : "";
+  return new SourdoughError(ErrorCode.TOO_LARGE, `${where}${found.path}: a value of ${found.length} elements makes the encoding at least ${describeBytes(found.least)}, over the limit of ${describeBytes(maxBytes)} per call (maxCallBytes).${sparse || " Send less per call, or raise maxCallBytes."}`);
 }
 
 /** Decodes bytes produced by encodePayload. Throws a protocol error on malformed bytes. */
