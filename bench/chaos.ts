@@ -83,6 +83,8 @@ async function run(variant: Variant, log: string[]): Promise<ChaosReport> {
   }
 }
 
+const LOAD_AT_START = os.loadavg()[0]!;
+
 async function main(): Promise<void> {
   const log: string[] = [];
   const reports: Array<{ variant: Variant; report: ChaosReport }> = [];
@@ -92,7 +94,7 @@ async function main(): Promise<void> {
   const results = new URL("./results/", import.meta.url);
   fs.mkdirSync(results, { recursive: true });
   fs.writeFileSync(new URL("chaos-latest.md", results), md);
-  const json = { quick, hosts: HOSTS, isolatesPerHost: ISOLATES, runs: reports.map(({ variant, report }) => ({ variant: variant.id, ...report })), log };
+  const json = { quick, hosts: HOSTS, isolatesPerHost: ISOLATES, loadAverageAtStart: LOAD_AT_START, runs: reports.map(({ variant, report }) => ({ variant: variant.id, ...report })), log };
   fs.writeFileSync(new URL("chaos-latest.json", results), `${JSON.stringify(json, null, 2)}\n`);
   const wrong = reports.filter(({ report }) => report.lost.length > 0 || report.overcounted.length > 0);
   for (const { variant, report } of wrong) process.stderr.write(`[chaos] ${variant.id}: counters wrong: lost ${JSON.stringify(report.lost)}, overcounted ${JSON.stringify(report.overcounted)}\n`);
@@ -101,7 +103,7 @@ async function main(): Promise<void> {
 
 function render(reports: Array<{ variant: Variant; report: ChaosReport }>): string {
   const lines = [
-    `sourdough chaos bench — ${os.cpus()[0]?.model ?? "cpu"} (${os.cpus().length} cores), Node ${process.version}, ${new Date().toISOString()}, \`node --import tsx bench/chaos.ts${args.length ? ` ${args.join(" ")}` : ""}\`, ${HOSTS} hosts × ${ISOLATES} isolate${ISOLATES > 1 ? "s" : ""}`,
+    `sourdough chaos bench — ${os.cpus()[0]?.model ?? "cpu"} (${os.cpus().length} cores), Node ${process.version}, ${new Date().toISOString()}, \`node --import tsx bench/chaos.ts${args.length ? ` ${args.join(" ")}` : ""}\`, ${HOSTS} hosts × ${ISOLATES} isolate${ISOLATES > 1 ? "s" : ""}, load average ${fmt(LOAD_AT_START, 1)} at start`,
     "",
     "| Classes | Slot | Serving | Longest outage | Outages | Calls ok | Failed calls by code |",
     "|---|---|---:|---:|---:|---:|---|",
