@@ -18,7 +18,7 @@ import { DurableObjectNamespace, type ClientRouter, type DurableObjectStub } fro
 import { memoryPipePair } from "../transport/pipe.ts";
 import { slotAddress, socketPath, type ClusterConfig, type SlotAddress } from "../host/cluster-config.ts";
 import { SlotRouter } from "../host/slot-router.ts";
-import { DEFAULT_MAX_FRAME_BYTES } from "../wire/frame-reader.ts";
+import { resolveWireLimits } from "../wire/limits.ts";
 import { restartPolicyOptions, type RestartPolicyOptions } from "../util/restart-policy.ts";
 import { HOST_ENTRY, HostProcess, type HostInfo } from "./host-process.ts";
 import { createRunDir, removeStaleRunDirs } from "./run-dir.ts";
@@ -52,7 +52,13 @@ export interface ClusterCoordinatorOptions {
   callTimeoutMs?: number;
   /** How long a host may take to become ready. Default 30 s. */
   startTimeoutMs?: number;
-  /** Largest frame accepted on any connection. Default 64 MiB. */
+  /**
+   * Largest encoded arguments, or result, of one call: a larger one fails with ERR_TOO_LARGE (at the
+   * caller, before sending; for a result, at the callee), and only that call. Default 32 MiB
+   * (Cloudflare's limit per RPC); at most 512 MiB − 1 (one Cap'n Proto Data field).
+   */
+  maxCallBytes?: number;
+  /** Largest frame any connection accepts; at least maxCallBytes + 64 KiB. Default 64 MiB, or that if larger. */
   maxFrameBytes?: number;
   /** Evict an object from memory (closing its database) after this long without events. Default 60 s; 0 never. */
   idleEvictionMs?: number;
@@ -118,7 +124,7 @@ export class ClusterCoordinator {
     const bindings = bindingNamespaces(options.durableObjects ?? {});
     const vars = options.env ?? {};
     const storageDir = options.storageDir === undefined ? undefined : path.resolve(options.storageDir);
-    const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+    const { maxCallBytes, maxFrameBytes } = resolveWireLimits(options);
     const connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
     const callTimeoutMs = options.callTimeoutMs === undefined ? undefined : positiveMs(options.callTimeoutMs, "callTimeoutMs");
     const idleEvictionMs = nonNegativeInt(options.idleEvictionMs ?? 60_000, "idleEvictionMs");
@@ -156,7 +162,7 @@ export class ClusterCoordinator {
           return mine;
         },
         // Calls made by in-process objects wait for their writes to commit (output gate).
-        { peer: "the in-process object table", connectTimeoutMs, callTimeoutMs, maxFrameBytes, outputGate: { afterCommit: (release) => table!.afterCommit(release) } },
+        { peer: "the in-process object table", connectTimeoutMs, callTimeoutMs, maxFrameBytes, maxCallBytes, outputGate: { afterCommit: (release) => table!.afterCommit(release) } },
       );
       this.#router = { clientFor: () => client, close: () => client.close("the coordinator was closed"), codecs };
       this.#env = buildEnv(vars, bindings, this.#router);
@@ -165,6 +171,7 @@ export class ClusterCoordinator {
         env: this.#env,
         storageDir: lockError === undefined ? storageDir : undefined, // nothing runs: calls fail with lockError
         maxFrameBytes,
+        maxCallBytes,
         idleEvictionMs,
         codecs,
         label: "in-process",
@@ -201,6 +208,7 @@ export class ClusterCoordinator {
       connectTimeoutMs,
       callTimeoutMs,
       maxFrameBytes,
+      maxCallBytes,
       idleEvictionMs,
       alarmRetryBaseMs,
       isolateMemoryMb: nonNegativeInt(options.isolateHeapMb ?? DEFAULT_ISOLATE_MEMORY_MB, "isolateHeapMb"),

@@ -22,6 +22,8 @@ export interface ClusterConfig {
   /** Deadline of every call an object makes (and the coordinator's), if any. */
   callTimeoutMs: number | undefined;
   maxFrameBytes: number;
+  /** Largest encoded arguments or result of one call (see wire/limits.ts). */
+  maxCallBytes: number;
   /** Idle time after which an object is evicted from memory; 0 disables. */
   idleEvictionMs: number;
   /** First retry delay of a failed alarm (doubles per retry). */

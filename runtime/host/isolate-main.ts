@@ -74,6 +74,7 @@ async function main(): Promise<void> {
     env: buildEnv(config.vars, config.bindings, router),
     storageDir: config.storageDir,
     maxFrameBytes: config.maxFrameBytes,
+    maxCallBytes: config.maxCallBytes,
     idleEvictionMs: config.idleEvictionMs,
     codecs,
     label: `host ${host} isolate ${isolate}`,

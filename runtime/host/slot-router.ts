@@ -71,6 +71,7 @@ export class SlotRouter implements ClientRouter {
       connectTimeoutMs: this.#config.connectTimeoutMs,
       callTimeoutMs: this.#config.callTimeoutMs,
       maxFrameBytes: this.#config.maxFrameBytes,
+      maxCallBytes: this.#config.maxCallBytes,
       ...(this.#outputGate === undefined ? {} : { outputGate: this.#outputGate }),
       whyDown: (since) => readSlotDown(this.#config.runDir, host, isolate, since),
     });

@@ -10,9 +10,11 @@ import { errorToWire } from "../rpc/remote-error.ts";
 import type { OutputGate } from "../rpc/rpc-client.ts";
 import type { AlarmEntry, AlarmIndex } from "../storage/alarm-index.ts";
 import { ObjectStorage } from "../storage/object-storage.ts";
-import { FrameConnection } from "../transport/frame-connection.ts";
+import { DEFAULT_MAX_CONNECTIONS, FrameConnection, refuseConnection } from "../transport/frame-connection.ts";
 import type { Pipe } from "../transport/pipe.ts";
 import { CallKind, Which, type CallMessage, type Message } from "../wire/envelope.ts";
+import { DEFAULT_MAX_CALL_BYTES, callTooLarge } from "../wire/limits.ts";
+import { noteCallLimit } from "../wire/payload.ts";
 import { ActiveObject, DEFAULT_MAX_QUEUED_EVENTS, type ObjectEvent } from "./active-object.ts";
 import { AlarmScheduler, MAX_ALARM_RETRIES } from "./alarm-scheduler.ts";
 import { planCall, type CallPlan } from "./call-plan.ts";
@@ -26,6 +28,10 @@ export interface ObjectTableOptions {
   /** Root of the per-object database files; undefined keeps every database in memory. */
   storageDir: string | undefined;
   maxFrameBytes?: number;
+  /** Largest encoded result of one call; a larger one fails that call alone with ERR_TOO_LARGE. */
+  maxCallBytes?: number;
+  /** Most connections served at once; more are closed at once with a goodbye saying why. */
+  maxConnections?: number;
   /** Generated codecs of the classes sourdough-gen saw (empty: everything travels as msgpackr). */
   codecs: CodecTable;
   /** Idle time after which an object is evicted from memory (database closed). 0 disables. */
@@ -69,6 +75,7 @@ export class ObjectTable implements OutputGate {
 
   constructor(options: ObjectTableOptions) {
     this.#options = options;
+    noteCallLimit(options.maxCallBytes ?? DEFAULT_MAX_CALL_BYTES);
     this.#alarms = new AlarmScheduler({
       index: options.alarms.index,
       retryBaseMs: options.alarms.retryBaseMs,
@@ -91,6 +98,10 @@ export class ObjectTable implements OutputGate {
 
   /** Serves calls arriving on `pipe` until it closes. */
   serve(pipe: Pipe): void {
+    const max = this.#options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+    if (this.#connections.size >= max) {
+      return refuseConnection(pipe, `${this.#options.label} already serves ${max} connections (the most it accepts), so this one was closed. Callers need one connection per process; look for a client that opens connections without closing them`);
+    }
     const open: OpenCalls = new Map();
     const conn: FrameConnection = new FrameConnection(
       pipe,
@@ -101,7 +112,7 @@ export class ObjectTable implements OutputGate {
           for (const q of [...open.keys()]) this.#cancel(open, q, "the caller's connection closed"); // nobody waits for these
         },
       },
-      this.#options.maxFrameBytes,
+      { maxFrameBytes: this.#options.maxFrameBytes },
     );
     this.#connections.add(conn);
   }
@@ -161,7 +172,7 @@ export class ObjectTable implements OutputGate {
     }
     const finish = (ok: boolean, value: unknown) => {
       open.delete(q);
-      this.#finish(conn, q, obj, encode, ok, value);
+      this.#finish(conn, q, obj, encode, ok, value, where);
     };
     const event: ObjectEvent = {
       method,
@@ -191,7 +202,7 @@ export class ObjectTable implements OutputGate {
   }
 
   // The output gate: the object's writes are committed before the answer leaves.
-  #finish(conn: FrameConnection, q: number, obj: ActiveObject, encode: (value: unknown) => Uint8Array, ok: boolean, value: unknown): void {
+  #finish(conn: FrameConnection, q: number, obj: ActiveObject, encode: (value: unknown) => Uint8Array, ok: boolean, value: unknown, where: string): void {
     obj.inFlight--;
     obj.lastActive = Date.now();
     try {
@@ -209,7 +220,14 @@ export class ObjectTable implements OutputGate {
     } catch (error) {
       return this.#replyError(conn, q, error);
     }
-    conn.writer.writeReturn(q, bytes);
+    // Checked before writing: a result too large for the wire fails its call, not the connection.
+    const limit = this.#options.maxCallBytes ?? DEFAULT_MAX_CALL_BYTES;
+    if (bytes.length > limit) return this.#replyError(conn, q, callTooLarge(where, "result", bytes.length, limit));
+    try {
+      conn.writer.writeReturn(q, bytes);
+    } catch (error) {
+      return this.#replyError(conn, q, error instanceof SourdoughError ? new SourdoughError(error.code, `${where}: ${error.message}.`) : error);
+    }
     conn.flushSoon();
   }
 

@@ -5,7 +5,8 @@ import { ErrorCode, SourdoughError } from "../errors.ts";
 import { FrameConnection } from "../transport/frame-connection.ts";
 import type { Pipe } from "../transport/pipe.ts";
 import { CallKind, ControlWhich, Which, type Message, type TargetCache } from "../wire/envelope.ts";
-import { decodePayload } from "../wire/payload.ts";
+import { DEFAULT_MAX_CALL_BYTES, callTooLarge } from "../wire/limits.ts";
+import { decodePayload, noteCallLimit } from "../wire/payload.ts";
 import { errorFromWire } from "./remote-error.ts";
 
 export interface CallTarget extends TargetCache {
@@ -23,6 +24,8 @@ export interface RpcClientOptions {
   /** How long to keep trying to connect before failing calls. */
   connectTimeoutMs: number;
   maxFrameBytes?: number;
+  /** Largest encoded arguments of one call; larger ones are refused with ERR_TOO_LARGE before sending. */
+  maxCallBytes?: number;
   /** Holds outgoing calls until the writes made before them are committed (an object's output gate). */
   outputGate?: OutputGate;
   /** Deadline of every call in ms, unless the call carries its own `timeoutMs`. Default: none. */
@@ -105,6 +108,7 @@ export class RpcClient {
   constructor(dial: Dial, options: RpcClientOptions) {
     this.#dial = dial;
     this.#options = options;
+    noteCallLimit(options.maxCallBytes ?? DEFAULT_MAX_CALL_BYTES);
   }
 
   /** True once close() was called: the owner must hand out a fresh client (or an error). */
@@ -131,6 +135,9 @@ export class RpcClient {
       return Promise.reject(new SourdoughError(ErrorCode.CLOSED, `${where}: the client was closed. Create a new coordinator or stub.`));
     }
     if (options?.signal?.aborted === true) return Promise.reject(abortedError(where, options.signal, false));
+    // Refused here, before anything is sent: the connection is shared and must not carry it.
+    const limit = this.#options.maxCallBytes ?? DEFAULT_MAX_CALL_BYTES;
+    if (payload.length > limit) return Promise.reject(callTooLarge(where, kind === CallKind.Fetch ? "request" : "arguments", payload.length, limit));
     const id = this.#nextId;
     this.#nextId = id === 0xffffffff ? 1 : id + 1;
     let question!: Question;
@@ -146,7 +153,12 @@ export class RpcClient {
     }
     const conn = this.#conn;
     if (conn !== undefined && !conn.closed) {
-      conn.writer.writeCall(id, kind, methodId, target.namespace, target.objectId, method, payload, target.name, target);
+      try {
+        conn.writer.writeCall(id, kind, methodId, target.namespace, target.objectId, method, payload, target.name, target);
+      } catch (error) {
+        this.#take(id);
+        return Promise.reject(writerRefusal(where, error));
+      }
       question.sent = true;
       conn.flushSoon();
     } else {
@@ -256,7 +268,7 @@ export class RpcClient {
     const conn = new FrameConnection(
       pipe,
       { message: (m) => this.#onMessage(m), close: (error) => this.#onClose(conn, error) },
-      this.#options.maxFrameBytes,
+      { maxFrameBytes: this.#options.maxFrameBytes },
     );
     this.#conn = conn;
     this.#connectedAt = Date.now();
@@ -266,11 +278,17 @@ export class RpcClient {
     conn.flushSoon();
   }
 
-  // Writes a call that waited (for the connection or the output gate), unless it was given up on.
+  // Writes a call (unless it was given up on while it waited for the connection or the output gate).
+  // A frame the writer refuses (over maxFrameBytes) fails that call alone; nothing was written.
   #send(conn: FrameConnection, u: Unsent): void {
     const q = this.#questions.get(u.id);
     if (q === undefined) return;
-    conn.writer.writeCall(u.id, u.kind, u.methodId, u.target.namespace, u.target.objectId, u.method, u.payload, u.target.name, u.target);
+    try {
+      conn.writer.writeCall(u.id, u.kind, u.methodId, u.target.namespace, u.target.objectId, u.method, u.payload, u.target.name, u.target);
+    } catch (error) {
+      this.#take(u.id);
+      return q.reject(writerRefusal(q.where, error));
+    }
     q.sent = true;
   }
 
@@ -311,7 +329,7 @@ export class RpcClient {
 
   #onClose(conn: FrameConnection, error: Error | undefined): void {
     if (this.#conn === conn) this.#conn = undefined;
-    const detail = this.#goodbye ?? error?.message;
+    const detail = (this.#goodbye ?? error?.message)?.replace(/\.+$/, "");
     this.#goodbye = undefined;
     const why = detail ? `: ${detail}` : "";
     const reason = `connection to ${this.#options.peer} closed with the call in flight${why}. The call may or may not have run; retry if it is idempotent`;
@@ -343,7 +361,8 @@ export class RpcClient {
     const e = down.event;
     for (const [, q] of questions) {
       q.done?.();
-      const culprit = e !== undefined && e.namespace === q.target.namespace && e.objectId === q.target.objectId && e.method === q.method;
+      // A runaway constructor is the fault of the calls that were waiting for it to finish.
+      const culprit = e !== undefined && e.namespace === q.target.namespace && e.objectId === q.target.objectId && (e.method === q.method || e.method === "constructor");
       if (culprit || down.code === ErrorCode.MEMORY_LIMIT) {
         q.reject(new SourdoughError(down.code as ErrorCode, `${q.where}: ${down.message}`, { retryable: !culprit }));
       } else {
@@ -363,6 +382,12 @@ export class RpcClient {
       q.reject(new SourdoughError(code, `${q.where}: ${reason}.`, { retryable }));
     }
   }
+}
+
+/** The frame writer's ERR_TOO_LARGE (it knows no method names), said of the call that caused it. */
+function writerRefusal(where: string, error: unknown): Error {
+  if (error instanceof SourdoughError && error.code === ErrorCode.TOO_LARGE) return new SourdoughError(ErrorCode.TOO_LARGE, `${where}: ${error.message}.`, { cause: error });
+  return error instanceof Error ? error : new Error(String(error));
 }
 
 /** ERR_ABORTED, named "AbortError" like the DOM's, with the signal's reason as its cause. */

@@ -18,10 +18,17 @@ export interface Pipe {
   attach(handlers: PipeHandlers): void;
 }
 
+/** How long an ended socket may take to hand its last bytes to a peer before it is destroyed. */
+const END_GRACE_MS = 2_000;
+
 export function socketPipe(socket: Socket): Pipe {
   return {
     write: (bytes) => void socket.write(bytes),
-    end: () => void socket.end(),
+    // Closes the fd once what was queued is written; a peer that reads nothing cannot hold it open.
+    end: () => {
+      socket.destroySoon();
+      setTimeout(() => socket.destroy(), END_GRACE_MS).unref();
+    },
     destroy: (error) => void socket.destroy(error),
     attach(handlers) {
       let failure: Error | undefined;

@@ -103,14 +103,24 @@ const packr = new Packr({ structuredClone: true });
 export type Where = string | (() => string);
 const whereText = (where: Where): string => (typeof where === "string" ? where : where());
 
+// The largest call any client or object table of this process sends (`maxCallBytes`). Every one of
+// them refuses a larger encoding anyway; knowing it here lets a value plainly over it be refused
+// before minutes of encoding (a sparse a[1e8] = 1 takes seconds and 300 MB to encode).
+let processCallLimit: number | undefined;
+
+/** Notes a `maxCallBytes` in use in this process (the largest noted is the one encodePayload uses). */
+export function noteCallLimit(maxCallBytes: number): void {
+  processCallLimit = Math.max(processCallLimit ?? 0, maxCallBytes);
+}
+
 /**
  * Encodes `value`. Throws ERR_UNSUPPORTED_TYPE (name "DataCloneError", as workerd) with the path to a
  * value that cannot be copied, or when the value is nested too deeply to encode; ERR_TOO_LARGE when
- * the encoding cannot be held. With `maxBytes`, a value that plainly encodes to more (an array whose
- * length alone is over it, such as a sparse `a[1e8] = 1`) is refused before encoding.
+ * the encoding cannot be held, or when a value plainly encodes to more than `maxBytes` (default: the
+ * largest limit noted with noteCallLimit), e.g. an array whose length alone is over it.
  */
-export function encodePayload(value: unknown, where: Where, maxBytes?: number): Uint8Array {
-  if (maxBytes !== undefined && typeof value === "object" && value !== null) {
+export function encodePayload(value: unknown, where: Where, maxBytes = processCallLimit): Uint8Array {
+  if (maxBytes !== undefined && typeof value === "object" && value !== null && !fewPrimitives(value, maxBytes)) {
     const found = overLimit(value, maxBytes);
     if (found !== undefined) throw tooLargeValue(whereText(where), found, maxBytes);
   }
@@ -128,6 +138,16 @@ export function encodePayload(value: unknown, where: Where, maxBytes?: number): 
 function isOutOfRoom(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   return /larger than maximum buffer size|allocation failed|Invalid typed array length|Invalid array buffer length/i.test(error.message);
+}
+
+// The usual arguments: a short array of numbers and strings, checked without allocating anything.
+function fewPrimitives(value: object, maxBytes: number): boolean {
+  if (!Array.isArray(value) || value.length > 16 || value.length > maxBytes) return false;
+  for (let i = 0; i < value.length; i++) {
+    const v: unknown = value[i];
+    if (typeof v === "object" && v !== null) return false;
+  }
+  return true;
 }
 
 /** How many values the size pre-check looks at, at most: it is there to catch the obvious cheaply. */
@@ -150,7 +170,8 @@ function overLimit(root: object, maxBytes: number): Oversized | undefined {
     const [value, path] = queue[i]!;
     if (seen.has(value)) continue;
     seen.add(value);
-    const length = Array.isArray(value) ? value.length : value instanceof Map || value instanceof Set ? value.size : ArrayBuffer.isView(value) ? value.byteLength : 0;
+    // Bytes (typed arrays) encode at memcpy speed and are measured exactly after: not counted here.
+    const length = Array.isArray(value) ? value.length : value instanceof Map || value instanceof Set ? value.size : 0;
     least += length;
     if (least > maxBytes) return { path, length, least };
     if (queue.length >= SIZE_CHECK_BUDGET) continue;
