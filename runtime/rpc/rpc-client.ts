@@ -268,7 +268,8 @@ export class RpcClient {
     const conn = new FrameConnection(
       pipe,
       { message: (m) => this.#onMessage(m), close: (error) => this.#onClose(conn, error) },
-      { maxFrameBytes: this.#options.maxFrameBytes },
+      // The peer is an isolate of this cluster: one busy with a long event may pause mid-frame.
+      { maxFrameBytes: this.#options.maxFrameBytes, partialFrameTimeoutMs: 0 },
     );
     this.#conn = conn;
     this.#connectedAt = Date.now();

@@ -16,7 +16,10 @@ export interface FrameConnectionHandlers {
 export interface FrameConnectionOptions {
   /** Largest frame read or written; see wire/limits.ts. */
   maxFrameBytes?: number | undefined;
-  /** A frame whose first bytes arrived this long ago and that is still incomplete closes the connection. */
+  /**
+   * A frame whose first bytes arrived this long ago and that is still incomplete closes the
+   * connection. 0: no limit (a caller's connection to its own cluster's isolate, which may be busy).
+   */
   partialFrameTimeoutMs?: number | undefined;
 }
 
@@ -70,7 +73,7 @@ export class FrameConnection {
           if (!(error instanceof ProtocolError)) throw error;
           return this.#protocolFailure(error);
         }
-        if (reader.midFrame) this.#watchPartial();
+        if (reader.midFrame && this.#partialFrameTimeoutMs > 0) this.#watchPartial();
       },
       close: (error) => {
         this.#closed = true;

@@ -82,6 +82,14 @@ describe("FrameConnection partial-frame timeout", () => {
     expect(seen.length).toBe(11);
   });
 
+  it("has no timeout when given 0 (a caller's connection to its cluster's isolate)", async () => {
+    const pipe = fakePipe();
+    new FrameConnection(pipe, { message: () => {}, close: () => {} }, { partialFrameTimeoutMs: 0 });
+    pipe.feed(frames((w) => w.writeReturn(1, new Uint8Array(100))).subarray(0, 20));
+    await sleep(50);
+    expect(pipe.ended).toBe(false);
+  });
+
   it("leaves an idle connection (no partial frame) open", async () => {
     const pipe = fakePipe();
     new FrameConnection(pipe, { message: () => {}, close: () => {} }, { partialFrameTimeoutMs: 20 });
