@@ -6,8 +6,11 @@
  *   npm run bench -- --quick       smoke run (~4 minutes): shorter windows, README untouched
  *   npm run bench -- --only=rpc,codecs   a subset; other flags (--profile, --runs=N,
  *                                  --topologies=…, --scenarios=…) go to bench/run.ts
+ *   npm run bench -- --only=containment --readme
+ *                                  a subset that rewrites its own sections of the README (the
+ *                                  others stay as the last run left them)
  *
- * Results: bench/results/{latest,codecs-latest,storage-latest,scale-latest,codegen-latest,chaos-latest}.{md,json}.
+ * Results: bench/results/{latest,codecs-latest,storage-latest,scale-latest,codegen-latest,chaos-latest,containment-latest}.{md,json}.
  */
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -17,7 +20,8 @@ const args = process.argv.slice(2);
 const quick = args.includes("--quick");
 const profile = args.includes("--profile");
 const only = args.find((a) => a.startsWith("--only="))?.slice("--only=".length).split(",");
-const runArgs = args.filter((a) => !a.startsWith("--only="));
+const readme = args.includes("--readme");
+const runArgs = args.filter((a) => !a.startsWith("--only=") && a !== "--readme");
 const own = quick ? ["--quick"] : [];
 
 const BENCHES = [
@@ -27,6 +31,7 @@ const BENCHES = [
   { id: "scale", script: "scale.ts", args: own, result: "scale-latest.md", title: "Activation and scale (`bench/scale.ts`)" },
   { id: "codegen", script: "codegen.ts", args: own, result: "codegen-latest.md", title: "Codegen (`bench/codegen.ts`)" },
   { id: "chaos", script: "chaos.ts", args: own, result: "chaos-latest.md", title: "Availability under `kill -9` every second (`bench/chaos.ts`)" },
+  { id: "containment", script: "containment.ts", args: own, result: "containment-latest.md", title: "Containment: watchdog overhead and CPU limit (`bench/containment.ts`)" },
 ];
 
 const here = fileURLToPath(new URL(".", import.meta.url));
@@ -43,12 +48,17 @@ for (const bench of BENCHES) {
 if (failed.length > 0) {
   process.stderr.write(`[bench] failed: ${failed.join(", ")}\n`);
   process.exitCode = 1;
-} else if (!quick && !profile && only === undefined) {
-  embedInReadme(ran.map((b) => `### ${b.title}\n\n${fs.readFileSync(`${here}results/${b.result}`, "utf8").trim()}`).join("\n\n"));
-  process.stderr.write("[bench] updated the performance section of README.md\n");
+} else if (!quick && !profile && (only === undefined || readme)) {
+  const fresh = new Map(ran.map((b) => [b.title, fs.readFileSync(`${here}results/${b.result}`, "utf8").trim()]));
+  embedInReadme(fresh);
+  process.stderr.write(`[bench] updated the performance section of README.md (${ran.map((b) => b.id).join(", ")})\n`);
 }
 
-function embedInReadme(markdown: string): void {
+/**
+ * Rewrites the README's bench section: one `### <title>` subsection per bench, in BENCHES order, the
+ * fresh results where a bench ran, the README's previous text where it did not.
+ */
+function embedInReadme(fresh: Map<string, string>): void {
   const README = new URL("../README.md", import.meta.url);
   const BEGIN = "<!-- bench:begin (written by npm run bench) -->";
   const END = "<!-- bench:end -->";
@@ -56,5 +66,14 @@ function embedInReadme(markdown: string): void {
   const start = text.indexOf(BEGIN);
   const end = text.indexOf(END);
   if (start < 0 || end < start) throw new Error(`README.md has no ${BEGIN} ... ${END} section to update`);
-  fs.writeFileSync(README, `${text.slice(0, start + BEGIN.length)}\n${markdown.trim()}\n${text.slice(end)}`);
+  const previous = new Map<string, string>();
+  for (const part of text.slice(start + BEGIN.length, end).split(/^### /m).slice(1)) {
+    const newline = part.indexOf("\n");
+    previous.set(part.slice(0, newline).trim(), part.slice(newline + 1).trim());
+  }
+  const sections = BENCHES.flatMap((b) => {
+    const body = fresh.get(b.title) ?? previous.get(b.title);
+    return body === undefined ? [] : [`### ${b.title}\n\n${body}`];
+  });
+  fs.writeFileSync(README, `${text.slice(0, start + BEGIN.length)}\n${sections.join("\n\n")}\n${text.slice(end)}`);
 }

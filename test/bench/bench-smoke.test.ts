@@ -33,7 +33,15 @@ describe("npm run bench -- --quick", () => {
       expect(run.lost).toEqual([]);
       expect(run.slots.every((s) => s.serving >= 0 && s.serving <= 1)).toBe(true);
     }
-    for (const md of ["codecs-latest.md", "storage-latest.md", "scale-latest.md", "codegen-latest.md", "chaos-latest.md"]) {
+    const containment = json("containment-latest.json") as { quick: boolean; overhead: Record<string, Record<string, number[]>>; events: Array<{ code: string; toRejectionMs: number; toNeighbourMs: number }> };
+    expect(containment.quick).toBe(true);
+    for (const runs of Object.values(containment.overhead).flatMap((perSide) => Object.values(perSide))) expect(runs.every((x) => x > 0)).toBe(true);
+    expect(containment.events.length).toBeGreaterThan(0);
+    for (const event of containment.events) {
+      expect(event.code).toBe("ERR_CPU_LIMIT");
+      expect(Number.isFinite(event.toRejectionMs) && Number.isFinite(event.toNeighbourMs)).toBe(true);
+    }
+    for (const md of ["codecs-latest.md", "storage-latest.md", "scale-latest.md", "codegen-latest.md", "chaos-latest.md", "containment-latest.md"]) {
       expect(readFileSync(results(md), "utf8")).toMatch(/^\|.*\|$/m);
     }
   });
