@@ -42,8 +42,8 @@ describe("kill -9 of a random host every second", () => {
     expect(Object.values(report.kills).reduce((a, b) => a + b, 0)).toBe(9);
     expect(report.restarts.reduce((a, b) => a + b, 0), JSON.stringify(report.kills)).toBeGreaterThanOrEqual(5);
     for (const slot of report.slots) {
-      // Measured 82–91 % on a 2-core machine while other benchmarks kept it at load 9–10 (the old
-      // 100 ms → 5 s backoff: 33–40 % and outages of 5 s); the bound leaves room for a busy CI machine.
+      // Measured 79–93 % (11 runs) on a 2-core machine that other benchmarks kept at load average
+      // 6–10; the old 100 ms → 5 s backoff gave 28–47 % and 5 s outages. 75 % leaves room for that.
       expect(slot.serving, summary).toBeGreaterThanOrEqual(0.75);
       expect(slot.longestOutageMs, summary).toBeLessThan(2_500);
       expect(Object.keys(slot.failed).filter((code) => code !== "ERR_HOST_UNAVAILABLE"), summary).toEqual([]);
