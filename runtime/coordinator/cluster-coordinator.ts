@@ -85,10 +85,10 @@ export interface ClusterCoordinatorOptions {
   /** A blockConcurrencyWhile() callback running longer than this resets its object. Default 30 000 (Cloudflare's). */
   blockConcurrencyTimeoutMs?: number;
   /**
-   * When a crashed host is restarted. One that had been ready for `minUptimeMs` (default 500) and at
-   * least as long as its start took: at once. One that dies before that, or before it is ready: after
-   * `initialMs` (default 100) doubling per early death in a row, up to `maxMs` (default 1000). See
-   * README, "Failure behaviour".
+   * When a crashed host is restarted. One that had been ready for `minUptimeMs` (default 500): at
+   * once. One that dies sooner, or before it is ready: at once the first time, then after `initialMs`
+   * (default 100) doubling per early death in a row, up to `maxMs` (default 1000). See README,
+   * "Failure behaviour".
    */
   restartBackoff?: RestartPolicyOptions;
   /** Node flags for host processes (e.g. ["--cpu-prof"]). Default none. */

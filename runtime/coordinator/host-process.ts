@@ -193,8 +193,8 @@ async function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
   clearTimeout(timer);
 }
 
-function describeRestart({ delayMs, earlyDeaths, uptimeMs }: RestartDecision): string {
-  const served = uptimeMs === undefined ? "" : ` after ${uptimeMs < 10_000 ? `${Math.round(uptimeMs)} ms` : `${Math.round(uptimeMs / 1000)} s`} ready`;
+function describeRestart({ delayMs, earlyDeaths, uptimeMs, startMs }: RestartDecision): string {
+  const served = uptimeMs === undefined ? "" : ` after ${uptimeMs < 10_000 ? `${Math.round(uptimeMs)} ms` : `${Math.round(uptimeMs / 1000)} s`} ready (its start took ${Math.round(startMs ?? 0)} ms)`;
   if (delayMs === 0) return `${served}; restarting it now`;
   return `${served}; restarting it in ${delayMs} ms (${earlyDeaths} early death${earlyDeaths > 1 ? "s" : ""} in a row: backing off, at most restartBackoff.maxMs)`;
 }

@@ -1,5 +1,5 @@
 // When to restart a supervised process (a host, or an isolate inside its host) after it died: at once
-// if it had been serving, with a short capped backoff only while it keeps dying young. Pure: the
+// if it had been serving, with a short capped backoff only while it keeps dying early. Pure: the
 // caller passes the clock; spawning and timers stay with the supervisor.
 import { ErrorCode, SourdoughError, describeValue } from "../errors.ts";
 
@@ -9,8 +9,9 @@ export interface RestartPolicyOptions {
   /** Largest delay. Default 1000 ms. */
   maxMs?: number;
   /**
-   * A process that served (was ready) at least this long, and at least as long as its start took,
-   * before it died is restarted at once, and its streak of early deaths is forgotten. Default 500 ms.
+   * A process that served (was ready) at least this long before it died is restarted at once, and
+   * its streak of early deaths is forgotten; one that died sooner, or before it was ready, died early.
+   * Default 500 ms.
    */
   minUptimeMs?: number;
 }
@@ -22,17 +23,21 @@ export interface RestartDecision {
   earlyDeaths: number;
   /** How long it had been ready before it died; undefined if it died before it was ready. */
   uptimeMs: number | undefined;
+  /** How long its start took (start to ready); undefined if it died before it was ready. */
+  startMs: number | undefined;
 }
 
 export const DEFAULT_RESTART_POLICY: Required<RestartPolicyOptions> = { initialMs: 100, maxMs: 1000, minUptimeMs: 500 };
 
 /**
- * Why this policy: a restart costs one start-up (a few hundred ms of one core: a Node process or
- * thread, tsx, the user's modules), and backing off buys nothing but that CPU back, while every
- * millisecond of delay is a millisecond in which the process's objects are unavailable. A process
- * that served at least `minUptimeMs` and at least as long as its own start was killed from outside
- * or crashed on one event: restarting it at once keeps its objects available and spends at most half
- * of a core on restarts however often it happens. A process that dies before it is ready, or soon
+ * Why this policy: a restart costs one start-up (100–300 ms of one core on an idle machine: a Node
+ * process or thread, tsx, the user's modules), and backing off buys nothing but that CPU back, while
+ * every millisecond of delay is a millisecond in which the process's objects are unavailable. A
+ * process that served at least `minUptimeMs` was killed from outside or crashed on one event:
+ * restarting it at once keeps its objects available, and restarts that each follow 500 ms of service
+ * take at most S ÷ (S + 500 ms) of a core for a start-up of S. (Asking it also to have served as
+ * long as its start took was tried: on a loaded machine starts take a second, and kills a second
+ * apart were then taken for a crash loop.) A process that dies before it is ready, or soon
  * after, may be in a loop of its own making (a broken module, a disk that refuses its files, an
  * object that crashes it on its first call), or may just have been killed again while starting. So
  * the first early death is restarted at once too, and from the second in a row the delay grows:
@@ -65,15 +70,15 @@ export class RestartPolicy {
   exited(now: number): RestartDecision {
     const { initialMs, maxMs, minUptimeMs } = this.#options;
     const uptimeMs = this.#readyAt === undefined ? undefined : now - this.#readyAt;
-    const startMs = this.#readyAt === undefined || this.#startedAt === undefined ? 0 : this.#readyAt - this.#startedAt;
+    const startMs = this.#readyAt === undefined || this.#startedAt === undefined ? undefined : this.#readyAt - this.#startedAt;
     this.#startedAt = this.#readyAt = undefined;
-    if (uptimeMs !== undefined && uptimeMs >= Math.max(minUptimeMs, startMs)) {
+    if (uptimeMs !== undefined && uptimeMs >= minUptimeMs) {
       this.#earlyDeaths = 0;
-      return { delayMs: 0, earlyDeaths: 0, uptimeMs };
+      return { delayMs: 0, earlyDeaths: 0, uptimeMs, startMs };
     }
     this.#earlyDeaths++;
     const delayMs = this.#earlyDeaths === 1 ? 0 : Math.min(initialMs * 2 ** (this.#earlyDeaths - 2), maxMs);
-    return { delayMs, earlyDeaths: this.#earlyDeaths, uptimeMs };
+    return { delayMs, earlyDeaths: this.#earlyDeaths, uptimeMs, startMs };
   }
 }
 

@@ -33,8 +33,8 @@ describe("host restarts", () => {
     await sleep(1_600).finally(() => clearInterval(watch));
 
     const restarts = log.filter((line) => line.includes("exited with code 9"));
-    expect(restarts[0]).toMatch(/^sourdough: host 0 \(pid \d+\) exited with code 9 after \d+ ms ready; restarting it now\n$/);
-    expect(restarts[1]).toMatch(/exited with code 9 after \d+ ms ready; restarting it in 100 ms \(2 early deaths in a row: backing off, at most restartBackoff\.maxMs\)\n$/);
+    expect(restarts[0]).toMatch(/^sourdough: host 0 \(pid \d+\) exited with code 9 after \d+ ms ready \(its start took \d+ ms\); restarting it now\n$/);
+    expect(restarts[1]).toMatch(/exited with code 9 after \d+ ms ready \(its start took \d+ ms\); restarting it in 100 ms \(2 early deaths in a row: backing off, at most restartBackoff\.maxMs\)\n$/);
     expect(restarts[2]).toMatch(/restarting it in 200 ms \(3 early deaths in a row/);
     // Restarting at once every time would start it ~15 times in 1.6 s; the backoff allows about 5.
     expect(coordinator.hosts[0]!.restarts).toBeGreaterThanOrEqual(3);
@@ -55,7 +55,7 @@ describe("host restarts", () => {
     const first = coordinator.hosts[0]!.pid!;
     process.kill(first, "SIGKILL");
     await until("the restart and its standby", () => coordinator.hosts[0]!.pid !== first && coordinator.hosts[0]!.state === "ready" && coordinator.hosts[0]!.standbyPid !== undefined);
-    expect(log.join("")).toMatch(new RegExp(`host 0 \\(pid ${first}\\) exited with SIGKILL after \\d+ ms ready; restarting it now\\n`));
+    expect(log.join("")).toMatch(new RegExp(`host 0 \\(pid ${first}\\) exited with SIGKILL after \\d+ ms ready \\(its start took \\d+ ms\\); restarting it now\\n`));
     expect(await stub.increment(1)).toBe(2);
 
     const standby = coordinator.hosts[0]!.standbyPid!;

@@ -30,7 +30,7 @@ describe("RestartPolicy", () => {
     { name: "backs off a process that keeps dying before it is ready, doubling to 1 s", given: Array.from({ length: 7 }, (): Life => [50, undefined]), want: [0, 100, 200, 400, 800, 1000, 1000] },
     { name: "backs off a process that keeps dying right after ready (a poisoned first call)", given: [[300, 5], [300, 5], [300, 5]], want: [0, 100, 200] },
     { name: "forgets the streak once a process serves long enough", given: [[300, 5], [300, 5], [300, 600], [300, 5], [300, 5]], want: [0, 100, 0, 0, 100] },
-    { name: "asks a slow starter to serve as long as its start took", given: [[2_000, 1_500], [2_000, 1_500], [2_000, 2_500]], want: [0, 100, 0] },
+    { name: "restarts a slow starter at once once it has served minUptimeMs", given: [[2_000, 600], [2_000, 600], [2_000, 300], [2_000, 300]], want: [0, 0, 0, 100] },
     { name: "keeps restartBackoff's meaning: initialMs and maxMs", given: Array.from({ length: 6 }, (): Life => [50, undefined]), options: { initialMs: 50, maxMs: 300 }, want: [0, 50, 100, 200, 300, 300] },
     { name: "counts a death as early while the uptime is below minUptimeMs", given: [[10, 60_000], [10, 60_000]], options: { minUptimeMs: 120_000 }, want: [0, 100] },
     { name: "never backs off with minUptimeMs 0 and an instant start", given: [[0, 0], [0, 0]], options: { minUptimeMs: 0 }, want: [0, 0] },
@@ -38,16 +38,16 @@ describe("RestartPolicy", () => {
     expect(delays(given, options)).toEqual(want);
   });
 
-  it("reports the uptime and the streak with each decision", () => {
+  it("reports the uptime, the start time and the streak with each decision", () => {
     const policy = new RestartPolicy();
     policy.starting(0);
-    expect(policy.exited(40)).toEqual({ delayMs: 0, earlyDeaths: 1, uptimeMs: undefined });
+    expect(policy.exited(40)).toEqual({ delayMs: 0, earlyDeaths: 1, uptimeMs: undefined, startMs: undefined });
     policy.starting(40);
     policy.ready(100);
-    expect(policy.exited(110)).toEqual({ delayMs: 100, earlyDeaths: 2, uptimeMs: 10 });
+    expect(policy.exited(110)).toEqual({ delayMs: 100, earlyDeaths: 2, uptimeMs: 10, startMs: 60 });
     policy.starting(200);
     policy.ready(500);
-    expect(policy.exited(3_500)).toEqual({ delayMs: 0, earlyDeaths: 0, uptimeMs: 3_000 });
+    expect(policy.exited(3_500)).toEqual({ delayMs: 0, earlyDeaths: 0, uptimeMs: 3_000, startMs: 300 });
   });
 
   it.each([
