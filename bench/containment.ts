@@ -2,15 +2,15 @@
  * Containment (issue 8, "Measured"): what the CPU and memory watchdog costs on the hot path, and how
  * fast a runaway event is stopped.
  *
- *   node --import tsx bench/containment.ts            7 rounds / 7 runaway events (~2 minutes)
+ *   node --import tsx bench/containment.ts            9 rounds / 7 runaway events (~3 minutes)
  *   ... --quick                                       3 rounds / 3 events, shorter windows
  *   npm run bench -- --only=containment [--readme]    the same through bench/all.ts
  *
- * 1. Watchdog overhead: two coordinators of 2 hosts × 1 isolate, up side by side, one with the
- *    watchdog at its defaults (cpuLimitMs 30 000, isolateHeapMb 1024), one without (both 0). Per
- *    round: `increment()` throughput with 256 calls in flight over 1000 objects, then sequential
- *    round trips on one object, on each; the order (off, on / on, off) alternates per round, and the
- *    ratio on ÷ off pairs the runs of one round.
+ * 1. Watchdog overhead: three coordinators of 2 hosts × 1 isolate, up side by side: the watchdog at
+ *    its defaults (cpuLimitMs 30 000, isolateHeapMb 1024), off (both 0), and off again (the A/A
+ *    noise floor). Per round: `increment()` throughput with 256 calls in flight over 1000 objects,
+ *    then sequential round trips on one object, on each; the order rotates per round, and ratios
+ *    pair the runs of one round. Also timed in-process: the watchdog's only per-event work.
  * 2. CPU limit: one coordinator of 2 hosts × 2 isolates with cpuLimitMs 500. Per event, a
  *    `BenchRunaway.spin()` (a loop that never yields; it first writes when it began to a file) on
  *    host 0 isolate 0, while a neighbour on the same isolate is called in a loop (retrying failed
@@ -28,6 +28,7 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { ClusterCoordinator, type ClusterCoordinatorOptions, type DurableObject, type DurableObjectClass } from "sourdough";
 import { codeVersion, distIsStale } from "./code-version.ts";
+import { IsolateMonitor } from "../runtime/host/isolate-monitor.ts";
 import { BenchRunaway } from "./containment-objects.ts";
 import { BenchCounter } from "./objects.ts";
 import { bounded, callEach, machineBusy, round, rpcSequential, rpcThroughput, stats, type Stats, type Stub } from "./rpc-drivers.ts";
@@ -36,7 +37,7 @@ import { generated } from "./sourdough.gen/index.ts";
 const quick = process.argv.includes("--quick");
 const S = quick
   ? { rounds: 3, warmupMs: 300, windowMs: 1_000, seqCalls: 3_000, seqWarmup: 500, events: 3, quietMs: 1_000, settleMs: 1_000 }
-  : { rounds: 7, warmupMs: 500, windowMs: 3_000, seqCalls: 10_000, seqWarmup: 1_000, events: 7, quietMs: 1_000, settleMs: 1_500 };
+  : { rounds: 9, warmupMs: 500, windowMs: 3_000, seqCalls: 10_000, seqWarmup: 1_000, events: 7, quietMs: 1_000, settleMs: 1_500 };
 const OBJECTS = 1000;
 const IN_FLIGHT = 256;
 const CPU_LIMIT_MS = 500;
@@ -71,11 +72,28 @@ async function start(label: string, options: ClusterCoordinatorOptions): Promise
 // ---------------------------------------------------------------------------------------------------
 // 1. Watchdog overhead
 
-type Side = "off" | "on";
+type Side = "off" | "on" | "off2";
+const SIDES: Side[] = ["off", "on", "off2"];
 interface Overhead {
   throughput: Record<Side, number[]>;
   p50: Record<Side, number[]>;
   p99: Record<Side, number[]>;
+  /** ns per event of the watchdog's only per-event work (the isolate labels the event it starts), in-process. */
+  perEventNs: number[];
+}
+
+/** The watchdog's only work per event, timed in a loop in this process: ns per event, per repetition. */
+function perEventCost(): number[] {
+  const monitor = IsolateMonitor.create();
+  const id = "0123456789abcdef".repeat(4); // an object id is 64 hex digits
+  const out: number[] = [];
+  for (let r = 0; r < 5; r++) {
+    const n = 1_000_000;
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < n; i++) monitor.eventStarted("BenchCounter", id, (i & 1) === 0 ? "increment" : "incrementStored");
+    out.push(Number(process.hrtime.bigint() - t0) / n);
+  }
+  return out;
 }
 
 async function measureOverhead(): Promise<Overhead> {
@@ -83,6 +101,7 @@ async function measureOverhead(): Promise<Overhead> {
   for (const [side, options] of [
     ["off", { cpuLimitMs: 0, isolateHeapMb: 0 }],
     ["on", {}], // the defaults: cpuLimitMs 30 000, isolateHeapMb 1024
+    ["off2", { cpuLimitMs: 0, isolateHeapMb: 0 }], // a second "off": the A/A noise floor
   ] as const) {
     const c = await start(`watchdog-${side}`, { hostCount: 2, isolatesPerHost: 1, ...options });
     const stubs = Array.from({ length: OBJECTS }, (_, i) => c.get(`obj-${i}`, BenchCounter));
@@ -93,16 +112,18 @@ async function measureOverhead(): Promise<Overhead> {
     await rpcThroughput(stubs, "increment", IN_FLIGHT, S.warmupMs, S.windowMs);
     await rpcSequential(seq, "increment", S.seqCalls, S.seqWarmup);
   }
-  const out: Overhead = { throughput: { off: [], on: [] }, p50: { off: [], on: [] }, p99: { off: [], on: [] } };
+  const out: Overhead = { throughput: { off: [], on: [], off2: [] }, p50: { off: [], on: [], off2: [] }, p99: { off: [], on: [], off2: [] }, perEventNs: perEventCost() };
   for (let r = 0; r < S.rounds; r++) {
-    const order: Side[] = r % 2 === 0 ? ["off", "on"] : ["on", "off"];
+    // Each side takes each position in turn; odd rounds run the rotation backwards.
+    const order = SIDES.map((_, i) => SIDES[(i + r) % SIDES.length] as Side);
+    if (r % 2 === 1) order.reverse();
     for (const side of order) out.throughput[side].push((await rpcThroughput(sides[side].stubs, "increment", IN_FLIGHT, S.warmupMs, S.windowMs)).rate);
     for (const side of order) {
       const { p50, p99 } = await rpcSequential(sides[side].seq, "increment", S.seqCalls, S.seqWarmup);
       out.p50[side].push(p50);
       out.p99[side].push(p99);
     }
-    log(`round ${r + 1}/${S.rounds} (${order.join(", ")}): throughput off ${out.throughput.off.at(-1)?.toFixed(0)}/s, on ${out.throughput.on.at(-1)?.toFixed(0)}/s; p50 off ${out.p50.off.at(-1)?.toFixed(1)} µs, on ${out.p50.on.at(-1)?.toFixed(1)} µs`);
+    log(`round ${r + 1}/${S.rounds} (${order.join(", ")}): throughput ${SIDES.map((x) => `${x} ${out.throughput[x].at(-1)?.toFixed(0)}/s`).join(", ")}; p50 ${SIDES.map((x) => `${x} ${out.p50[x].at(-1)?.toFixed(1)} µs`).join(", ")}`);
   }
   return out;
 }
@@ -288,7 +309,11 @@ function report(o: Overhead, runs: EventRun[], header: string, notes: string[]):
     `| Watchdog off: sequential \`increment()\` p50 | ${cell(stats(o.p50.off), fmtUs)} |  |`,
     `| Watchdog on: sequential \`increment()\` p50 | ${cell(stats(o.p50.on), fmtUs)} |  |`,
     `| Watchdog on ÷ off, sequential p50 (paired per round; ${ofMedians(o.p50.on, o.p50.off)}) | ${cell(stats(p50), fmtX)} | ≤ 1.03× (within 3 %) ${mark(stats(p50).median <= 1.03)} |`,
+    `| A/A: a second coordinator with the watchdog off ÷ the first, throughput (paired per round; ${ofMedians(o.throughput.off2, o.throughput.off)}): the noise floor | ${cell(stats(paired(o.throughput.off2, o.throughput.off)), fmtX)} |  |`,
+    `| A/A: the same, sequential p50 (paired per round; ${ofMedians(o.p50.off2, o.p50.off)}) | ${cell(stats(paired(o.p50.off2, o.p50.off)), fmtX)} |  |`,
     `| Watchdog on ÷ off, sequential p99 (paired per round; ${ofMedians(o.p99.on, o.p99.off)}) | ${cell(stats(p99), fmtX)} |  |`,
+    `| Watchdog's only per-event work (\`IsolateMonitor.eventStarted\`: the isolate labels each event it starts), timed in-process, no RPC | ${cell(stats(o.perEventNs), (x) => `${x.toFixed(0)} ns`)} |  |`,
+    `| The same ÷ the time per call at the off throughput (1 ÷ median calls/s): its share of the cluster's time per call, were it all on the critical path | ${cell(stats(o.perEventNs.map((ns) => (ns * stats(o.throughput.off).median) / 1e9)), (x) => `${(x * 100).toFixed(2)} %`)} | ≤ 3 % ${mark((stats(o.perEventNs).median * stats(o.throughput.off).median) / 1e9 <= 0.03)} |`,
   );
   const toRej = stats(runs.map((r) => r.toRejectionMs));
   const toNb = stats(runs.map((r) => r.toNeighbourMs));
@@ -316,7 +341,7 @@ function report(o: Overhead, runs: EventRun[], header: string, notes: string[]):
   const codes = new Map<string, number>();
   for (const r of runs) for (const code of r.neighbourErrors) codes.set(code, (codes.get(code) ?? 0) + 1);
   notes.push(
-    `- Watchdog overhead: ${S.rounds} rounds; per round throughput (${S.warmupMs} ms warm-up + ${S.windowMs} ms window) on both coordinators, then ${S.seqCalls.toLocaleString("en-US")} sequential calls on one object on both (after ${S.seqWarmup} unrecorded); order off, on in odd rounds and on, off in even ones; both coordinators stay up for the whole phase (the idle one's heartbeat timers are the only other load it adds). Calls use BenchCounter's generated codecs. Throughput per round, off: ${o.throughput.off.map((x) => Math.round(x / 1000)).join(", ")}k/s; on: ${o.throughput.on.map((x) => Math.round(x / 1000)).join(", ")}k/s.`,
+    `- Watchdog overhead: ${S.rounds} rounds; per round throughput (${S.warmupMs} ms warm-up + ${S.windowMs} ms window) on both coordinators, then ${S.seqCalls.toLocaleString("en-US")} sequential calls on one object on both (after ${S.seqWarmup} unrecorded); three coordinators (off, on, and a second off for the A/A row), each taking each position in turn (rotation, reversed every other round); all three stay up for the whole phase (the idle ones' timers are the only other load they add). Isolates beat every 20 ms and report their memory whether the watchdog is on or off; "on" adds the event label written as each event starts (the in-process row), the host's check every 50 ms, and V8's own heap limit on each isolate (\`resourceLimits\`). Calls use BenchCounter's generated codecs. Throughput per round, ${SIDES.map((x) => `${x}: ${o.throughput[x].map((v) => Math.round(v / 1000)).join(", ")}k/s`).join("; ")}.`,
     `- CPU limit: ${runs.length} events on host 0 isolate 0, a new \`BenchRunaway\` object each (msgpack path), ${S.settleMs} ms apart; the runaway caller got ${[...new Set(runs.map((r) => r.code))].join(", ")} every time. The neighbour's calls that failed meanwhile: ${codes.size === 0 ? "none" : [...codes].map(([c, n]) => `${c} × ${n}`).join(", ")} (retried after 1 ms). "Before" is a window of the same length as "during", ending at the loop's start; each other isolate has one caller looping on one object (${runs.reduce((s, r) => s + r.samples.quiet, 0).toLocaleString("en-US")} calls before, ${runs.reduce((s, r) => s + r.samples.event, 0).toLocaleString("en-US")} during, over all events). Timestamps are wall-clock ms (the isolate writes Date.now() as the loop begins). With 2 cores, the spinning isolate holds one of them for ${CPU_LIMIT_MS} ms and the others share the second, so their latency rises whoever spins: after each event (and ${S.settleMs} ms), the control runs the same probes while a separate \`node -e\` process (no sourdough in it) spins for as long as that event took (loop start to the later of the rejection and the neighbour's answer), and the last row of each group divides the two ratios.`,
   );
   return `${lines.join("\n")}\n\nNotes:\n${notes.join("\n")}`;
