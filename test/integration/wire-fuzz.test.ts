@@ -12,21 +12,12 @@ import { FrameWriter } from "../../runtime/wire/frame-writer.ts";
 import { encodePayload } from "../../runtime/wire/payload.ts";
 import { TestCounter } from "../fixtures/objects.ts";
 import { startCluster, type TestCluster } from "../support/cluster.ts";
+import { prng } from "../codegen/support/values.ts";
 
 const SEED = Number(process.env["SOURDOUGH_FUZZ_SEED"] ?? Date.now() % 1_000_000_007);
 const FRAMES = 20_000;
 const MiB = 1024 * 1024;
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function hostStats(pid: number): { fds: number; rssMb: number; vmMb: number } {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
@@ -146,7 +137,7 @@ describe("wire fuzz against a live isolate", () => {
   }
 
   it(`serves valid calls through ${FRAMES} random and mutated frames (seed ${SEED})`, { timeout: 60_000 }, async () => {
-    const random = mulberry32(SEED);
+    const random = prng(SEED);
     const int = (n: number) => Math.floor(random() * n);
     const valid = (): Buffer => {
       const w = new FrameWriter();
