@@ -85,7 +85,7 @@ export interface ClusterCoordinatorOptions {
   /** A blockConcurrencyWhile() callback running longer than this resets its object. Default 30 000 (Cloudflare's). */
   blockConcurrencyTimeoutMs?: number;
   /**
-   * When a crashed host is restarted. One that had been ready for `minUptimeMs` (default 500): at
+   * When a crashed host (or isolate, inside its host) is restarted. One that had been ready for `minUptimeMs` (default 500): at
    * once. One that dies sooner, or before it is ready: at once the first time, then after `initialMs`
    * (default 100) doubling per early death in a row, up to `maxMs` (default 1000). See README,
    * "Failure behaviour".
@@ -215,6 +215,7 @@ export class ClusterCoordinator {
       cpuLimitMs: nonNegativeInt(options.cpuLimitMs ?? DEFAULT_CPU_LIMIT_MS, "cpuLimitMs"),
       maxQueuedEvents,
       blockConcurrencyTimeoutMs,
+      restart,
     };
     this.#router = new SlotRouter({ config: this.#config, codecs });
     this.#env = buildEnv(vars, bindings, this.#router);

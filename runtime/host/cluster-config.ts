@@ -2,6 +2,7 @@
 // modules hold the classes, and what `env` objects receive. Sent from the coordinator to each host,
 // and from the host to each isolate, by structured clone.
 import path from "node:path";
+import type { RestartPolicyOptions } from "../util/restart-policy.ts";
 
 export interface ClusterConfig {
   /** Private run directory (mode 0700) holding one socket per slot. */
@@ -36,6 +37,8 @@ export interface ClusterConfig {
   maxQueuedEvents: number;
   /** A blockConcurrencyWhile callback running longer than this resets its object. */
   blockConcurrencyTimeoutMs: number;
+  /** When a dead isolate is replaced (the same policy as for hosts: `restartBackoff`). */
+  restart: Required<RestartPolicyOptions>;
 }
 
 export interface SlotAddress {

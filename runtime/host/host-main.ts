@@ -44,7 +44,7 @@ class IsolatePool {
     this.#host = host;
     this.#workers = Array.from({ length: config.isolatesPerHost }, (): Worker | undefined => undefined);
     this.#watched = Array.from({ length: config.isolatesPerHost }, (): Watched | undefined => undefined);
-    this.#restarts = Array.from({ length: config.isolatesPerHost }, () => new RestartPolicy());
+    this.#restarts = Array.from({ length: config.isolatesPerHost }, () => new RestartPolicy(config.restart));
     if (config.cpuLimitMs > 0 || config.isolateMemoryMb > 0) {
       this.#watchdog = setInterval(() => this.#watch(), WATCH_INTERVAL_MS);
       this.#watchdog.unref();

@@ -252,7 +252,8 @@ export class RpcClient {
       } catch (error) {
         lastError = error;
         if (Date.now() >= deadline) break;
-        await new Promise((r) => setTimeout(r, Math.min(5 * 2 ** attempt, 100)));
+        // A refused Unix-socket connect is cheap: poll often, so calls resume soon after a restart.
+        await new Promise((r) => setTimeout(r, Math.min(5 * 2 ** attempt, 20)));
       }
     }
     if (this.#closed) return;
