@@ -33,9 +33,16 @@ describe("npm run bench -- --quick", () => {
       expect(run.lost).toEqual([]);
       expect(run.slots.every((s) => s.serving >= 0 && s.serving <= 1)).toBe(true);
     }
-    const containment = json("containment-latest.json") as { quick: boolean; overhead: Record<string, Record<string, number[]>>; events: Array<{ code: string; toRejectionMs: number; toNeighbourMs: number }> };
+    type PerSide = Record<string, number[]>;
+    const containment = json("containment-latest.json") as {
+      quick: boolean;
+      overhead: { throughput: PerSide; p50: PerSide; p99: PerSide; perEventNs: number[] };
+      events: Array<{ code: string; toRejectionMs: number; toNeighbourMs: number }>;
+    };
     expect(containment.quick).toBe(true);
-    for (const runs of Object.values(containment.overhead).flatMap((perSide) => Object.values(perSide))) expect(runs.every((x) => x > 0)).toBe(true);
+    const { throughput, p50, p99, perEventNs } = containment.overhead;
+    for (const runs of [throughput, p50, p99].flatMap((perSide) => Object.values(perSide))) expect(runs.every((x) => x > 0)).toBe(true);
+    expect(perEventNs.every((x) => x > 0)).toBe(true);
     expect(containment.events.length).toBeGreaterThan(0);
     for (const event of containment.events) {
       expect(event.code).toBe("ERR_CPU_LIMIT");
