@@ -82,7 +82,7 @@ async function main(): Promise<void> {
     log: (message) => console.error(message),
     maxQueuedEvents: config.maxQueuedEvents,
     blockConcurrencyTimeoutMs: config.blockConcurrencyTimeoutMs,
-    ...(config.cpuLimitMs > 0 || config.isolateMemoryMb > 0 ? { onEventStart: (ns: string, id: string, method: string) => monitor.eventStarted(ns, id, method) } : {}),
+    ...(config.cpuLimitMs > 0 || config.isolateMemoryMb > 0 ? { recorder: monitor } : {}),
   });
   startHeartbeat();
   const path = socketPath(config.runDir, host, isolate);

@@ -3,6 +3,8 @@
 // memory use, and the event it started last. The main thread's watchdog (host-main.ts) reads it; a
 // stuck or bloated isolate cannot answer messages, but its shared memory stays readable.
 
+import type { EventRecorder } from "../object/active-object.ts";
+
 const BEAT = 0; // Int32 slots
 const HEAP_MB = 1;
 const EXTERNAL_MB = 2;
@@ -20,10 +22,11 @@ export interface EventLabel {
   method: string;
 }
 
-export class IsolateMonitor {
+export class IsolateMonitor implements EventRecorder {
   readonly #ints: Int32Array;
   readonly #label: Uint8Array;
   readonly #encoder = new TextEncoder();
+  readonly #methods = new Map<string, Uint8Array>();
 
   constructor(readonly buffer: SharedArrayBuffer) {
     this.#ints = new Int32Array(buffer, 0, HEADER_INTS);
@@ -46,11 +49,30 @@ export class IsolateMonitor {
     Atomics.store(this.#ints, EXTERNAL_MB, Math.min(externalBytes / 1048576, 0x7fffffff) | 0);
   }
 
-  /** Records the event about to run (written at every event start: keep it cheap). */
-  eventStarted(namespace: string, objectId: string, method: string): void {
-    const text = `${namespace}\n${objectId}\n${method}`;
-    const { written } = this.#encoder.encodeInto(text, this.#label);
-    Atomics.store(this.#ints, LABEL_LENGTH, written);
+  /** An object's part of its events' labels, made once when it is activated. */
+  objectLabel(namespace: string, objectId: string): Uint8Array {
+    return this.#encoder.encode(`${namespace}\n${objectId}\n`);
+  }
+
+  /**
+   * Records the event about to run. Called at every event start, so it only copies bytes: the
+   * object's label, made at activation, and the method's, encoded once per name.
+   */
+  started(objectLabel: Uint8Array, method: string): void {
+    let name = this.#methods.get(method);
+    if (name === undefined) {
+      name = this.#encoder.encode(method);
+      if (this.#methods.size < 10_000) this.#methods.set(method, name);
+    }
+    const length = objectLabel.length + name.length;
+    if (length > LABEL_BYTES) {
+      const { written } = this.#encoder.encodeInto(`${new TextDecoder().decode(objectLabel)}${method}`, this.#label);
+      Atomics.store(this.#ints, LABEL_LENGTH, written);
+      return;
+    }
+    this.#label.set(objectLabel, 0);
+    this.#label.set(name, objectLabel.length);
+    Atomics.store(this.#ints, LABEL_LENGTH, length);
   }
 
   // ---- read by the host's main thread ----

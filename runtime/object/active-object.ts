@@ -26,6 +26,15 @@ export interface ObjectEvent {
   controller?: AbortController;
 }
 
+/**
+ * Where objects say which event they start, as cheaply as possible (the isolate's watchdog reads it
+ * when an event never yields): the object's part of the label is made once per activation.
+ */
+export interface EventRecorder {
+  objectLabel(namespace: string, objectId: string): Uint8Array;
+  started(objectLabel: Uint8Array, method: string): void;
+}
+
 export interface ActiveObjectOptions {
   namespace: string;
   objectId: string;
@@ -35,8 +44,8 @@ export interface ActiveObjectOptions {
   storage: ObjectStorage;
   /** Most events that may wait for the gate; more are refused with ERR_OVERLOADED. */
   maxQueuedEvents: number;
-  /** Told which event starts (the isolate's watchdog reads it if the event never yields). */
-  onEventStart?(namespace: string, objectId: string, method: string): void;
+  /** Told which event starts. */
+  recorder?: EventRecorder;
 }
 
 export class ActiveObject {
@@ -62,10 +71,17 @@ export class ActiveObject {
   /** Counts started events, so a drain notice of an earlier event cannot open the gate early. */
   #started = 0;
   #discarded = false;
+  readonly #label: Uint8Array | undefined;
 
   constructor(options: ActiveObjectOptions) {
     this.#options = options;
     ({ namespace: this.namespace, objectId: this.objectId, key: this.key, state: this.state, storage: this.storage } = options);
+    this.#label = options.recorder?.objectLabel(this.namespace, this.objectId);
+  }
+
+  /** Records that `method` (an event, or "constructor") starts running on this object. */
+  starting(method: string): void {
+    if (this.#label !== undefined) this.#options.recorder!.started(this.#label, method);
   }
 
   /** Events waiting for the gate. */
@@ -127,7 +143,7 @@ export class ActiveObject {
       this.#draining = false;
       this.#next();
     });
-    this.#options.onEventStart?.(this.namespace, this.objectId, event.method);
+    this.starting(event.method);
     this.current = event;
     try {
       event.run();

@@ -15,7 +15,7 @@ import type { Pipe } from "../transport/pipe.ts";
 import { CallKind, Which, type CallMessage, type Message } from "../wire/envelope.ts";
 import { DEFAULT_MAX_CALL_BYTES, callTooLarge } from "../wire/limits.ts";
 import { noteCallLimit } from "../wire/payload.ts";
-import { ActiveObject, DEFAULT_MAX_QUEUED_EVENTS, type ObjectEvent } from "./active-object.ts";
+import { ActiveObject, DEFAULT_MAX_QUEUED_EVENTS, type EventRecorder, type ObjectEvent } from "./active-object.ts";
 import { AlarmScheduler, MAX_ALARM_RETRIES } from "./alarm-scheduler.ts";
 import { planCall, type CallPlan } from "./call-plan.ts";
 import type { ConcreteDurableObjectClass, DurableObject, DurableObjectState } from "./durable-object.ts";
@@ -46,8 +46,8 @@ export interface ObjectTableOptions {
   maxQueuedEvents?: number;
   /** A blockConcurrencyWhile callback running longer than this resets its object. */
   blockConcurrencyTimeoutMs?: number;
-  /** Told which event starts (cheaply: the isolate's watchdog reads it if the event never yields). */
-  onEventStart?(namespace: string, objectId: string, method: string): void;
+  /** Told which event starts (the isolate's watchdog reads it if the event never yields). */
+  recorder?: EventRecorder;
 }
 
 /** Cloudflare resets an object whose blockConcurrencyWhile callback runs this long. */
@@ -283,11 +283,11 @@ export class ObjectTable implements OutputGate {
         return (event.controller ??= new AbortController()).signal;
       },
     };
-    const { maxQueuedEvents = DEFAULT_MAX_QUEUED_EVENTS, onEventStart } = this.#options;
-    obj = new ActiveObject({ namespace: call.namespace, objectId: call.objectId, key, state, storage, maxQueuedEvents, ...(onEventStart === undefined ? {} : { onEventStart }) });
+    const { maxQueuedEvents = DEFAULT_MAX_QUEUED_EVENTS, recorder } = this.#options;
+    obj = new ActiveObject({ namespace: call.namespace, objectId: call.objectId, key, state, storage, maxQueuedEvents, ...(recorder === undefined ? {} : { recorder }) });
     this.#objects.set(key, obj);
     try {
-      this.#options.onEventStart?.(call.namespace, call.objectId, "constructor");
+      obj.starting("constructor");
       obj.instance = new Class(state, this.#options.env);
     } catch (error) {
       this.#objects.delete(key);
