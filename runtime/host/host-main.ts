@@ -5,7 +5,7 @@
 import { Worker } from "node:worker_threads";
 import { ErrorCode } from "../errors.ts";
 import type { ClassInfo, ClusterConfig, HostCommand, HostEvent, IsolateEvent } from "./cluster-config.ts";
-import { IsolateMonitor, type EventLabel } from "./isolate-monitor.ts";
+import { BEAT_INTERVAL_MS, IsolateMonitor, type EventLabel } from "./isolate-monitor.ts";
 import { writeSlotDown, type SlotDown } from "./slot-down.ts";
 import { RestartPolicy } from "../util/restart-policy.ts";
 
@@ -63,7 +63,8 @@ class IsolatePool {
       if (beats !== w.beats) {
         w.beats = beats;
         w.beatAt = now;
-      } else if (cpuLimitMs > 0 && w.beats > 0 && now - w.beatAt > cpuLimitMs) {
+      } else if (cpuLimitMs > 0 && w.beats > 0 && now - w.beatAt > cpuLimitMs + BEAT_INTERVAL_MS) {
+        // The last beat may have come up to one interval before the event began: never stop early.
         this.#stop(i, w, this.#cpuLimit(i, w.monitor.lastEvent));
         continue;
       }

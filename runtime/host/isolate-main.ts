@@ -13,7 +13,7 @@ import type { OutputGate } from "../rpc/rpc-client.ts";
 import { openAlarmIndex } from "../storage/alarm-index.ts";
 import { socketPipe } from "../transport/pipe.ts";
 import { socketPath, type ClassInfo, type ClusterConfig, type IsolateEvent } from "./cluster-config.ts";
-import { IsolateMonitor } from "./isolate-monitor.ts";
+import { BEAT_INTERVAL_MS, IsolateMonitor } from "./isolate-monitor.ts";
 import { ensureLoader, loadClasses, loadGenerated } from "./load-classes.ts";
 import { SlotRouter } from "./slot-router.ts";
 
@@ -27,7 +27,6 @@ interface IsolateData {
 const port = parentPort!;
 const { config, host, isolate, monitor: monitorBuffer } = workerData as IsolateData;
 const monitor = new IsolateMonitor(monitorBuffer);
-const BEAT_MS = 20;
 
 // The watchdog's view of this isolate (host-main.ts): a beat from the event loop (it stops while user
 // code holds the thread) and, every fifth beat, the memory in use.
@@ -41,7 +40,7 @@ function startHeartbeat(): void {
     }
   };
   beat();
-  setInterval(beat, BEAT_MS).unref();
+  setInterval(beat, BEAT_INTERVAL_MS).unref();
 }
 
 // User code's stray errors (a throwing timer callback, a rejected promise nobody handles) must not take

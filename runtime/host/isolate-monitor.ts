@@ -12,6 +12,9 @@ const LABEL_LENGTH = 3;
 const HEADER_INTS = 4;
 const LABEL_BYTES = 384; // namespace + 64-hex id + method, truncated if longer
 
+/** How often an isolate's event loop beats (isolate-main.ts). */
+export const BEAT_INTERVAL_MS = 20;
+
 /** Bytes of the SharedArrayBuffer an isolate monitor needs. */
 export const MONITOR_BYTES = HEADER_INTS * 4 + LABEL_BYTES;
 

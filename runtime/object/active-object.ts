@@ -60,6 +60,8 @@ export class ActiveObject {
   /** Events delivered or waiting and not yet answered. */
   inFlight = 0;
   lastActive = Date.now();
+  /** Set when committing this object's writes failed: the answers that waited for them fail too. */
+  commitFailure: Error | undefined;
   /** The event whose synchronous part is running now (ctx.signal reads it). */
   current: ObjectEvent | undefined;
   readonly waiting = new Set<Promise<unknown>>();

@@ -70,6 +70,9 @@ export class ObjectTable implements OutputGate {
   #turnEndScheduled = false;
   /** Senders waiting for this turn's writes to be committed (the output gate). */
   #afterCommit: Array<(error: Error | undefined) => void> = [];
+  /** Answers waiting for their object's writes to be committed, and the connections they go to. */
+  #heldAnswers: Array<() => void> = [];
+  readonly #toFlush = new Set<FrameConnection>();
   readonly #sweeper: NodeJS.Timeout | undefined;
   readonly #alarms: AlarmScheduler;
 
@@ -201,34 +204,48 @@ export class ObjectTable implements OutputGate {
     obj.deliver(event);
   }
 
-  // The output gate: the object's writes are committed before the answer leaves.
+  // The output gate: an answer leaves only after the object's writes are committed. Writes are
+  // committed together at the end of the turn (group commit: the events of one object that ran this
+  // turn, and other objects', share one commit each), and the answers wait for it; an event that
+  // wrote nothing is answered at once.
   #finish(conn: FrameConnection, q: number, obj: ActiveObject, encode: (value: unknown) => Uint8Array, ok: boolean, value: unknown, where: string): void {
     obj.inFlight--;
     obj.lastActive = Date.now();
-    try {
-      obj.storage.commit();
-    } catch (error) {
-      const failure = commitError(obj.key, error);
-      this.#reset(obj, failure);
-      return this.#replyError(conn, q, failure);
+    const answer = ok ? this.#encodeResult(encode, value, where) : { error: value };
+    if (!obj.storage.hasUncommittedWrites) {
+      this.#answer(conn, q, answer, where);
+      conn.flushSoon();
+      return;
     }
-    if (conn.closed) return;
-    if (!ok) return this.#replyError(conn, q, value);
+    this.#heldAnswers.push(() => {
+      this.#answer(conn, q, obj.commitFailure === undefined ? answer : { error: obj.commitFailure }, where);
+      this.#toFlush.add(conn);
+    });
+    this.#scheduleTurnEnd();
+  }
+
+  // Encoded now: the object may change the value after it returned it.
+  #encodeResult(encode: (value: unknown) => Uint8Array, value: unknown, where: string): { bytes: Uint8Array } | { error: unknown } {
     let bytes: Uint8Array;
     try {
       bytes = encode(value);
     } catch (error) {
-      return this.#replyError(conn, q, error);
+      return { error };
     }
     // Checked before writing: a result too large for the wire fails its call, not the connection.
     const limit = this.#options.maxCallBytes ?? DEFAULT_MAX_CALL_BYTES;
-    if (bytes.length > limit) return this.#replyError(conn, q, callTooLarge(where, "result", bytes.length, limit));
+    if (bytes.length > limit) return { error: callTooLarge(where, "result", bytes.length, limit) };
+    return { bytes };
+  }
+
+  #answer(conn: FrameConnection, q: number, answer: { bytes: Uint8Array } | { error: unknown }, where: string): void {
+    if (conn.closed) return;
+    if ("error" in answer) return this.#replyError(conn, q, answer.error);
     try {
-      conn.writer.writeReturn(q, bytes);
+      conn.writer.writeReturn(q, answer.bytes);
     } catch (error) {
-      return this.#replyError(conn, q, error instanceof SourdoughError ? new SourdoughError(error.code, `${where}: ${error.message}.`) : error);
+      this.#replyError(conn, q, error instanceof SourdoughError ? new SourdoughError(error.code, `${where}: ${error.message}.`) : error);
     }
-    conn.flushSoon();
   }
 
   #replyError(conn: FrameConnection, q: number, error: unknown): void {
@@ -308,6 +325,13 @@ export class ObjectTable implements OutputGate {
   readonly #turnEnd = (): void => {
     this.#turnEndScheduled = false;
     const failure = this.commitPending();
+    if (this.#heldAnswers.length > 0) {
+      const held = this.#heldAnswers;
+      this.#heldAnswers = [];
+      for (const send of held) send();
+      for (const conn of this.#toFlush) conn.flush(); // one write per connection for the whole batch
+      this.#toFlush.clear();
+    }
     if (this.#afterCommit.length === 0) return;
     const waiting = this.#afterCommit;
     this.#afterCommit = [];
@@ -339,6 +363,7 @@ export class ObjectTable implements OutputGate {
         obj.storage.commit();
       } catch (error) {
         const wrapped = commitError(obj.key, error);
+        obj.commitFailure = wrapped;
         failure ??= wrapped;
         this.#options.log(`sourdough: ${wrapped.message}`);
         this.#reset(obj, wrapped);
@@ -389,6 +414,8 @@ export class ObjectTable implements OutputGate {
   #reset(obj: ActiveObject, error: unknown): void {
     if (this.#objects.get(obj.key) === obj) this.#objects.delete(obj.key);
     this.#dirty.delete(obj);
+    // Answers still waiting for these writes must not claim them: they fail with the reset's cause.
+    if (obj.storage.hasUncommittedWrites) obj.commitFailure ??= error instanceof Error ? error : new Error(String(error));
     obj.storage.close({ rollback: true });
     obj.discard(error);
   }

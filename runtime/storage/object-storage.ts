@@ -391,6 +391,11 @@ export class ObjectStorage {
     }
   }
 
+  /** True when writes wait for commit() (the implicit transaction is open). */
+  get hasUncommittedWrites(): boolean {
+    return this.#inTransaction;
+  }
+
   /** True while a transaction()/transactionSync() callback is running. */
   get inExplicitTransaction(): boolean {
     return this.#savepoints.length > 0;

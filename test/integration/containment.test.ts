@@ -132,10 +132,20 @@ describe.each([
   });
 
   it("resets an object whose waitUntil promise rejects; the caller's process survives", async () => {
-    expect(await object("wait-until").waitUntilRejects()).toBe("ok");
-    await sleep(50);
-    expect(await object("wait-until").value()).toBe(7); // committed before the reply
-    expect(await object("wait-until").ping()).toBe("pong");
+    const stub = object("wait-until");
+    const before = await stub.instance();
+    expect(await stub.waitUntilRejects(30)).toBe("ok");
+    expect(await stub.value()).toBe(7); // committed before the reply
+    await sleep(100);
+    expect(await stub.instance()).not.toBe(before); // reset: a fresh instance answers
+    expect(await stub.value()).toBe(7);
+  });
+
+  it("fails the call whose writes a reset discarded before they were committed, with the reset's cause", async () => {
+    const stub = object("wait-until-now");
+    await expect(stub.waitUntilRejects(0)).rejects.toMatchObject({ name: "RangeError", message: "waitUntil boom" });
+    expect(await stub.value()).toBeUndefined(); // the write was never acknowledged, and is gone
+    expect(await stub.ping()).toBe("pong");
   });
 
   it("ends an A → B → A deadlock under blockConcurrencyWhile by resetting A, with an error naming it", async () => {
