@@ -10,6 +10,7 @@ import { errorToWire } from "../rpc/remote-error.ts";
 import type { OutputGate } from "../rpc/rpc-client.ts";
 import type { AlarmEntry, AlarmIndex } from "../storage/alarm-index.ts";
 import { ObjectStorage } from "../storage/object-storage.ts";
+import { IdTable } from "../util/id-table.ts";
 import { DEFAULT_MAX_CONNECTIONS, FrameConnection, refuseConnection } from "../transport/frame-connection.ts";
 import type { Pipe } from "../transport/pipe.ts";
 import { CallKind, Which, type CallMessage, type Message } from "../wire/envelope.ts";
@@ -60,7 +61,7 @@ interface ObjectAddress {
 }
 
 /** The calls of one connection that have not been answered, by question id (for Cancel). */
-type OpenCalls = Map<number, { obj: ActiveObject; event: ObjectEvent }>;
+type OpenCalls = IdTable<{ obj: ActiveObject; event: ObjectEvent }>; // not a Map: see id-table.ts
 
 export class ObjectTable implements OutputGate {
   readonly #options: ObjectTableOptions;
@@ -105,14 +106,14 @@ export class ObjectTable implements OutputGate {
     if (this.#connections.size >= max) {
       return refuseConnection(pipe, `${this.#options.label} already serves ${max} connections (the most it accepts), so this one was closed. Callers need one connection per process; look for a client that opens connections without closing them`);
     }
-    const open: OpenCalls = new Map();
+    const open: OpenCalls = new IdTable();
     const conn: FrameConnection = new FrameConnection(
       pipe,
       {
         message: (m) => this.#onMessage(conn, open, m),
         close: () => {
           this.#connections.delete(conn);
-          for (const q of [...open.keys()]) this.#cancel(open, q, "the caller's connection closed"); // nobody waits for these
+          for (const [, entry] of open.takeAll()) this.#cancelEntry(entry, "the caller's connection closed"); // nobody waits for these
         },
       },
       { maxFrameBytes: this.#options.maxFrameBytes },
@@ -140,10 +141,11 @@ export class ObjectTable implements OutputGate {
   // ctx.signal aborted (it cannot be stopped from outside). The caller has already given up on it.
   #cancel(open: OpenCalls, q: number, why: string): void {
     const entry = open.get(q);
-    if (entry === undefined) return;
-    const { obj, event } = entry;
+    if (entry !== undefined) this.#cancelEntry(entry, why);
+  }
+
+  #cancelEntry({ obj, event }: { obj: ActiveObject; event: ObjectEvent }, why: string): void {
     if (obj.dropQueued(event)) {
-      open.delete(q);
       event.fail(new SourdoughError(ErrorCode.ABORTED, `${obj.namespace}.${event.method}: ${why} before it was delivered; it did not run.`));
       return;
     }
@@ -174,7 +176,7 @@ export class ObjectTable implements OutputGate {
       return fail(error);
     }
     const finish = (ok: boolean, value: unknown) => {
-      open.delete(q);
+      open.take(q);
       this.#finish(conn, q, obj, encode, ok, value, where);
     };
     const event: ObjectEvent = {
@@ -196,7 +198,7 @@ export class ObjectTable implements OutputGate {
         }
       },
       fail: (error) => {
-        open.delete(q);
+        open.take(q);
         fail(error);
       },
     };

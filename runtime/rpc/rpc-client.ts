@@ -4,6 +4,7 @@
 import { ErrorCode, SourdoughError } from "../errors.ts";
 import { FrameConnection } from "../transport/frame-connection.ts";
 import type { Pipe } from "../transport/pipe.ts";
+import { IdTable } from "../util/id-table.ts";
 import { CallKind, ControlWhich, Which, type Message, type TargetCache } from "../wire/envelope.ts";
 import { DEFAULT_MAX_CALL_BYTES, callTooLarge } from "../wire/limits.ts";
 import { decodePayload, noteCallLimit } from "../wire/payload.ts";
@@ -95,7 +96,7 @@ interface Unsent {
 export class RpcClient {
   readonly #dial: Dial;
   readonly #options: RpcClientOptions;
-  readonly #questions = new Map<number, Question>();
+  readonly #questions = new IdTable<Question>(); // not a Map: see id-table.ts
   #nextId = 1;
   #conn: FrameConnection | undefined;
   #connecting: Promise<void> | undefined;
@@ -321,11 +322,8 @@ export class RpcClient {
   }
 
   #take(id: number): Question | undefined {
-    const q = this.#questions.get(id);
-    if (q !== undefined) {
-      this.#questions.delete(id);
-      q.done?.();
-    }
+    const q = this.#questions.take(id);
+    q?.done?.();
     return q;
   }
 
@@ -339,8 +337,7 @@ export class RpcClient {
     if (whyDown === undefined || this.#questions.size === 0) return this.#failAll(ErrorCode.HOST_UNAVAILABLE, reason, true);
     // A peer stopped for a limit records why, possibly just after its sockets closed: wait briefly.
     // Only the calls in flight now wait; calls made meanwhile go to the next connection.
-    const inFlight = [...this.#questions.entries()];
-    for (const [id] of inFlight) this.#questions.delete(id);
+    const inFlight = this.#questions.takeAll();
     this.#unsent = [];
     this.#held = [];
     const since = this.#connectedAt;
@@ -375,8 +372,7 @@ export class RpcClient {
 
   #failAll(code: ErrorCode, reason: string, retryable: boolean): void {
     if (this.#questions.size === 0) return;
-    const questions = [...this.#questions.values()];
-    this.#questions.clear();
+    const questions = this.#questions.takeAll().map(([, q]) => q);
     this.#unsent = [];
     this.#held = [];
     for (const q of questions) {
