@@ -11,7 +11,7 @@
 // their callbacks finish.
 import { ErrorCode, SourdoughError } from "../errors.ts";
 import type { ObjectStorage } from "../storage/object-storage.ts";
-import type { DurableObject, DurableObjectState } from "./durable-object.ts";
+import type { DurableObject } from "./durable-object.ts";
 
 /** Cloudflare's "Durable Object is overloaded" point, as a queue length. */
 export const DEFAULT_MAX_QUEUED_EVENTS = 2000;
@@ -40,7 +40,6 @@ export interface ActiveObjectOptions {
   objectId: string;
   /** `namespace:objectId`, the table's key. */
   key: string;
-  state: DurableObjectState;
   storage: ObjectStorage;
   /** Most events that may wait for the gate; more are refused with ERR_OVERLOADED. */
   maxQueuedEvents: number;
@@ -52,7 +51,6 @@ export class ActiveObject {
   readonly namespace: string;
   readonly objectId: string;
   readonly key: string;
-  readonly state: DurableObjectState;
   readonly storage: ObjectStorage;
   instance: DurableObject | undefined;
   /** blockConcurrencyWhile callbacks running: while > 0 the gate is held. */
@@ -77,7 +75,7 @@ export class ActiveObject {
 
   constructor(options: ActiveObjectOptions) {
     this.#options = options;
-    ({ namespace: this.namespace, objectId: this.objectId, key: this.key, state: this.state, storage: this.storage } = options);
+    ({ namespace: this.namespace, objectId: this.objectId, key: this.key, storage: this.storage } = options);
     this.#label = options.recorder?.objectLabel(this.namespace, this.objectId);
   }
 

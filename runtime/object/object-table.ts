@@ -303,7 +303,7 @@ export class ObjectTable implements OutputGate {
       },
     };
     const { maxQueuedEvents = DEFAULT_MAX_QUEUED_EVENTS, recorder } = this.#options;
-    obj = new ActiveObject({ namespace: call.namespace, objectId: call.objectId, key, state, storage, maxQueuedEvents, ...(recorder === undefined ? {} : { recorder }) });
+    obj = new ActiveObject({ namespace: call.namespace, objectId: call.objectId, key, storage, maxQueuedEvents, ...(recorder === undefined ? {} : { recorder }) });
     this.#objects.set(key, obj);
     try {
       obj.starting("constructor");
@@ -326,7 +326,7 @@ export class ObjectTable implements OutputGate {
   // then releases what the output gate held.
   readonly #turnEnd = (): void => {
     this.#turnEndScheduled = false;
-    const failure = this.commitPending();
+    const failure = this.#commitPending();
     if (this.#heldAnswers.length > 0) {
       const held = this.#heldAnswers;
       this.#heldAnswers = [];
@@ -355,7 +355,7 @@ export class ObjectTable implements OutputGate {
    * writes and waiting events are dropped) and the first such error is returned: the caller must not
    * send what it was about to send (output gate).
    */
-  commitPending(): Error | undefined {
+  #commitPending(): Error | undefined {
     if (this.#dirty.size === 0) return undefined;
     const dirty = [...this.#dirty];
     this.#dirty.clear();

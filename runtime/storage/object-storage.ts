@@ -261,8 +261,8 @@ export class ObjectStorage {
     return savepoint;
   }
 
-  // Two transaction() calls of one event that overlap (Promise.all) may finish out of order; the
-  // outer savepoint cannot be released or rolled back under an open inner one, so it waits.
+  // A closure may finish while a transaction it started (and did not await) is still open: its
+  // savepoint cannot be released or rolled back under the inner one, so it waits for that one.
   #leaveInOrder(savepoint: Savepoint, commit: boolean): Promise<void> | void {
     if (this.#savepoints.at(-1) === savepoint || this.#closed) return this.#leave(savepoint, commit);
     return new Promise<void>((resolve) => (savepoint.finish = () => (this.#leave(savepoint, commit), resolve())));
