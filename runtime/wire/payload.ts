@@ -162,34 +162,47 @@ interface Oversized {
 // Every element of an array, Set or Map costs at least one byte, so their lengths summed over the first
 // SIZE_CHECK_BUDGET containers are a lower bound of the encoding. Returns the container that crossed
 // maxBytes, or undefined (also when the budget ran out first: the encoder's result is checked anyway).
+// It runs on every call with object arguments, so it allocates no path: each container keeps the
+// index of its parent and its key, and the path is spelled out only for the error.
 function overLimit(root: object, maxBytes: number): Oversized | undefined {
   const seen = new Set<object>();
-  const queue: Array<[object, string]> = [[root, ""]];
+  const queue: object[] = [root];
+  const parents: number[] = [-1];
+  const keys: Array<string | number> = [""];
   let least = 0;
   for (let i = 0; i < queue.length && i < SIZE_CHECK_BUDGET; i++) {
-    const [value, path] = queue[i]!;
+    const value = queue[i]!;
     if (seen.has(value)) continue;
     seen.add(value);
     // Bytes (typed arrays) encode at memcpy speed and are measured exactly after: not counted here.
     const length = Array.isArray(value) ? value.length : value instanceof Map || value instanceof Set ? value.size : 0;
     least += length;
-    if (least > maxBytes) return { path, length, least };
+    if (least > maxBytes) return { path: pathOf(i, parents, keys), length, least };
     if (queue.length >= SIZE_CHECK_BUDGET) continue;
     if (Array.isArray(value)) {
       const n = Math.min(value.length, SIZE_CHECK_BUDGET - queue.length);
       for (let k = 0; k < n; k++) {
         const v: unknown = value[k];
-        if (typeof v === "object" && v !== null) queue.push([v, `${path}[${k}]`]);
+        if (typeof v === "object" && v !== null) (queue.push(v), parents.push(i), keys.push(k));
       }
     } else if (Object.getPrototypeOf(value) === Object.prototype) {
       for (const key in value) {
         const v: unknown = (value as Record<string, unknown>)[key];
-        if (typeof v === "object" && v !== null) queue.push([v, `${path}.${key}`]);
+        if (typeof v === "object" && v !== null) (queue.push(v), parents.push(i), keys.push(key));
         if (queue.length >= SIZE_CHECK_BUDGET) break;
       }
     }
   }
   return undefined;
+}
+
+function pathOf(index: number, parents: number[], keys: Array<string | number>): string {
+  let path = "";
+  for (let i = index; i > 0; i = parents[i]!) {
+    const key = keys[i]!;
+    path = `${typeof key === "number" ? `[${key}]` : `.${key}`}${path}`;
+  }
+  return path;
 }
 
 function tooLargeValue(where: string, found: Oversized, maxBytes: number): SourdoughError {
