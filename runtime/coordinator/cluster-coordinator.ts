@@ -132,6 +132,13 @@ export class ClusterCoordinator {
     const restart = restartPolicyOptions(options.restartBackoff ?? {}, "ClusterCoordinator: restartBackoff");
     const maxQueuedEvents = positiveInt(options.maxQueuedEvents ?? DEFAULT_MAX_QUEUED_EVENTS, "maxQueuedEvents");
     const blockConcurrencyTimeoutMs = positiveInt(options.blockConcurrencyTimeoutMs ?? DEFAULT_BLOCK_CONCURRENCY_TIMEOUT_MS, "blockConcurrencyTimeoutMs");
+    const isolateMemoryMb = nonNegativeInt(options.isolateHeapMb ?? DEFAULT_ISOLATE_MEMORY_MB, "isolateHeapMb");
+    const cpuLimitMs = nonNegativeInt(options.cpuLimitMs ?? DEFAULT_CPU_LIMIT_MS, "cpuLimitMs");
+    // Every option is checked before the storageDir lock is taken: nothing below throws on user input.
+    const modules = [...new Set([...(options.modules ?? []).map(moduleUrl), ...generatedModules(options.generated)])];
+    if (this.hostCount > 0 && modules.length === 0) {
+      throw new SourdoughError(ErrorCode.BAD_OPTIONS, `ClusterCoordinator: hostCount is ${this.hostCount} but no modules were given. Host processes load your classes by module: pass modules: [new URL("./counter.ts", import.meta.url)], or use hostCount: 0.`);
+    }
 
     const output = options.output ?? ((_host, stream, text) => void process[stream].write(text));
     // One coordinator per storageDir: a second one fails `ready` at once, naming the owner.
@@ -187,15 +194,17 @@ export class ClusterCoordinator {
       return;
     }
 
-    const modules = [...new Set([...(options.modules ?? []).map(moduleUrl), ...generatedModules(options.generated)])];
-    if (modules.length === 0) {
-      throw new SourdoughError(ErrorCode.BAD_OPTIONS, `ClusterCoordinator: hostCount is ${this.hostCount} but no modules were given. Host processes load your classes by module: pass modules: [new URL("./counter.ts", import.meta.url)], or use hostCount: 0.`);
+    let runDir: string;
+    try {
+      // Create the shared alarm index (WAL, table) once here, so the isolates that all open it at start
+      // do not race to set it up (a CI run saw "database is locked" there).
+      if (storageDir !== undefined && lockError === undefined) openAlarmIndex(storageDir).close();
+      removeStaleRunDirs();
+      runDir = createRunDir(); // mode 0700
+    } catch (error) {
+      this.#storageLock?.release(); // a constructor that throws leaves no lock behind
+      throw error;
     }
-    // Create the shared alarm index (WAL, table) once here, so the isolates that all open it at start
-    // do not race to set it up (a CI run saw "database is locked" there).
-    if (storageDir !== undefined && lockError === undefined) openAlarmIndex(storageDir).close();
-    removeStaleRunDirs();
-    const runDir = createRunDir(); // mode 0700
     this.#config = {
       runDir,
       hostCount: this.hostCount,
@@ -211,8 +220,8 @@ export class ClusterCoordinator {
       maxCallBytes,
       idleEvictionMs,
       alarmRetryBaseMs,
-      isolateMemoryMb: nonNegativeInt(options.isolateHeapMb ?? DEFAULT_ISOLATE_MEMORY_MB, "isolateHeapMb"),
-      cpuLimitMs: nonNegativeInt(options.cpuLimitMs ?? DEFAULT_CPU_LIMIT_MS, "cpuLimitMs"),
+      isolateMemoryMb,
+      cpuLimitMs,
       maxQueuedEvents,
       blockConcurrencyTimeoutMs,
       restart,

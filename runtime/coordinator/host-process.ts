@@ -111,6 +111,7 @@ export class HostProcess {
           settled = true;
           ready = true;
           clearTimeout(timer);
+          if (this.#state === "stopped") return resolve(); // close() came first: no state, no standby
           this.#state = "ready";
           this.#threadIds = event.threadIds;
           this.#classes = event.classes;

@@ -111,6 +111,15 @@ describe("storageDir", () => {
     }
   });
 
+  it("leaves no lock behind when the constructor refuses an option", async () => {
+    const storageDir = tempDir();
+    expect(() => new ClusterCoordinator({ hostCount: 1, modules: [FIXTURES], storageDir, cpuLimitMs: -1, output: () => {} })).toThrow(/cpuLimitMs must be a whole number/);
+    expect(existsSync(path.join(storageDir, ".sourdough.lock"))).toBe(false);
+    const next = new ClusterCoordinator({ hostCount: 0, storageDir, output: () => {} });
+    await expect(next.ready).resolves.toBeUndefined();
+    await next.close();
+  });
+
   it("refuses a second in-process coordinator too", async () => {
     const storageDir = tempDir();
     mkdirSync(storageDir, { recursive: true });
