@@ -5,7 +5,7 @@ import path from "node:path";
 import type { RestartPolicyOptions } from "../util/restart-policy.ts";
 
 export interface ClusterConfig {
-  /** Private run directory (mode 0700) holding one socket per slot. */
+  /** Private run directory (mode 0700): one socket per slot, its .down records, owner.json. */
   runDir: string;
   hostCount: number;
   isolatesPerHost: number;

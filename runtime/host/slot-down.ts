@@ -3,7 +3,7 @@
 // (out of memory); a caller whose connection to that socket closes reads it, so the calls that were in
 // flight fail with the real reason instead of a bare "connection closed".
 import { readFileSync, renameSync, writeFileSync } from "node:fs";
-import type { ErrorCode } from "../errors.ts";
+import { ErrorCode } from "../errors.ts";
 import type { EventLabel } from "./isolate-monitor.ts";
 import { socketPath } from "./cluster-config.ts";
 
@@ -36,5 +36,7 @@ export function readSlotDown(runDir: string, host: number, isolate: number, sinc
   } catch {
     return undefined; // no record (the usual case: a host killed from outside leaves none)
   }
-  return typeof down.at === "number" && down.at >= since ? down : undefined;
+  // Validated where it arrives: only a well-formed record of a known limit names an error code.
+  const known = down.code === ErrorCode.CPU_LIMIT || down.code === ErrorCode.MEMORY_LIMIT;
+  return known && typeof down.message === "string" && typeof down.at === "number" && down.at >= since ? down : undefined;
 }
