@@ -16,10 +16,10 @@ export interface CallPlan {
 }
 
 /** Decodes the arguments and picks the method. Throws the error to answer the caller with. */
-export function planCall(call: CallMessage, Class: ConcreteDurableObjectClass, codecs: CodecTable, label: string, where: string): CallPlan {
+export function planCall(call: CallMessage, Class: ConcreteDurableObjectClass, codecs: CodecTable, label: string, where: string, maxCallBytes: number): CallPlan {
   if (call.kind === CallKind.Fetch) {
     const request = decodePayload(call.payload, `${where} request`);
-    return { run: (instance) => runFetch(instance, Class.name, request), encode: (v) => encodePayload(v, `${where} response`) };
+    return { run: (instance) => runFetch(instance, Class.name, request), encode: (v) => encodePayload(v, `${where} response`, maxCallBytes) };
   }
   let method = call.method;
   let args: unknown;
@@ -44,7 +44,7 @@ export function planCall(call: CallMessage, Class: ConcreteDurableObjectClass, c
     };
   } else {
     args = decodePayload(call.payload, `${where} arguments`);
-    encode = (value) => encodePayload(value, `${where} result`);
+    encode = (value) => encodePayload(value, `${where} result`, maxCallBytes);
   }
   if (!callableMethods(Class).has(method)) throw methodNotCallable(call.namespace, Class, method);
   if (!Array.isArray(args)) throw new SourdoughError(ErrorCode.PROTOCOL, `${where}: arguments must be an array, got ${describeValue(args)}.`);

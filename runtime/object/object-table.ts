@@ -15,7 +15,6 @@ import { DEFAULT_MAX_CONNECTIONS, FrameConnection, refuseConnection } from "../t
 import type { Pipe } from "../transport/pipe.ts";
 import { CallKind, Which, type CallMessage, type Message } from "../wire/envelope.ts";
 import { DEFAULT_MAX_CALL_BYTES, callTooLarge } from "../wire/limits.ts";
-import { noteCallLimit } from "../wire/payload.ts";
 import { ActiveObject, DEFAULT_MAX_QUEUED_EVENTS, type EventRecorder, type ObjectEvent } from "./active-object.ts";
 import { AlarmScheduler, MAX_ALARM_RETRIES } from "./alarm-scheduler.ts";
 import { planCall, type CallPlan } from "./call-plan.ts";
@@ -79,7 +78,6 @@ export class ObjectTable implements OutputGate {
 
   constructor(options: ObjectTableOptions) {
     this.#options = options;
-    noteCallLimit(options.maxCallBytes ?? DEFAULT_MAX_CALL_BYTES);
     this.#alarms = new AlarmScheduler({
       index: options.alarms.index,
       retryBaseMs: options.alarms.retryBaseMs,
@@ -164,7 +162,7 @@ export class ObjectTable implements OutputGate {
     }
     let plan: CallPlan;
     try {
-      plan = planCall(call, Class, this.#options.codecs, this.#options.label, where);
+      plan = planCall(call, Class, this.#options.codecs, this.#options.label, where, this.#options.maxCallBytes ?? DEFAULT_MAX_CALL_BYTES);
     } catch (error) {
       return fail(error);
     }

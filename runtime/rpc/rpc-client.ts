@@ -7,7 +7,7 @@ import type { Pipe } from "../transport/pipe.ts";
 import { IdTable } from "../util/id-table.ts";
 import { CallKind, ControlWhich, Which, type Message, type TargetCache } from "../wire/envelope.ts";
 import { DEFAULT_MAX_CALL_BYTES, callTooLarge } from "../wire/limits.ts";
-import { decodePayload, noteCallLimit } from "../wire/payload.ts";
+import { decodePayload } from "../wire/payload.ts";
 import { errorFromWire } from "./remote-error.ts";
 
 export interface CallTarget extends TargetCache {
@@ -94,6 +94,8 @@ interface Unsent {
 }
 
 export class RpcClient {
+  /** Largest encoded arguments one call may carry (`maxCallBytes`); stubs pass it to encodePayload. */
+  readonly maxCallBytes: number;
   readonly #dial: Dial;
   readonly #options: RpcClientOptions;
   readonly #questions = new IdTable<Question>(); // not a Map: see id-table.ts
@@ -109,7 +111,7 @@ export class RpcClient {
   constructor(dial: Dial, options: RpcClientOptions) {
     this.#dial = dial;
     this.#options = options;
-    noteCallLimit(options.maxCallBytes ?? DEFAULT_MAX_CALL_BYTES);
+    this.maxCallBytes = options.maxCallBytes ?? DEFAULT_MAX_CALL_BYTES;
   }
 
   /** True once close() was called: the owner must hand out a fresh client (or an error). */
@@ -137,7 +139,7 @@ export class RpcClient {
     }
     if (options?.signal?.aborted === true) return Promise.reject(abortedError(where, options.signal, false));
     // Refused here, before anything is sent: the connection is shared and must not carry it.
-    const limit = this.#options.maxCallBytes ?? DEFAULT_MAX_CALL_BYTES;
+    const limit = this.maxCallBytes;
     if (payload.length > limit) return Promise.reject(callTooLarge(where, kind === CallKind.Fetch ? "request" : "arguments", payload.length, limit));
     const id = this.#nextId;
     this.#nextId = id === 0xffffffff ? 1 : id + 1;

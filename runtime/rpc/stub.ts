@@ -185,8 +185,9 @@ function createStub<T>(...args: [StubState] | [ClientRouter, string, DurableObje
   const methods = new Map<string, (...args: unknown[]) => Promise<unknown>>();
   const fetch = async (input: Request | string | URL, init?: RequestInit): Promise<Response> => {
     const wire = await requestToWire(new Request(input, init));
-    const payload = encodePayload(wire, `${namespace}.fetch request`);
-    const result = await client().call(CallKind.Fetch, target, "fetch", 0, payload, `${namespace}.fetch`, undefined, options);
+    const c = client();
+    const payload = encodePayload(wire, `${namespace}.fetch request`, c.maxCallBytes);
+    const result = await c.call(CallKind.Fetch, target, "fetch", 0, payload, `${namespace}.fetch`, undefined, options);
     return responseFromWire(asWireResponse(result));
   };
   return new Proxy(new StubTarget(state, fetch), {
@@ -219,7 +220,10 @@ function createStub<T>(...args: [StubState] | [ClientRouter, string, DurableObje
           };
     return (...args: unknown[]) => {
       try {
-        if (codec === undefined) return client().call(CallKind.Method, target, prop, 0, encodePayload(args, `${where} arguments`), where, undefined, options);
+        if (codec === undefined) {
+          const c = client();
+          return c.call(CallKind.Method, target, prop, 0, encodePayload(args, `${where} arguments`, c.maxCallBytes), where, undefined, options);
+        }
         let payload: Uint8Array;
         try {
           payload = codec.encodeParams(args);

@@ -103,23 +103,14 @@ const packr = new Packr({ structuredClone: true });
 export type Where = string | (() => string);
 const whereText = (where: Where): string => (typeof where === "string" ? where : where());
 
-// The largest call any client or object table of this process sends (`maxCallBytes`). Every one of
-// them refuses a larger encoding anyway; knowing it here lets a value plainly over it be refused
-// before minutes of encoding (a sparse a[1e8] = 1 takes seconds and 300 MB to encode).
-let processCallLimit: number | undefined;
-
-/** Notes a `maxCallBytes` in use in this process (the largest noted is the one encodePayload uses). */
-export function noteCallLimit(maxCallBytes: number): void {
-  processCallLimit = Math.max(processCallLimit ?? 0, maxCallBytes);
-}
-
 /**
  * Encodes `value`. Throws ERR_UNSUPPORTED_TYPE (name "DataCloneError", as workerd) with the path to a
  * value that cannot be copied, or when the value is nested too deeply to encode; ERR_TOO_LARGE when
- * the encoding cannot be held, or when a value plainly encodes to more than `maxBytes` (default: the
- * largest limit noted with noteCallLimit), e.g. an array whose length alone is over it.
+ * the encoding cannot be held, or when a value plainly encodes to more than `maxBytes` (the sender's
+ * `maxCallBytes`), e.g. an array whose length alone is over it: refused before seconds of encoding
+ * (a sparse a[1e8] = 1 takes seconds and 300 MB to encode). The sender checks the exact size after.
  */
-export function encodePayload(value: unknown, where: Where, maxBytes = processCallLimit): Uint8Array {
+export function encodePayload(value: unknown, where: Where, maxBytes?: number): Uint8Array {
   if (maxBytes !== undefined && typeof value === "object" && value !== null && !fewPrimitives(value, maxBytes)) {
     const found = overLimit(value, maxBytes);
     if (found !== undefined) throw tooLargeValue(whereText(where), found, maxBytes);
