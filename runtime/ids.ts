@@ -10,12 +10,18 @@ const NAMESPACE_NAME = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
 /** An object's identity within a namespace (Cloudflare's `DurableObjectId`). */
 export class DurableObjectId {
   readonly #hex: string;
+  readonly #namespace: string;
   /** The name given to `idFromName`, when the id was made from one. */
   readonly name: string | undefined;
   /** @internal use a namespace's `idFromName` / `idFromString` / `newUniqueId`. */
-  constructor(hex: string, name?: string) {
+  constructor(hex: string, name: string | undefined, namespace: string) {
     this.#hex = hex;
+    this.#namespace = namespace;
     this.name = name;
+  }
+  /** @internal The namespace (class name) that made this id: what an id passed over RPC carries along. */
+  static namespaceOf(id: DurableObjectId): string {
+    return id.#namespace;
   }
   toString(): string {
     return this.#hex;
@@ -50,12 +56,12 @@ export function idFromName(namespace: string, name: string): DurableObjectId {
     );
   }
   const body = createHash("sha256").update(`sourdough-name\0${namespace}\0${name}`).digest("hex").slice(0, 32);
-  return new DurableObjectId(body + checksum(namespace, body), name);
+  return new DurableObjectId(body + checksum(namespace, body), name, namespace);
 }
 
 export function newUniqueId(namespace: string): DurableObjectId {
   const body = randomBytes(16).toString("hex");
-  return new DurableObjectId(body + checksum(namespace, body));
+  return new DurableObjectId(body + checksum(namespace, body), undefined, namespace);
 }
 
 export function idFromString(namespace: string, hex: unknown): DurableObjectId {
@@ -71,7 +77,7 @@ export function idFromString(namespace: string, hex: unknown): DurableObjectId {
       `${namespace}.idFromString: id ${hex} was not made by namespace ${namespace}. Use the namespace that created it (ids are bound to their class).`,
     );
   }
-  return new DurableObjectId(hex);
+  return new DurableObjectId(hex, undefined, namespace);
 }
 
 /** True when `hex` is well-formed and belongs to `namespace` (used where ids arrive off the wire). */

@@ -1,6 +1,7 @@
 // The public entry point: starts `hostCount` host processes (or, with `hostCount: 0`, an in-process
 // object table with the same semantics), routes stubs to the owner of each object, and shuts it all
 // down without leaving a process, socket file or handle behind. The only code that spawns processes.
+import { randomUUID } from "node:crypto";
 import { rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -151,8 +152,12 @@ export class ClusterCoordinator {
       }
     }
     const codecs = (this.#codecs = new CodecTable(options.generated?.codecs));
+    const coordinator = this;
     this.#guardedRouter = {
       codecs,
+      get clusterId() {
+        return coordinator.#router.clusterId;
+      },
       clientFor: (namespace, objectIdHex) => {
         if (this.#startError !== undefined) throw this.#startError;
         if (this.#closing !== undefined) throw new SourdoughError(ErrorCode.CLOSED, `${namespace}: the coordinator was closed. Create a new ClusterCoordinator.`);
@@ -171,7 +176,7 @@ export class ClusterCoordinator {
         // Calls made by in-process objects wait for their writes to commit (output gate).
         { peer: "the in-process object table", connectTimeoutMs, callTimeoutMs, maxFrameBytes, maxCallBytes, outputGate: { afterCommit: (release) => table!.afterCommit(release) } },
       );
-      this.#router = { clientFor: () => client, close: () => client.close("the coordinator was closed"), codecs };
+      this.#router = { clientFor: () => client, close: () => client.close("the coordinator was closed"), codecs, clusterId: `in-process-${randomUUID()}` };
       this.#env = buildEnv(vars, bindings, this.#router);
       table = new ObjectTable({
         classes: this.#localClasses,

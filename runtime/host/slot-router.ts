@@ -27,11 +27,13 @@ export class SlotRouter implements ClientRouter {
   readonly #outputGate: OutputGate | undefined;
   readonly #slots: number;
   readonly codecs: CodecTable;
+  readonly clusterId: string;
   #closed = false;
 
   constructor(options: SlotRouterOptions) {
     this.#config = options.config;
     this.codecs = options.codecs;
+    this.clusterId = options.config.runDir;
     this.#self = options.self;
     this.#outputGate = options.outputGate;
     this.#slots = slotCount(options.config);

@@ -270,7 +270,7 @@ export class ObjectTable implements OutputGate {
       onAlarmChange: (time) => this.#alarms.changed(call.namespace, call.objectId, call.name, time),
       hasAlarmHandler: typeof (Class.prototype as { alarm?: unknown }).alarm === "function",
     });
-    const id = new DurableObjectId(call.objectId, call.name);
+    const id = new DurableObjectId(call.objectId, call.name, call.namespace);
     const state: DurableObjectState = {
       id,
       storage,

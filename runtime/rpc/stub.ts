@@ -2,12 +2,13 @@
 // getByName) and stubs whose every method call becomes an RPC to the object's owner. A stub is also a
 // safe value: String(), util.inspect, JSON and Object.prototype's methods work locally, never as RPCs.
 import { inspect } from "node:util";
+import { addExtension } from "msgpackr";
 import { ErrorCode, SourdoughError, describeValue } from "../errors.ts";
-import { DurableObjectId, idFromName, idFromString, newUniqueId } from "../ids.ts";
+import { DurableObjectId, idFromName, idFromString, isValidId, newUniqueId } from "../ids.ts";
 import type { DurableObject } from "../object/durable-object.ts";
 import { CallKind } from "../wire/envelope.ts";
 import { asWireResponse, requestToWire, responseFromWire } from "../wire/fetch-payload.ts";
-import { CLONE_REFUSAL, encodePayload } from "../wire/payload.ts";
+import { encodePayload } from "../wire/payload.ts";
 import { codecFailure, type ClassCodecs, type CodecTable } from "./generated.ts";
 import type { CallOptions, CallTarget, ResultDecoder, RpcClient } from "./rpc-client.ts";
 
@@ -15,6 +16,12 @@ import type { CallOptions, CallTarget, ResultDecoder, RpcClient } from "./rpc-cl
 export interface ClientRouter {
   clientFor(namespace: string, objectIdHex: string): RpcClient;
   readonly codecs?: CodecTable;
+  /**
+   * The cluster this router reaches (its run directory, or a token of an in-process cluster): a stub
+   * passed over RPC carries it, and the receiving process rebuilds the stub with its own router of
+   * that cluster.
+   */
+  readonly clusterId: string;
 }
 
 type AsyncMethod<F> = F extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : never;
@@ -78,6 +85,11 @@ export class DurableObjectNamespace<T = DurableObject> {
     if (!(id instanceof DurableObjectId)) {
       throw new SourdoughError(ErrorCode.BAD_ID, `${this.#namespace}.get: expected a DurableObjectId, got ${describeValue(id)}. Use getByName(name) for names, or idFromString(hex) for id strings.`);
     }
+    const owner = DurableObjectId.namespaceOf(id);
+    if (owner !== this.#namespace) {
+      // Cloudflare: TypeError "ID is not for this Durable Object class."
+      throw new SourdoughError(ErrorCode.BAD_ID, `${this.#namespace}.get: ID is not for this Durable Object class: ${id.toString()} was made by namespace ${owner}. Pass it to the ${owner} binding's get(), or make the id with this namespace.`);
+    }
     return createStub<T>(this.#router, this.#namespace, id, this.#router.codecs?.forClass(this.#namespace));
   }
 
@@ -105,8 +117,8 @@ function describeStub(state: StubState): string {
 }
 
 // The Proxy's target. Its prototype answers the names a stub must answer locally: Object.prototype's
-// methods, String()/template literals (Symbol.toPrimitive), util.inspect, JSON.stringify, and the
-// payload encoder's question (a stub cannot cross RPC yet).
+// methods, String()/template literals (Symbol.toPrimitive), util.inspect and JSON.stringify. The
+// payload encoder recognises it (instanceof sees the target's prototype) and sends a reference.
 class StubTarget {
   readonly id: DurableObjectId;
   readonly name: string | undefined;
@@ -132,10 +144,6 @@ class StubTarget {
   }
   get [Symbol.toStringTag](): string {
     return "DurableObjectStub";
-  }
-  get [CLONE_REFUSAL](): string {
-    const { namespace } = this[STATE];
-    return `${describeStub(this[STATE])} cannot cross RPC yet (stubs are not values). Pass stub.id.toString() and get a stub on the other side with the ${namespace} namespace's get(idFromString(id))`;
   }
 }
 
@@ -237,3 +245,63 @@ function createStub<T>(...args: [StubState] | [ClientRouter, string, DurableObje
     };
   }
 }
+
+// ---- Ids and stubs as values --------------------------------------------------------------------
+// A DurableObjectId or a stub in arguments or results crosses RPC (msgpackr payloads) as
+// (namespace, id, name) and arrives as a working id or stub of the same object, as Workers RPC passes
+// them. A stub also names its cluster: the receiving process rebuilds it with its own router of that
+// cluster (every member of a cluster computes placement alike), registered by buildEnv. Call options
+// (withCallOptions) stay with the sender's stub. msgpackr tries extensions registered later first, so
+// these take precedence over payload.ts's refusal of class instances.
+
+const routers = new Map<string, WeakRef<ClientRouter>>();
+
+/** @internal Makes stubs of `router`'s cluster that arrive in this process use `router`. */
+export function registerRouter(router: ClientRouter): void {
+  for (const [key, ref] of routers) if (ref.deref() === undefined) routers.delete(key);
+  routers.set(router.clusterId, new WeakRef(router));
+}
+
+const ID_EXTENSION = 0x65;
+const STUB_EXTENSION = 0x66;
+
+function refusedReference(what: string, why: string): SourdoughError {
+  return new SourdoughError(ErrorCode.BAD_ID, `a ${what} arrived that cannot be used here: ${why}.`);
+}
+
+/** (namespace, hex, name) off the wire, checked like any id that arrives: hex bound to its namespace. */
+function readIdFields(data: unknown, offset: number, what: string): DurableObjectId {
+  const fields = Array.isArray(data) ? data : [];
+  const [namespace, hex, name] = [fields[offset], fields[offset + 1], fields[offset + 2]];
+  if (typeof namespace !== "string" || typeof hex !== "string" || !(name === null || typeof name === "string")) {
+    throw refusedReference(what, "its encoding is malformed (the sender is not speaking sourdough's payload encoding)");
+  }
+  if (!isValidId(namespace, hex)) throw refusedReference(what, `${describeValue(hex)} is not an id of namespace ${namespace}`);
+  return new DurableObjectId(hex, name ?? undefined, namespace);
+}
+
+addExtension({
+  Class: DurableObjectId,
+  type: ID_EXTENSION,
+  write: (id: DurableObjectId) => [DurableObjectId.namespaceOf(id), id.toString(), id.name ?? null],
+  read: (data: unknown) => readIdFields(data, 0, "DurableObjectId"),
+});
+
+addExtension({
+  Class: StubTarget as unknown as new () => object,
+  type: STUB_EXTENSION,
+  write(stub: StubTarget) {
+    const { router, namespace, id } = stub[STATE];
+    return [router.clusterId, namespace, id.toString(), id.name ?? null];
+  },
+  read(data: unknown) {
+    const clusterId = Array.isArray(data) ? data[0] : undefined;
+    const id = readIdFields(data, 1, "DurableObjectStub");
+    const router = typeof clusterId === "string" ? routers.get(clusterId)?.deref() : undefined;
+    if (router === undefined) {
+      throw refusedReference("DurableObjectStub", `it belongs to a cluster this process is not part of (${describeValue(clusterId)}). Stubs travel between the objects and callers of one cluster`);
+    }
+    const namespace = DurableObjectId.namespaceOf(id);
+    return createStub(router, namespace, id, router.codecs?.forClass(namespace));
+  },
+});

@@ -6,12 +6,6 @@ import { Packr, addExtension } from "msgpackr";
 import { ErrorCode, SourdoughError, describeValue } from "../errors.ts";
 import { describeBytes } from "./limits.ts";
 
-/**
- * An object carrying a string under this key is refused with that string as the reason (how stubs say
- * "not yet": they will cross as references later). Read only for objects that are not plain.
- */
-export const CLONE_REFUSAL: unique symbol = Symbol.for("sourdough.cloneRefusal");
-
 const REFUSED: ReadonlyArray<{ Class: abstract new (...args: never[]) => object; why: string }> = [
   { Class: Promise, why: "a Promise cannot cross RPC. Await it and pass the result" },
   { Class: WeakMap, why: "a WeakMap cannot cross RPC. Use a Map" },
@@ -32,8 +26,6 @@ function refusal(value: object): string | undefined {
   const proto: unknown = Object.getPrototypeOf(value);
   if (proto === Object.prototype || proto === null || proto === Map.prototype || Array.isArray(value)) return undefined;
   for (const Class of BUILT_INS) if (value instanceof Class) return undefined;
-  const marked = (value as { [CLONE_REFUSAL]?: unknown })[CLONE_REFUSAL];
-  if (typeof marked === "string") return marked;
   for (const { Class, why } of REFUSED) if (value instanceof Class) return why;
   if (BOXED.some((Class) => value instanceof Class)) {
     return `a boxed ${describeValue(value).slice(2)} cannot cross RPC. Pass the primitive (value.valueOf())`;
@@ -206,6 +198,8 @@ export function decodePayload(bytes: Uint8Array, where: Where): unknown {
   try {
     return packr.unpack(bytes);
   } catch (error) {
+    // A value the payload names but this process refuses (e.g. a forged id): its own code and reason.
+    if (error instanceof SourdoughError) throw new SourdoughError(error.code, `${whereText(where)}: ${error.message}`, { cause: error });
     const what = isStackOverflow(error)
       ? "payload is nested too deeply to decode (stack overflow). Send flatter data"
       : `payload is not valid msgpack (${error instanceof Error ? error.message : String(error)}). The sender is not speaking sourdough's payload encoding`;

@@ -5,6 +5,7 @@ import { Writable } from "node:stream";
 import util from "node:util";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { SourdoughError, type ClusterCoordinator, type DurableObjectStub } from "sourdough";
+import { TestCounter } from "../fixtures/objects.ts";
 import { Msg, Values } from "../fixtures/rpc-values.ts";
 import { FIXTURES, startCluster, type TestCluster } from "../support/cluster.ts";
 
@@ -20,7 +21,7 @@ describe.each([
   const onUnhandled = (reason: unknown) => void unhandled.push(reason);
   beforeAll(async () => {
     process.on("unhandledRejection", onUnhandled);
-    cluster = await startCluster({ hostCount, isolatesPerHost: 1, modules: [FIXTURES, VALUES_MODULE], durableObjects: { VALUES: Values } });
+    cluster = await startCluster({ hostCount, isolatesPerHost: 1, modules: [FIXTURES, VALUES_MODULE], durableObjects: { VALUES: Values, COUNTER: TestCounter } });
     coordinator = cluster.coordinator;
   });
   afterEach(async () => {
@@ -70,29 +71,44 @@ describe.each([
     expect(await stub.calls()).toBe(0); // none of the above reached the object
   });
 
-  it("refuses a stub passed as an argument, naming the path, without sending the call", async () => {
-    const stub = coordinator.get("refuse-stub", Values);
+  it("passes a stub as an argument: it arrives as a working stub of the same object", async () => {
+    const stub = coordinator.get("through", Values);
     const other = coordinator.get("other", Values);
-    const error = await stub.echo({ peer: other }).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(SourdoughError);
-    expect(error).toMatchObject({ code: "ERR_UNSUPPORTED_TYPE", name: "DataCloneError" });
-    expect((error as Error).message).toBe(
-      `Values.echo arguments[0].peer: DurableObjectStub(Values, ${other.id.toString()}, name "other") cannot cross RPC yet (stubs are not values). Pass stub.id.toString() and get a stub on the other side with the Values namespace's get(idFromString(id)).`,
-    );
-    expect(await stub.calls()).toBe(0);
+    const before = await other.calls();
+    const result = await stub.echoThrough(other, { hello: [1, 2n] });
+    expect(result).toEqual({ arrived: "[object DurableObjectStub]", answer: { hello: [1, 2n] } });
+    expect(await other.calls()).toBe(before + 1);
+    // Nested in a structure, as the same value twice, and sent back: still the same object.
+    const [first, second] = (await stub.echo([{ peer: other }, { peer: other }])) as Array<{ peer: DurableObjectStub<Values> }>;
+    expect(String(first!.peer)).toBe(String(other));
+    expect(first!.peer.id.equals(other.id)).toBe(true);
+    expect(first!.peer.name).toBe("other");
+    expect(await second!.peer.calls()).toBe(before + 1);
   });
 
-  it("refuses a stub returned by a method, and describes stubs inside objects", async () => {
-    const stub = coordinator.get("returns-stub", Values);
-    const error = await stub.returnsStub().catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(SourdoughError);
-    expect(error).toMatchObject({ code: "ERR_UNSUPPORTED_TYPE", name: "DataCloneError" });
-    expect((error as Error).message).toContain("Values.returnsStub result: DurableObjectStub(Values, ");
-    const [text, template, json, tag] = await stub.describeStub("z");
-    expect(text).toMatch(/^DurableObjectStub\(Values, [0-9a-f]{64}, name "z"\)$/);
-    expect(template).toBe(text);
-    expect(json).toBe(JSON.stringify({ stub: text }));
-    expect(tag).toBe("[object DurableObjectStub]");
+  it("returns stubs and ids from an object as working stubs and ids", async () => {
+    const stub = coordinator.get("returns-peers", Values);
+    const { stubs, ids, me } = await stub.peers(["p1", "p2"]);
+    expect(stubs.map(String)).toEqual(["p1", "p2"].map((n) => String(coordinator.get(n, Values))));
+    expect(await stubs[0]!.echo("via returned stub")).toBe("via returned stub");
+    expect(await coordinator.get("p1", Values).calls()).toBe(1);
+    expect(ids.map((id) => id.toString())).toEqual(["p1", "p2"].map((n) => coordinator.get(n, Values).id.toString()));
+    expect(ids.map((id) => id.name)).toEqual(["p1", "p2"]);
+    expect(me.equals(stub.id)).toBe(true);
+    const returned = (await stub.returnsStub()) as DurableObjectStub<Values>;
+    expect(returned.id.equals(coordinator.get("other", Values).id)).toBe(true);
+  });
+
+  it("passes a DurableObjectId: it arrives as an id usable with its namespace, and only there", async () => {
+    const stub = coordinator.get("ids", Values);
+    const target = coordinator.get("id-target", Values);
+    await target.echo(1);
+    const used = await stub.useId(target.id);
+    expect(used).toEqual({ isId: true, hex: target.id.toString(), name: "id-target", mine: false, calls: 1 });
+    expect((await stub.useId(stub.id)).mine).toBe(true);
+    expect(await stub.wrongNamespace(target.id)).toBe(
+      `ERR_BAD_ID: TestCounter.get: ID is not for this Durable Object class: ${target.id.toString()} was made by namespace Values. Pass it to the Values binding's get(), or make the id with this namespace.`,
+    );
   });
 
   it("refuses class instances in both directions, as workerd's DataCloneError", async () => {
