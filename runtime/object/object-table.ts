@@ -265,6 +265,7 @@ export class ObjectTable implements OutputGate {
     let obj: ActiveObject;
     const storage = new ObjectStorage({
       file: dir === undefined ? ":memory:" : path.join(dir, call.namespace, `${call.objectId}.sqlite`),
+      name: call.name,
       onDirty: () => this.#markDirty(obj),
       onGateReleased: () => obj.gateReleased(),
       onAlarmChange: (time) => this.#alarms.changed(call.namespace, call.objectId, call.name, time),

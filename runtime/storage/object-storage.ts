@@ -5,7 +5,7 @@
 // Edge cases follow workerd, checked by test/oracle.
 import Database from "better-sqlite3";
 import { ErrorCode, SourdoughError, describeValue } from "../errors.ts";
-import { openFailure, preparePrivateFile } from "./private-file.ts";
+import { openFailure, preparePrivateFile, recordName } from "./private-file.ts";
 import { SqlStorage, storageError } from "./sql-cursor.ts";
 import { deserializeValue, serializeValue } from "./value-codec.ts";
 
@@ -16,6 +16,12 @@ export interface StorageLocation {
   onDirty(storage: ObjectStorage): void;
   /** Called when the object's alarm is set (time in ms since the epoch) or deleted (null). */
   onAlarmChange?(time: number | null): void;
+  /**
+   * The name the object was addressed by (`idFromName` / `getByName`), recorded beside its database
+   * as `<id>.name` when the database is opened, so a data export can address it by name
+   * (`sourdough-cloudflare export`); ids alone cannot be turned back into names.
+   */
+  name?: string | undefined;
   /** False when the object's class has no alarm() handler: setAlarm() is then refused. */
   hasAlarmHandler?: boolean;
   /**
@@ -413,6 +419,7 @@ export class ObjectStorage {
     try {
       if (file !== ":memory:") preparePrivateFile(file);
       db = new Database(file, { timeout: 2000 });
+      if (file !== ":memory:" && this.#location.name !== undefined) recordName(file, this.#location.name);
     } catch (error) {
       throw openFailure(file, error);
     }

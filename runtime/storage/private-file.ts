@@ -1,7 +1,7 @@
 // Object data is private to the user who runs sourdough: database files are made 0600 and their
 // directories 0700 whatever the umask (SQLite gives a database's WAL the database's own mode), and a
 // failure to open says what actually went wrong (EMFILE is not "another process owns it").
-import { chmodSync, closeSync, fchmodSync, mkdirSync, openSync } from "node:fs";
+import { chmodSync, closeSync, fchmodSync, mkdirSync, openSync, writeSync } from "node:fs";
 import path from "node:path";
 import { ErrorCode, SourdoughError } from "../errors.ts";
 
@@ -15,6 +15,26 @@ export function preparePrivateFile(file: string): void {
   const fd = openSync(file, "a", 0o600);
   try {
     fchmodSync(fd, 0o600);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Writes `name` to `<database without .sqlite>.name` (0600) unless that file exists: the name an
+ * object was addressed by, for exports. One failing open (EEXIST) per later activation.
+ */
+export function recordName(databaseFile: string, name: string): void {
+  const file = databaseFile.replace(/\.sqlite$/, "") + ".name";
+  let fd: number;
+  try {
+    fd = openSync(file, "wx", 0o600);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "EEXIST") return;
+    throw error;
+  }
+  try {
+    writeSync(fd, name);
   } finally {
     closeSync(fd);
   }
