@@ -42,20 +42,29 @@ export function withDataImport<C extends AnyClass>(Class: C, namespace: string):
   return WithImport;
 }
 
+const INTERNAL = /^(_cf_|sqlite_)/;
+
 async function importObject(storage: ImportStorage, namespace: string, object: ExportedObject): Promise<ImportResult> {
   const where = `${namespace} "${object.name}"`;
-  const existing = storage.sql
-    .exec("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'")
-    .toArray();
+  // A constructor may create its tables (CREATE TABLE IF NOT EXISTS): tables that exist and are
+  // empty are kept and filled; any row or KV entry means the object is in use, and it is refused.
+  const schema = storage.sql.exec("SELECT type, name FROM sqlite_master").toArray();
+  const present = new Set(schema.map((r) => String(r.name)));
+  const tables = schema.filter((r) => r.type === "table" && !INTERNAL.test(String(r.name))).map((r) => String(r.name));
+  const filled = tables.filter((name) => storage.sql.exec(`SELECT 1 FROM "${name.replaceAll('"', '""')}" LIMIT 1`).toArray().length > 0);
   const hasKv = !storage.kv.list()[Symbol.iterator]().next().done;
-  if (existing.length > 0 || hasKv) {
-    throw new Error(`${where}: the object already holds data (${hasKv ? "KV entries" : ""}${hasKv && existing.length > 0 ? ", " : ""}${existing.map((r) => `table ${String(r.name)}`).join(", ")}). Import into objects that are still empty: import once, before the app writes.`);
+  if (filled.length > 0 || hasKv) {
+    const what = [...(hasKv ? ["KV entries"] : []), ...filled.map((t) => `rows in ${t}`)].join(", ");
+    throw new Error(`${where}: the object already holds data (${what}). Import into objects that are still empty: import once, before the app writes`);
   }
   let rows = 0;
   storage.transactionSync(() => {
     storage.sql.exec("PRAGMA defer_foreign_keys = ON");
     const order = ["table", "index", "view", "trigger"] as const;
-    for (const type of order.slice(0, 1)) for (const entry of object.schema) if (entry.type === type) storage.sql.exec(entry.sql);
+    const create = (types: readonly string[]) => {
+      for (const entry of object.schema) if (types.includes(entry.type) && !present.has(entry.name)) storage.sql.exec(entry.sql);
+    };
+    create(order.slice(0, 1));
     for (const table of object.tables) {
       const quoted = `"${table.name.replaceAll('"', '""')}"`;
       const columns = table.columns.map((c) => `"${c.replaceAll('"', '""')}"`).join(", ");
@@ -67,7 +76,7 @@ async function importObject(storage: ImportStorage, namespace: string, object: E
         rows++;
       }
     }
-    for (const type of order.slice(1)) for (const entry of object.schema) if (entry.type === type) storage.sql.exec(entry.sql);
+    create(order.slice(1)); // indexes, views and triggers after the rows: triggers must not fire on them
     for (const [key, value] of object.kv) storage.kv.put(key, decodePortable(value, `${where}, kv key ${JSON.stringify(key)}`));
   });
   if (object.alarm !== null) await storage.setAlarm(object.alarm);
@@ -104,10 +113,10 @@ export async function handleDataImport(request: Request, env: Record<string, unk
     return new Response(`${IMPORT_PATH}: the object has no name; on Cloudflare objects are found by name, so it cannot be imported.\n`, { status: 400 });
   }
   const ns = env[binding] as ImportNamespace;
-  const stub = ns.get(ns.idFromName(object.name));
-  const method = stub[IMPORT_METHOD] as (object: unknown) => Promise<ImportResult>;
+  // Called as a method of the stub: a stub answers any property (even `call`) with an RPC method.
+  const stub = ns.get(ns.idFromName(object.name)) as unknown as Record<typeof IMPORT_METHOD, (object: unknown) => Promise<ImportResult>>;
   try {
-    return Response.json(await method.call(stub, object));
+    return Response.json(await stub[IMPORT_METHOD](object));
   } catch (error) {
     return new Response(`${IMPORT_PATH}: ${error instanceof Error ? error.message : String(error)}\n`, { status: 409 });
   }
