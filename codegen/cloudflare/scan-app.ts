@@ -53,7 +53,8 @@ export function scanApp(scanOptions: ScanAppOptions): { model: AppModel | undefi
   if (!problems.some((p) => p.code === "CF4003") && model.bindings.length === 0) {
     problems.push({ ...at(options), severity: "error", code: "CF4003", message: "serve()'s options have no durableObjects: there is no Durable Object class to bind. Add durableObjects: { BINDING: YourClass }" });
   }
-  if (workerArg !== undefined) checkEnvType(workerArg, model, problems);
+  // Checked only when the bindings were read without error: a dropped binding would show up twice.
+  if (workerArg !== undefined && !problems.some((p) => p.severity === "error")) checkEnvType(workerArg, model, problems);
   scanSources(project, model, problems);
   return { model: problems.some((p) => p.severity === "error") ? undefined : model, problems };
 }
@@ -80,11 +81,15 @@ function exportedDeclaration(expr: Expression, what: string, problems: Problem[]
     problems.push({ ...at(expr), severity: "error", code: "CF4004", message: `${what} \`${expr.getText()}\`: its declaration cannot be found in the project's sources. Declare it in a .ts file of the app` });
     return undefined;
   }
-  const holder = Node.isVariableDeclaration(decl) ? decl.getVariableStatement() : decl;
-  const exported = holder !== undefined && Node.isExportable(holder) && holder.isExported() && !(Node.isExportable(holder) && holder.isDefaultExport());
   const name = target!.getName();
-  if (!exported) {
-    problems.push({ ...at(decl), severity: "error", code: "CF4004", message: `${what} \`${name}\` is not a named export of ${path.basename(decl.getSourceFile().getFilePath())}. Add \`export\` to its declaration: the generated entry module imports it by name` });
+  const file = decl.getSourceFile();
+  const exportedAs = [...file.getExportedDeclarations()].filter(([, decls]) => decls.some((d) => d === decl)).map(([n]) => n);
+  if (exportedAs.length === 0 || (exportedAs.length === 1 && exportedAs[0] === "default")) {
+    problems.push({ ...at(decl), severity: "error", code: "CF4004", message: `${what} \`${name}\` is not a named export of ${path.basename(file.getFilePath())}. Add \`export\` to its declaration: the generated entry module imports it by name` });
+    return undefined;
+  }
+  if (!exportedAs.includes(name)) {
+    problems.push({ ...at(decl), severity: "error", code: "CF4004", message: `${what} \`${name}\` is exported as ${exportedAs.join(", ")}, not under its own name. Export it as ${name}: sourdough names the namespace after the class, and Cloudflare's class_name must match it for data to move` });
     return undefined;
   }
   return { module: decl.getSourceFile().getFilePath(), exportName: name };
