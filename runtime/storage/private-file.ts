@@ -34,6 +34,7 @@ export function recordName(databaseFile: string, name: string): void {
     throw error;
   }
   try {
+    fchmodSync(fd, 0o600); // the mode given to open is subject to the umask
     writeSync(fd, name);
   } finally {
     closeSync(fd);

@@ -122,7 +122,7 @@ describe.each([
     if (hostCount === 0) return; // same code path; the files are checked once
     const files = readdirSync(cluster.storageDir, { recursive: true, encoding: "utf8" }).filter((f) => f.includes("."));
     expect(files.length).toBeGreaterThan(0);
-    for (const file of files) expect(file).toMatch(/^(\.sourdough\.lock|(_alarms\.sqlite|(TestCounter|Caller)\/[0-9a-f]{64}\.sqlite)(-wal|-shm|-journal)?)$/);
+    for (const file of files) expect(file).toMatch(/^(\.sourdough\.lock|(_alarms\.sqlite|(TestCounter|Caller)\/[0-9a-f]{64}\.(sqlite|name))(-wal|-shm|-journal)?)$/);
     expect(existsSync(path.join(cluster.storageDir, "..", "..", "escape.sqlite"))).toBe(false);
   });
 
