@@ -37,7 +37,10 @@ function project(app: string, extra: Record<string, string> = {}): string {
   mkdirSync(path.join(dir, "node_modules"));
   symlinkSync(REPO, path.join(dir, "node_modules", "sourdough"), "dir");
   const files: Record<string, string> = {
-    "tsconfig.json": JSON.stringify({ compilerOptions: { module: "NodeNext", moduleResolution: "NodeNext", strict: true, allowImportingTsExtensions: true, noEmit: true, target: "ES2022", types: [] } }),
+    "tsconfig.json": JSON.stringify({
+      compilerOptions: { module: "NodeNext", moduleResolution: "NodeNext", strict: true, allowImportingTsExtensions: true, noEmit: true, target: "ES2022", lib: ["ES2023"], types: ["node"], typeRoots: [path.join(REPO, "node_modules/@types")], skipLibCheck: true },
+      include: ["*.ts", "cloudflare/*.ts"],
+    }),
     "classes.ts": CLASSES,
     "worker.ts": WORKER,
     "app.ts": app,
@@ -143,6 +146,12 @@ describe("sourdough-cloudflare build", { timeout: 60_000 }, () => {
     const bin = path.join(REPO, "dist/codegen/cloudflare/cli.js");
     const { stdout } = await promisify(execFile)(process.execPath, [bin, "build", "app.ts", "--compatibility-date", "2025-06-01"], { cwd: dir });
     expect(stdout.trim()).toBe("wrote cloudflare/wrangler.jsonc, cloudflare/entry.ts (bindings: A → Alpha, B → Beta). Next: cd cloudflare && npx wrangler deploy");
+    // The generated entry type-checks with the app, under the workerd condition too.
+    const tsc = path.join(REPO, "node_modules/typescript/bin/tsc");
+    for (const conditions of [[], ["--customConditions", "workerd,worker"]]) {
+      const checked = await promisify(execFile)(process.execPath, [tsc, "-p", "tsconfig.json", ...conditions], { cwd: dir }).catch((e: { stdout: string }) => e);
+      expect(checked.stdout).toBe("");
+    }
     const failed = await promisify(execFile)(process.execPath, [bin, "build", "missing.ts"], { cwd: dir }).catch((e: { code: number; stderr: string }) => e);
     expect(failed).toMatchObject({ code: 1 });
     expect((failed as { stderr: string }).stderr).toContain("missing.ts does not exist. Pass the file of your app that calls serve(worker, { durableObjects }) from \"sourdough\"");
