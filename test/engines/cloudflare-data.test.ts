@@ -6,9 +6,10 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node
 import os from "node:os";
 import path from "node:path";
 import type { ServeHandle } from "sourdough";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { ExportFile } from "../../runtime/workerd/export-format.ts";
 import { runCli } from "../../codegen/cloudflare/run-cli.ts";
+import { ioHandles } from "../support/cluster.ts";
 import { loadMiniflare, miniflareSkipReason, type MiniflareInstance, type MiniflareModule } from "../support/miniflare.ts";
 import { buildWorkerdProject, compatibilityDate, startWorkerd, type WorkerdProject } from "./cloudflare-harness.ts";
 import { startLedger } from "./fixtures/cloudflare-ledger/main.ts";
@@ -34,9 +35,20 @@ describe.skipIf(skip)("moving a namespace's objects from sourdough to workerd", 
   let app: ServeHandle | undefined;
   let work: string;
   const onSourdough: Record<string, unknown> = {};
+  let handlesBefore: string[];
+  let closed = false;
+  const closeAll = async () => {
+    if (closed) return;
+    closed = true;
+    await app?.close();
+    await mf?.dispose();
+    project?.remove();
+    if (work !== undefined) rmSync(work, { recursive: true, force: true });
+  };
   const toWorkerd = (url: string, init: RequestInit) => mf.dispatchFetch(url, init);
 
   beforeAll(async () => {
+    handlesBefore = ioHandles();
     miniflare = await loadMiniflare();
     work = mkdtempSync(path.join(os.tmpdir(), "sourdough-cf-data-"));
     project = await buildWorkerdProject("test/engines/fixtures/cloudflare-ledger/main.ts", compatibilityDate(miniflare));
@@ -59,12 +71,7 @@ describe.skipIf(skip)("moving a namespace's objects from sourdough to workerd", 
     for (const name of NAMES) onSourdough[name] = await call(`/snapshot?name=${encodeURIComponent(name)}`);
   });
 
-  afterAll(async () => {
-    await app?.close();
-    await mf?.dispose();
-    project?.remove();
-    if (work !== undefined) rmSync(work, { recursive: true, force: true });
-  });
+  afterAll(closeAll);
 
   it("records the names objects were addressed by, beside their databases", () => {
     const dir = path.join(work, "store", "Ledger");
@@ -136,5 +143,12 @@ describe.skipIf(skip)("moving a namespace's objects from sourdough to workerd", 
     expect(again.code).toBe(1);
     expect(again.err.split("\n")).toHaveLength(3);
     expect(again.err).toMatch(/failed Ledger "alice" \([0-9a-f]{64}\): HTTP 409: \/__sourdough\/import: Ledger "alice": the object already holds data \(KV entries, rows in entries\)\. Import into objects that are still empty/);
+  });
+
+  it("leaves no process, socket or temp dir behind", async () => {
+    await closeAll();
+    // workerd's process handle goes a moment after dispose() resolves: wait for it, a leak still fails.
+    await vi.waitFor(() => expect(ioHandles()).toEqual(handlesBefore), { timeout: 5000 });
+    expect([existsSync(project.dir), existsSync(work)]).toEqual([false, false]);
   });
 });

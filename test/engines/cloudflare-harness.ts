@@ -53,6 +53,7 @@ export async function buildWorkerdProject(appFile: string, date: string): Promis
     external: ["cloudflare:*", "node:*"],
     logLevel: "silent",
   });
+  await esbuild.stop(); // esbuild's service process would outlive the test
   return { dir, outDir, wrangler, bundle: bundled.outputFiles[0]!.text, problems: result.problems, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
