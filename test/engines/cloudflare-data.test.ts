@@ -2,7 +2,7 @@
 // exported with `sourdough-cloudflare export`, replayed with `sourdough-cloudflare import` into
 // workerd (miniflare running the generated project, whose import route is enabled by a secret), and
 // read back equal through the same worker route. Objects without a name are reported and skipped.
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { ServeHandle } from "sourdough";
@@ -143,6 +143,29 @@ describe.skipIf(skip)("moving a namespace's objects from sourdough to workerd", 
     expect(again.code).toBe(1);
     expect(again.err.split("\n")).toHaveLength(3);
     expect(again.err).toMatch(/failed Ledger "alice" \([0-9a-f]{64}\): HTTP 409: \/__sourdough\/import: Ledger "alice": the object already holds data \(KV entries, rows in entries\)\. Import into objects that are still empty/);
+  });
+
+  it("rolls an object back when its import fails part way, so it can be imported again", async () => {
+    const file = JSON.parse(readFileSync(path.join(work, "ledger.json"), "utf8")) as ExportFile;
+    const alice = file.objects.find((o) => o.name === "alice")!;
+    const broken: ExportFile = { ...file, objects: [{ ...alice, name: "zed", tables: [{ ...alice.tables[0]!, columns: [...alice.tables[0]!.columns.slice(0, -1), "no_such_column"] }] }] };
+    writeFileSync(path.join(work, "broken.json"), JSON.stringify(broken));
+    const failed = await cli(["import", "broken.json", "--url", "http://ledger.example", "--secret", SECRET], work, toWorkerd);
+    expect(failed.code).toBe(1);
+    expect(failed.err).toMatch(/^failed Ledger "zed" \([0-9a-f]{64}\): HTTP 409: \/__sourdough\/import: table entries has no column named no_such_column/);
+    const empty = await (await mf.dispatchFetch("http://ledger.example/snapshot?name=zed")).json();
+    expect(empty).toEqual({ kv: [], rows: [], indexes: [], alarm: null });
+    writeFileSync(path.join(work, "fixed.json"), JSON.stringify({ ...file, objects: [{ ...alice, name: "zed" }] }));
+    const fixed = await cli(["import", "fixed.json", "--url", "http://ledger.example", "--secret", SECRET], work, toWorkerd);
+    expect([fixed.code, fixed.err]).toEqual([0, ""]);
+    expect(await (await mf.dispatchFetch("http://ledger.example/snapshot?name=zed")).json()).toEqual(onSourdough.alice);
+  });
+
+  it("refuses a file that is not an export, saying what it is", async () => {
+    writeFileSync(path.join(work, "other.json"), JSON.stringify({ format: "something-else", objects: [] }));
+    const result = await cli(["import", "other.json", "--url", "http://ledger.example", "--secret", SECRET], work, toWorkerd);
+    expect(result.code).toBe(1);
+    expect(result.err).toBe(`sourdough-cloudflare import: ${path.join(work, "other.json")}: not a sourdough-export file of version 1 (format "something-else", version undefined). Pass a file written by sourdough-cloudflare export.`);
   });
 
   it("leaves no process, socket or temp dir behind", async () => {
