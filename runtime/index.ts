@@ -10,6 +10,8 @@ export { DurableObjectId } from "./ids.ts";
 export { route, type IdExtractor } from "./http/route.ts";
 export { serve, type ServeHandle, type ServeOptions, type Worker, type ExecutionContext } from "./http/serve.ts";
 export { SourdoughError, ErrorCode } from "./errors.ts";
+export { WebSocketPair, WebSocketRequestResponsePair, type WebSocket } from "./websocket/web-socket.ts";
+export type { WebSocketGatewayOptions } from "./websocket/gateway.ts";
 export type { ObjectStorage as DurableObjectStorage, ListOptions, SyncKvStorage } from "./storage/object-storage.ts";
 export type { SqlStorage, SqlStorageCursor, SqlStorageValue } from "./storage/sql-cursor.ts";
 // Branded number types for sourdough-gen: plain numbers are assignable; the schema uses these widths.

@@ -16,6 +16,9 @@ struct Message {
 enum CallKind {
   method @0;   # an RPC method call: `method` names it, `payload` holds the arguments array
   fetch @1;    # `stub.fetch(request)`: `payload` holds the serialized Request
+  webSocket @2; # a WebSocket event for the object (webSocketMessage/Close/Error, sync), answered with a
+                # Return; or, from an isolate to serve()'s process with questionId 0 and no answer, an
+                # operation on a client socket (send, close, attach, auto). `payload` is msgpackr.
 }
 
 struct Call {

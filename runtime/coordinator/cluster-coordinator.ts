@@ -14,7 +14,7 @@ import { DEFAULT_BLOCK_CONCURRENCY_TIMEOUT_MS, ObjectTable } from "../object/obj
 import { openAlarmIndex } from "../storage/alarm-index.ts";
 import { buildEnv } from "../rpc/env.ts";
 import { CodecTable, type GeneratedModule } from "../rpc/generated.ts";
-import { RpcClient } from "../rpc/rpc-client.ts";
+import { RpcClient, type WebSocketPeer } from "../rpc/rpc-client.ts";
 import { DurableObjectNamespace, type ClientRouter, type DurableObjectStub } from "../rpc/stub.ts";
 import { memoryPipePair } from "../transport/pipe.ts";
 import { slotAddress, socketPath, type ClusterConfig, type SlotAddress } from "../host/cluster-config.ts";
@@ -114,6 +114,7 @@ export class ClusterCoordinator {
   readonly #env: Record<string, unknown>;
   readonly #codecs: CodecTable;
   readonly #namespaces = new Map<string, DurableObjectNamespace>();
+  #webSocketPeer: WebSocketPeer | undefined;
   #closing: Promise<void> | undefined;
   #startError: Error | undefined;
   #storageLock: StorageLock | undefined;
@@ -174,7 +175,7 @@ export class ClusterCoordinator {
           return mine;
         },
         // Calls made by in-process objects wait for their writes to commit (output gate).
-        { peer: "the in-process object table", connectTimeoutMs, callTimeoutMs, maxFrameBytes, maxCallBytes, outputGate: { afterCommit: (release) => table!.afterCommit(release) } },
+        { peer: "the in-process object table", connectTimeoutMs, callTimeoutMs, maxFrameBytes, maxCallBytes, outputGate: { afterCommit: (release) => table!.afterCommit(release) }, webSockets: () => this.#webSocketPeer },
       );
       this.#router = { clientFor: () => client, close: () => client.close("the coordinator was closed"), codecs, clusterId: `in-process-${randomUUID()}` };
       this.#env = buildEnv(vars, bindings, this.#router);
@@ -231,7 +232,7 @@ export class ClusterCoordinator {
       blockConcurrencyTimeoutMs,
       restart,
     };
-    this.#router = new SlotRouter({ config: this.#config, codecs });
+    this.#router = new SlotRouter({ config: this.#config, codecs, webSockets: () => this.#webSocketPeer });
     this.#env = buildEnv(vars, bindings, this.#router);
     for (let index = 0; index < this.hostCount; index++) {
       this.#hosts.push(
@@ -248,6 +249,16 @@ export class ClusterCoordinator {
     }
     this.ready = lockError === undefined ? this.#start(Object.values(bindings)) : this.#failStart(lockError);
     this.ready.catch(() => {}); // observed through `ready`/`start()` and by every call
+  }
+
+  /** @internal serve()'s WebSocket gateway: it holds the client sockets of this cluster's objects. */
+  setWebSocketPeer(peer: WebSocketPeer | undefined): void {
+    this.#webSocketPeer = peer;
+  }
+
+  /** @internal Finds the connection to an object's owner (the WebSocket gateway delivers events by it). */
+  clientFor(namespace: string, objectIdHex: string): RpcClient {
+    return this.#guardedRouter.clientFor(namespace, objectIdHex);
   }
 
   /** Resolves when the cluster is ready (same as `ready`). */

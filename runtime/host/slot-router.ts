@@ -3,7 +3,7 @@
 import net from "node:net";
 import { ErrorCode, SourdoughError } from "../errors.ts";
 import type { CodecTable } from "../rpc/generated.ts";
-import { RpcClient, type Dial, type OutputGate } from "../rpc/rpc-client.ts";
+import { RpcClient, type Dial, type OutputGate, type WebSocketPeer } from "../rpc/rpc-client.ts";
 import { slotFor } from "../rpc/placement.ts";
 import type { ClientRouter } from "../rpc/stub.ts";
 import { memoryPipePair, socketPipe, type Pipe } from "../transport/pipe.ts";
@@ -18,6 +18,8 @@ export interface SlotRouterOptions {
   self?: { slot: number; serve(pipe: Pipe): void };
   /** In an isolate: calls made by its objects wait for their writes to commit. */
   outputGate?: OutputGate;
+  /** In serve()'s process: the WebSocket gateway, once it exists. */
+  webSockets?: () => WebSocketPeer | undefined;
 }
 
 export class SlotRouter implements ClientRouter {
@@ -25,6 +27,7 @@ export class SlotRouter implements ClientRouter {
   readonly #clients: Array<RpcClient | undefined>;
   readonly #self: SlotRouterOptions["self"];
   readonly #outputGate: OutputGate | undefined;
+  readonly #webSockets: SlotRouterOptions["webSockets"];
   readonly #slots: number;
   readonly codecs: CodecTable;
   readonly clusterId: string;
@@ -36,6 +39,7 @@ export class SlotRouter implements ClientRouter {
     this.clusterId = options.config.runDir;
     this.#self = options.self;
     this.#outputGate = options.outputGate;
+    this.#webSockets = options.webSockets;
     this.#slots = slotCount(options.config);
     this.#clients = new Array<RpcClient | undefined>(this.#slots);
   }
@@ -75,6 +79,7 @@ export class SlotRouter implements ClientRouter {
       maxFrameBytes: this.#config.maxFrameBytes,
       maxCallBytes: this.#config.maxCallBytes,
       ...(this.#outputGate === undefined ? {} : { outputGate: this.#outputGate }),
+      ...(this.#webSockets === undefined ? {} : { webSockets: this.#webSockets }),
       whyDown: (since) => readSlotDown(this.#config.runDir, host, isolate, since),
     });
     this.#clients[slot] = client;

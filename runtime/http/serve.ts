@@ -4,6 +4,8 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { ClusterCoordinator, type ClusterCoordinatorOptions } from "../coordinator/cluster-coordinator.ts";
 import type { DurableObjectClass } from "../object/durable-object.ts";
+import { WebSocketGateway, type WebSocketGatewayOptions } from "../websocket/gateway.ts";
+import { DEFAULT_MAX_CALL_BYTES } from "../wire/limits.ts";
 import { toRequest, writeResponse } from "./node-fetch-adapter.ts";
 
 export interface ExecutionContext {
@@ -21,6 +23,8 @@ export interface ServeOptions extends ClusterCoordinatorOptions {
   port?: number;
   /** Interface to listen on. Default 127.0.0.1. */
   hostname?: string;
+  /** Bounds of the WebSockets this process holds for the objects (see docs/compatibility.md). */
+  webSockets?: WebSocketGatewayOptions;
 }
 
 export interface ServeHandle {
@@ -40,19 +44,26 @@ export function serve<Env = Record<string, unknown>>(worker: Worker<Env>, option
   const env = coordinator.env as Env;
   const hostname = options.hostname ?? "127.0.0.1";
   const pending = new Set<Promise<unknown>>();
-  const server = http.createServer((req, res) => {
+  const ctx: ExecutionContext = {
+    waitUntil: (p) => {
+      pending.add(p);
+      p.catch(() => {}).finally(() => pending.delete(p));
+    },
+    passThroughOnException: () => {},
+  };
+  const run = (req: http.IncomingMessage) => {
     const origin = `http://${req.headers.host ?? `${hostname}:${port}`}`;
-    const ctx: ExecutionContext = {
-      waitUntil: (p) => {
-        pending.add(p);
-        p.catch(() => {}).finally(() => pending.delete(p));
-      },
-      passThroughOnException: () => {},
-    };
-    Promise.resolve()
-      .then(() => worker.fetch(toRequest(req, origin), env, ctx))
+    return Promise.resolve().then(() => worker.fetch(toRequest(req, origin), env, ctx));
+  };
+  // WebSocket upgrades go to the worker like any request; the gateway holds the accepted sockets.
+  const gateway = new WebSocketGateway(coordinator, { ...options.webSockets, maxCallBytes: options.maxCallBytes ?? DEFAULT_MAX_CALL_BYTES, log: (m) => (options.output ?? ((_h, _s, text) => void process.stderr.write(text)))(0, "stderr", `${m}\n`) });
+  const server = http.createServer((req, res) => {
+    run(req)
       .then(
-        (response) => writeResponse(res, response),
+        (response) => {
+          if (response.status === 101) throw new TypeError("worker.fetch returned status 101 to a request without Upgrade: websocket. Forward only upgrade requests to a WebSocket object.");
+          return writeResponse(res, response);
+        },
         (error: unknown) => {
           const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
           res.writeHead(500, { "content-type": "text/plain; charset=utf-8" });
@@ -61,6 +72,7 @@ export function serve<Env = Record<string, unknown>>(worker: Worker<Env>, option
       )
       .catch(() => res.destroy());
   });
+  server.on("upgrade", (req: http.IncomingMessage, socket, head: Buffer) => gateway.upgrade(req, socket, head, () => run(req)));
   let port = 0;
   const ready = (async () => {
     await coordinator.ready;
@@ -88,6 +100,7 @@ export function serve<Env = Record<string, unknown>>(worker: Worker<Env>, option
           server.close(() => resolve());
           server.closeAllConnections();
         });
+        await gateway.close();
         await Promise.allSettled([...pending]);
         await coordinator.close();
       })();

@@ -6,6 +6,7 @@ import { codecFailure, type CodecTable } from "../rpc/generated.ts";
 import { CallKind, type CallMessage } from "../wire/envelope.ts";
 import { asWireRequest, requestFromWire, responseToWire } from "../wire/fetch-payload.ts";
 import { decodePayload, encodePayload } from "../wire/payload.ts";
+import { responseWebSocket } from "../websocket/web-socket.ts";
 import { callableMethods, methodNotCallable } from "./callable-methods.ts";
 import type { ConcreteDurableObjectClass } from "./durable-object.ts";
 
@@ -16,11 +17,15 @@ export interface CallPlan {
 }
 
 /** Decodes the arguments and picks the method. Throws the error to answer the caller with. */
-export function planCall(call: CallMessage, Class: ConcreteDurableObjectClass, codecs: CodecTable, label: string, where: string, maxCallBytes: number): CallPlan {
+/** Joins the WebSocket of a 101 answer to its object and says what the gateway must know of it. */
+export type LinkWebSocket = (client: unknown) => unknown;
+
+export function planCall(call: CallMessage, Class: ConcreteDurableObjectClass, codecs: CodecTable, label: string, where: string, maxCallBytes: number, link?: LinkWebSocket): CallPlan {
   if (call.kind === CallKind.Fetch) {
     const request = decodePayload(call.payload, `${where} request`);
-    return { run: (instance) => runFetch(instance, Class.name, request), encode: (v) => encodePayload(v, `${where} response`, maxCallBytes) };
+    return { run: (instance) => runFetch(instance, Class.name, request, link), encode: (v) => encodePayload(v, `${where} response`, maxCallBytes) };
   }
+  if (call.kind !== CallKind.Method) throw new SourdoughError(ErrorCode.PROTOCOL, `${where}: unknown call kind ${describeValue(call.kind)}.`);
   let method = call.method;
   let args: unknown;
   let encode: (value: unknown) => Uint8Array;
@@ -52,7 +57,7 @@ export function planCall(call: CallMessage, Class: ConcreteDurableObjectClass, c
   return { run: (instance) => (instance as Record<string, (...a: unknown[]) => unknown>)[method]!(...list), encode };
 }
 
-async function runFetch(instance: object, className: string, payload: unknown): Promise<unknown> {
+async function runFetch(instance: object, className: string, payload: unknown, link: LinkWebSocket | undefined): Promise<unknown> {
   const handler = (instance as { fetch?: unknown }).fetch;
   if (typeof handler !== "function") {
     throw new SourdoughError(ErrorCode.METHOD_NOT_FOUND, `${className}.fetch: class ${className} has no fetch(request) handler. Add one, or call its methods directly.`);
@@ -60,6 +65,12 @@ async function runFetch(instance: object, className: string, payload: unknown): 
   const response: unknown = await handler.call(instance, requestFromWire(asWireRequest(payload)));
   if (!(response instanceof Response)) {
     throw new TypeError(`${className}.fetch: returned ${describeValue(response)}, expected a Response.`);
+  }
+  if (response.status === 101) {
+    const webSocket = responseWebSocket(response);
+    if (webSocket === null) throw new TypeError(`${className}.fetch: returned status 101 without a webSocket. Answer an upgrade with new Response(null, { status: 101, webSocket: pair[0] }).`);
+    if (link === undefined) throw new TypeError(`${className}.fetch: a WebSocket cannot be returned here.`);
+    return responseToWire(response, link(webSocket));
   }
   return responseToWire(response);
 }

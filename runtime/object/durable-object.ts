@@ -2,6 +2,7 @@
 // DurableObjectState). The runtime that constructs and calls objects is object-table.ts.
 import type { DurableObjectId } from "../ids.ts";
 import type { ObjectStorage } from "../storage/object-storage.ts";
+import type { WebSocket, WebSocketRequestResponsePair } from "../websocket/web-socket.ts";
 
 const BRAND = Symbol.for("sourdough.DurableObject");
 
@@ -20,6 +21,24 @@ export interface DurableObjectState {
    * sourdough cannot tell which call is running.
    */
   readonly signal: AbortSignal;
+  /**
+   * Hibernation API: the object now handles `ws` (the end it keeps of a WebSocketPair) through
+   * webSocketMessage/Close/Error; the socket stays open while the object is evicted or its host
+   * restarts. Tags: at most 10, each ≤ 256 characters. Throws for a socket accepted before.
+   */
+  acceptWebSocket(ws: WebSocket, tags?: string[]): void;
+  /** The hibernatable WebSockets of this object, or those carrying `tag`. */
+  getWebSockets(tag?: string): WebSocket[];
+  /** The tags given to acceptWebSocket. */
+  getTags(ws: WebSocket): string[];
+  /** Text messages equal to `pair.request` are answered with `pair.response` by serve()'s process, without waking the object. */
+  setWebSocketAutoResponse(pair?: WebSocketRequestResponsePair | null): void;
+  getWebSocketAutoResponse(): WebSocketRequestResponsePair | null;
+  /** When `ws` was last auto-answered (as of the last event delivered to this object), or null. */
+  getWebSocketAutoResponseTimestamp(ws: WebSocket): Date | null;
+  /** Recorded and returned, not enforced yet (see docs/compatibility.md). */
+  setHibernatableWebSocketEventTimeout(timeoutMs?: number | null): void;
+  getHibernatableWebSocketEventTimeout(): number | null;
 }
 
 /**
@@ -35,6 +54,11 @@ export abstract class DurableObject<Env = unknown> {
   }
   /** Answers `stub.fetch(request)`. Optional. */
   fetch?(request: Request): Response | Promise<Response>;
+  /** A message from a WebSocket accepted with ctx.acceptWebSocket(): a string, or an ArrayBuffer for binary. */
+  webSocketMessage?(ws: WebSocket, message: string | ArrayBuffer): void | Promise<void>;
+  /** The client closed the WebSocket (or it was closed for it: code 1006 when the connection dropped). */
+  webSocketClose?(ws: WebSocket, code: number, reason: string, wasClean: boolean): void | Promise<void>;
+  webSocketError?(ws: WebSocket, error: unknown): void | Promise<void>;
   /** Marks subclasses across copies of this module (a host may load sourdough from another path). */
   static readonly [BRAND] = true;
 }

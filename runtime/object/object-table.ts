@@ -14,6 +14,7 @@ import { IdTable } from "../util/id-table.ts";
 import { DEFAULT_MAX_CONNECTIONS, FrameConnection, refuseConnection } from "../transport/frame-connection.ts";
 import type { Pipe } from "../transport/pipe.ts";
 import { CallKind, Which, type CallMessage, type Message } from "../wire/envelope.ts";
+import { ObjectSockets } from "../websocket/object-sockets.ts";
 import { DEFAULT_MAX_CALL_BYTES, callTooLarge } from "../wire/limits.ts";
 import { ActiveObject, DEFAULT_MAX_QUEUED_EVENTS, type EventRecorder, type ObjectEvent } from "./active-object.ts";
 import { AlarmScheduler, MAX_ALARM_RETRIES } from "./alarm-scheduler.ts";
@@ -75,9 +76,15 @@ export class ObjectTable implements OutputGate {
   readonly #toFlush = new Set<FrameConnection>();
   readonly #sweeper: NodeJS.Timeout | undefined;
   readonly #alarms: AlarmScheduler;
+  /** The WebSockets of this table's objects (outlives eviction; rebuilt by the gateway after a restart). */
+  readonly #sockets: ObjectSockets;
 
   constructor(options: ObjectTableOptions) {
     this.#options = options;
+    this.#sockets = new ObjectSockets({
+      holdsOutput: (key) => this.#objects.get(key)?.storage.hasUncommittedWrites === true,
+      afterCommit: (release) => this.afterCommit(release),
+    });
     this.#alarms = new AlarmScheduler({
       index: options.alarms.index,
       retryBaseMs: options.alarms.retryBaseMs,
@@ -155,6 +162,16 @@ export class ObjectTable implements OutputGate {
     const method = call.kind === CallKind.Fetch ? "fetch" : call.method;
     const where = `${call.namespace}.${method}`;
     const fail = (error: unknown) => this.#replyError(conn, q, error);
+    if (call.kind === CallKind.WebSocket && call.method === "sync") {
+      // The gateway re-sends an object's sockets on a new connection; no object needs to run.
+      try {
+        this.#sockets.sync(conn, { namespace: call.namespace, objectId: call.objectId, name: call.name }, call.payload);
+      } catch (error) {
+        return fail(error);
+      }
+      conn.writer.writeReturn(q, NO_RESULT);
+      return conn.flushSoon();
+    }
     const Class = this.#options.classes.get(call.namespace);
     if (Class === undefined) {
       const known = [...this.#options.classes.keys()].join(", ") || "(none)";
@@ -162,7 +179,12 @@ export class ObjectTable implements OutputGate {
     }
     let plan: CallPlan;
     try {
-      plan = planCall(call, Class, this.#options.codecs, this.#options.label, where, this.#options.maxCallBytes ?? DEFAULT_MAX_CALL_BYTES);
+      plan =
+        call.kind === CallKind.WebSocket
+          ? this.#webSocketPlan(call)
+          : planCall(call, Class, this.#options.codecs, this.#options.label, where, this.#options.maxCallBytes ?? DEFAULT_MAX_CALL_BYTES, (client) =>
+              this.#sockets.link(client, conn, { namespace: call.namespace, objectId: call.objectId, name: call.name }, where),
+            );
     } catch (error) {
       return fail(error);
     }
@@ -202,6 +224,18 @@ export class ObjectTable implements OutputGate {
     };
     open.set(q, { obj, event });
     obj.deliver(event);
+  }
+
+  // A WebSocket event from serve()'s gateway: an event of the object like a call (input gate,
+  // activation, idle time), answered with an empty Return once it ran and its writes are committed.
+  #webSocketPlan(call: CallMessage): CallPlan {
+    const method = call.method;
+    if (method !== "webSocketMessage" && method !== "webSocketClose" && method !== "webSocketError") {
+      throw new SourdoughError(ErrorCode.PROTOCOL, `${call.namespace}.${method}: not a WebSocket event (webSocketMessage, webSocketClose, webSocketError, sync).`);
+    }
+    const address = { namespace: call.namespace, objectId: call.objectId, name: call.name };
+    const payload = call.payload;
+    return { run: (instance) => this.#sockets.dispatch(address, method, payload, instance), encode: () => NO_RESULT };
   }
 
   // The output gate: an answer leaves only after the object's writes are committed. Writes are
@@ -272,9 +306,19 @@ export class ObjectTable implements OutputGate {
       hasAlarmHandler: typeof (Class.prototype as { alarm?: unknown }).alarm === "function",
     });
     const id = new DurableObjectId(call.objectId, call.name, call.namespace);
+    const address = { namespace: call.namespace, objectId: call.objectId, name: call.name };
+    const sockets = this.#sockets;
     const state: DurableObjectState = {
       id,
       storage,
+      acceptWebSocket: (ws, tags) => sockets.acceptWebSocket(address, ws, tags),
+      getWebSockets: (tag) => sockets.getWebSockets(address, tag),
+      getTags: (ws) => sockets.getTags(address, ws),
+      setWebSocketAutoResponse: (pair) => sockets.setWebSocketAutoResponse(address, pair),
+      getWebSocketAutoResponse: () => sockets.getWebSocketAutoResponse(address),
+      getWebSocketAutoResponseTimestamp: (ws) => sockets.getWebSocketAutoResponseTimestamp(address, ws),
+      setHibernatableWebSocketEventTimeout: (ms) => sockets.setHibernatableWebSocketEventTimeout(address, ms),
+      getHibernatableWebSocketEventTimeout: () => sockets.getHibernatableWebSocketEventTimeout(address),
       blockConcurrencyWhile: (fn) => {
         const done = this.#blockConcurrencyWhile(obj, fn);
         // Cloudflare's docs call it without await in constructors: a rejection then resets the object
@@ -379,6 +423,8 @@ export class ObjectTable implements OutputGate {
     const cutoff = Date.now() - this.#options.idleEvictionMs;
     for (const [key, obj] of this.#objects) {
       if (obj.inFlight > 0 || obj.blockers > 0 || obj.waiting.size > 0 || obj.lastActive > cutoff || obj.storage.inExplicitTransaction) continue;
+      if (this.#sockets.pinsObject(key)) continue; // a WebSocket accepted with accept() needs its listeners
+
       this.#objects.delete(key);
       obj.storage.close();
     }
@@ -484,6 +530,8 @@ export class ObjectTable implements OutputGate {
     this.#scheduleTurnEnd();
   }
 }
+
+const NO_RESULT = new Uint8Array(0);
 
 function commitError(key: string, cause: unknown): SourdoughError {
   const why = cause instanceof Error ? cause.message : String(cause);

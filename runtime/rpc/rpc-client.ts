@@ -5,7 +5,7 @@ import { ErrorCode, SourdoughError } from "../errors.ts";
 import { FrameConnection } from "../transport/frame-connection.ts";
 import type { Pipe } from "../transport/pipe.ts";
 import { IdTable } from "../util/id-table.ts";
-import { CallKind, ControlWhich, Which, type Message, type TargetCache } from "../wire/envelope.ts";
+import { CallKind, ControlWhich, Which, type CallMessage, type Message, type TargetCache } from "../wire/envelope.ts";
 import { DEFAULT_MAX_CALL_BYTES, callTooLarge } from "../wire/limits.ts";
 import { decodePayload } from "../wire/payload.ts";
 import { errorFromWire } from "./remote-error.ts";
@@ -36,6 +36,24 @@ export interface RpcClientOptions {
    * when the connection closes with calls in flight, so they fail with the real reason.
    */
   whyDown?: (since: number) => PeerDown | undefined;
+  /** serve()'s WebSocket gateway, when this process has one (read at each use: it registers late). */
+  webSockets?: () => WebSocketPeer | undefined;
+}
+
+/**
+ * The side of serve()'s WebSocket gateway that the RPC layer talks to (runtime/websocket/gateway.ts
+ * implements it): the isolate's operations on client sockets arrive as one-way WebSocket Calls, and
+ * a new connection must first tell the isolate which sockets its objects hold.
+ */
+export interface WebSocketPeer {
+  /** A one-way WebSocket Call (questionId 0) the isolate sent: send, close, attach, auto. */
+  operation(message: CallMessage, client: RpcClient): void;
+  /** A connection was attached: calls made now are written before those that waited for it. */
+  attached(client: RpcClient): void;
+  /** The connection closed (the isolate may be gone with the objects' state). */
+  closed(client: RpcClient): void;
+  /** The object answered stub.fetch with a 101 and a WebSocket: makes the Response the worker gets. */
+  adopt(socket: unknown, target: CallTarget, client: RpcClient): Response;
 }
 
 /** A peer's own account of why it stopped (a limit it exceeded), and the event that exceeded it. */
@@ -112,6 +130,20 @@ export class RpcClient {
     this.#dial = dial;
     this.#options = options;
     this.maxCallBytes = options.maxCallBytes ?? DEFAULT_MAX_CALL_BYTES;
+  }
+
+  /** Connects now if not connected (the WebSocket gateway re-attaches to a restarted isolate). */
+  connect(): void {
+    if (!this.#closed && (this.#conn === undefined || this.#conn.closed)) this.#connect();
+  }
+
+  /** The Response for a 101 answer to stub.fetch; throws where no WebSocket gateway can hold the socket. */
+  adoptWebSocket(socket: unknown, target: CallTarget, where: string): Response {
+    const peer = this.#options.webSockets?.();
+    if (peer === undefined) {
+      throw new SourdoughError(ErrorCode.BAD_OPTIONS, `${where}: the object answered with a WebSocket (status 101), but this process has no serve() to hold the client's socket. Call stub.fetch() for WebSocket upgrades from serve()'s worker.fetch.`);
+    }
+    return peer.adopt(socket, target, this);
   }
 
   /** True once close() was called: the owner must hand out a fresh client (or an error). */
@@ -277,6 +309,7 @@ export class RpcClient {
     );
     this.#conn = conn;
     this.#connectedAt = Date.now();
+    this.#options.webSockets?.()?.attached(this);
     const unsent = this.#unsent;
     this.#unsent = [];
     for (const u of unsent) this.#send(conn, u);
@@ -318,6 +351,8 @@ export class RpcClient {
         if (message.control === ControlWhich.Goodbye) this.#goodbye = message.reason;
         return;
       case Which.Call:
+        if (message.kind === CallKind.WebSocket && message.questionId === 0) this.#options.webSockets?.()?.operation(message, this);
+        return;
       case Which.Cancel:
         return; // a callee never sends these to a caller today; ignore rather than guess
     }
@@ -331,6 +366,7 @@ export class RpcClient {
 
   #onClose(conn: FrameConnection, error: Error | undefined): void {
     if (this.#conn === conn) this.#conn = undefined;
+    if (!this.#closed) this.#options.webSockets?.()?.closed(this);
     const detail = (this.#goodbye ?? error?.message)?.replace(/\.+$/, "");
     this.#goodbye = undefined;
     const why = detail ? `: ${detail}` : "";

@@ -12,6 +12,8 @@ export enum Which {
 export enum CallKind {
   Method = 0,
   Fetch = 1,
+  /** A WebSocket event (gateway → object) or operation (object → gateway); see runtime/websocket/. */
+  WebSocket = 2,
 }
 export enum ControlWhich {
   Ping = 0,

@@ -13,6 +13,8 @@ export interface WireResponse {
   statusText: string;
   headers: Array<[string, string]>;
   body: Uint8Array | null;
+  /** With status 101: the object's end of the WebSocket (runtime/websocket/ reads it). */
+  webSocket?: unknown;
 }
 
 export async function requestToWire(request: Request): Promise<WireRequest> {
@@ -33,13 +35,15 @@ export function requestFromWire(wire: WireRequest): Request {
   });
 }
 
-export async function responseToWire(response: Response): Promise<WireResponse> {
-  return {
+export async function responseToWire(response: Response, webSocket?: unknown): Promise<WireResponse> {
+  const wire: WireResponse = {
     status: response.status,
     statusText: response.statusText,
     headers: [...response.headers],
     body: response.body === null ? null : new Uint8Array(await response.arrayBuffer()),
   };
+  if (webSocket !== undefined) wire.webSocket = webSocket;
+  return wire;
 }
 
 const NULL_BODY_STATUS = new Set([101, 204, 205, 304]);
@@ -63,5 +67,7 @@ export function asWireResponse(value: unknown): WireResponse {
   if (v === null || typeof v !== "object" || typeof v.status !== "number" || !Array.isArray(v.headers)) {
     throw new TypeError("fetch result is not a serialized Response (status, headers, body)");
   }
-  return { status: v.status, statusText: v.statusText ?? "", headers: v.headers, body: v.body instanceof Uint8Array ? v.body : null };
+  const wire: WireResponse = { status: v.status, statusText: v.statusText ?? "", headers: v.headers, body: v.body instanceof Uint8Array ? v.body : null };
+  if (v.webSocket !== undefined) wire.webSocket = v.webSocket;
+  return wire;
 }
