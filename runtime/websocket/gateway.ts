@@ -20,7 +20,7 @@ import {
   MAX_MESSAGE_BYTES,
 } from "./limits.ts";
 import type { WireSocketLink, WireSocketRecord } from "./object-sockets.ts";
-import { Response } from "./web-socket.ts";
+import { Response, type WebSocket } from "./web-socket.ts";
 
 /** serve()'s `webSockets` options: the gateway's bounds. */
 export interface WebSocketGatewayOptions {
@@ -138,7 +138,7 @@ export class WebSocketGateway implements WebSocketPeer {
     socket.on("error", () => socket.destroy());
     run().then(
       (response) => {
-        const record = response.status === 101 ? (response as Response).webSocket : undefined;
+        const record: unknown = response.status === 101 ? (response as Response).webSocket : undefined;
         if (record instanceof ClientRecord && record.gateway === this && record.ws === undefined && record.pending !== undefined && !this.#closed) {
           this.#wss.handleUpgrade(req, socket, head, (ws) => this.#open(record, ws));
           return;
@@ -192,7 +192,7 @@ export class WebSocketGateway implements WebSocketPeer {
       this.#closed_(record, 1006, "the worker did not return the WebSocket response", false);
     }, UPGRADE_WAIT_MS);
     record.timer.unref();
-    return new Response(null, { status: 101, webSocket: record });
+    return new Response(null, { status: 101, webSocket: record as unknown as WebSocket });
   }
 
   operation(message: CallMessage, _client: RpcClient): void {

@@ -9,7 +9,7 @@ import type { FrameConnection } from "../transport/frame-connection.ts";
 import { CallKind, type TargetCache } from "../wire/envelope.ts";
 import { decodePayload, encodePayload } from "../wire/payload.ts";
 import { MAX_EVENT_TIMEOUT_MS, MAX_SOCKETS_PER_OBJECT, MAX_TAGS, MAX_TAG_LENGTH } from "./limits.ts";
-import { WebSocket, WebSocketRequestResponsePair, isPairSocket, socketState, type SocketOwner } from "./web-socket.ts";
+import { WebSocket, WebSocketRequestResponsePair, isPairSocket, socketState, type EarlyOperation, type SocketOwner } from "./web-socket.ts";
 
 export interface RoomAddress {
   namespace: string;
@@ -23,7 +23,7 @@ export interface WireSocketLink {
   tags: string[];
   attachment: Uint8Array | null;
   hibernatable: boolean;
-  early: Array<string | Uint8Array>;
+  early: EarlyOperation[];
   auto: [string, string] | null;
 }
 
@@ -158,18 +158,11 @@ export class ObjectSockets implements SocketOwner {
   // ---- what the object's sockets do (SocketOwner) ----
 
   send(ws: WebSocket, data: string | Uint8Array): void {
-    const s = socketState(ws);
-    if (s.early !== undefined) return void s.early.push(data); // the 101 has not left yet
-    this.#emit(s.room as Room, "send", { s: s.id, d: data });
+    this.#emit(socketState(ws).room as Room, "send", { s: socketState(ws).id, d: data });
   }
 
   close(ws: WebSocket, code: number | undefined, reason: string | undefined): void {
-    const s = socketState(ws);
-    if (s.early !== undefined) {
-      s.early.push(new CloseMarker(code, reason) as unknown as string);
-      return;
-    }
-    this.#emit(s.room as Room, "close", { s: s.id, code, reason });
+    this.#emit(socketState(ws).room as Room, "close", { s: socketState(ws).id, code, reason });
   }
 
   attachmentChanged(ws: WebSocket): void {
@@ -210,7 +203,7 @@ export class ObjectSockets implements SocketOwner {
       tags: [...s.tags],
       attachment: s.attachment ?? null,
       hibernatable: s.mode === "hibernatable",
-      early: early.map((m) => (m instanceof CloseMarker ? { close: m.code ?? null, reason: m.reason ?? null } : m)) as Array<string | Uint8Array>,
+      early,
       auto: auto === null ? null : [auto.request, auto.response],
     };
   }
@@ -321,13 +314,6 @@ export class ObjectSockets implements SocketOwner {
     conn.writer.writeCall(0, CallKind.WebSocket, 0, room.namespace, room.objectId, method, payload, undefined, room.target);
     conn.flushSoon();
   }
-}
-
-class CloseMarker {
-  constructor(
-    readonly code: number | undefined,
-    readonly reason: string | undefined,
-  ) {}
 }
 
 function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {

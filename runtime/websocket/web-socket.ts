@@ -30,11 +30,14 @@ export interface SocketState {
   owner: SocketOwner | undefined;
   /** The room (object) it belongs to, for the owner. */
   room: unknown;
-  /** Messages sent before the 101 left: they travel inside the response. */
-  early: Array<string | Uint8Array> | undefined;
+  /** Messages (and a close) sent before the 101 left: they travel inside the response. */
+  early: EarlyOperation[] | undefined;
 }
 
 // Shared by every copy of this module in the process (a host may load sourdough from two paths).
+/** What the object did to a socket before its 101 left: a message, or close(code, reason). */
+export type EarlyOperation = string | Uint8Array | { close: number | null; reason: string | null };
+
 const states = ((globalThis as Record<symbol, unknown>)[Symbol.for("sourdough.webSocketStates")] ??= new WeakMap()) as WeakMap<WebSocket, SocketState>;
 
 /** @internal The runtime's view of an end. */
@@ -102,6 +105,7 @@ export class WebSocket extends EventTarget {
     const data = messageBytes(message, "WebSocket.send()");
     const size = typeof data === "string" ? Buffer.byteLength(data) : data.byteLength;
     if (size > MAX_MESSAGE_BYTES) throw new SourdoughError(ErrorCode.TOO_LARGE, `WebSocket.send(): the message is ${size} bytes, over the limit of ${MAX_MESSAGE_BYTES} bytes (32 MiB, Cloudflare's). Send it in parts.`);
+    if (s.early !== undefined) return void s.early.push(data); // the 101 has not left yet: it carries these
     if (s.owner === undefined) throw new TypeError("WebSocket.send(): this WebSocket is not connected to a client.");
     s.owner.send(this, data);
   }
@@ -118,6 +122,7 @@ export class WebSocket extends EventTarget {
     if (s.readyState >= WebSocket.CLOSING) return;
     if (s.mode === "none") throw new TypeError("WebSocket.close(): accept the WebSocket first (ws.accept() or this.ctx.acceptWebSocket(ws)).");
     s.readyState = WebSocket.CLOSING;
+    if (s.early !== undefined) return void s.early.push({ close: code ?? null, reason: reason ?? null });
     s.owner?.close(this, code, reason);
   }
 
@@ -189,6 +194,15 @@ export function messageBytes(message: unknown, where: string): string | Uint8Arr
   throw new TypeError(`${where}: expected a string, ArrayBuffer or typed array, got ${describeValue(message)}.`);
 }
 
+// Cloudflare's typings (workers-types) add `webSocket` to ResponseInit; so do we, where Node's fetch
+// types live (@types/node takes Response and ResponseInit from undici-types).
+declare module "undici-types" {
+  interface ResponseInit {
+    /** With status 101: the client's end of a WebSocketPair (Cloudflare's extension). */
+    webSocket?: WebSocket | null;
+  }
+}
+
 const NodeResponse: typeof globalThis.Response = globalThis.Response;
 const WEB_SOCKET = Symbol.for("sourdough.responseWebSocket");
 
@@ -209,8 +223,8 @@ export class Response extends NodeResponse {
     // Node refuses 101: the instance says 101 itself (own properties shadow the getters).
     if (switching) Object.defineProperties(this, { status: { value: 101 }, ok: { value: false } });
   }
-  get webSocket(): unknown {
-    return this[WEB_SOCKET];
+  get webSocket(): WebSocket | null {
+    return this[WEB_SOCKET] as WebSocket | null;
   }
   static override [Symbol.hasInstance](value: unknown): boolean {
     return value instanceof NodeResponse;
