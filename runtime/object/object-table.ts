@@ -84,6 +84,7 @@ export class ObjectTable implements OutputGate {
     this.#sockets = new ObjectSockets({
       holdsOutput: (key) => this.#objects.get(key)?.storage.hasUncommittedWrites === true,
       afterCommit: (release) => this.afterCommit(release),
+      currentEvent: (key) => this.#objects.get(key)?.current,
     });
     this.#alarms = new AlarmScheduler({
       index: options.alarms.index,
@@ -197,6 +198,7 @@ export class ObjectTable implements OutputGate {
     }
     const finish = (ok: boolean, value: unknown) => {
       open.take(q);
+      if (call.kind === CallKind.Fetch) this.#sockets.eventEnded(obj.key, event);
       this.#finish(conn, q, obj, encode, ok, value, where);
     };
     const event: ObjectEvent = {

@@ -196,7 +196,7 @@ export class WebSocketGateway implements WebSocketPeer {
   }
 
   operation(message: CallMessage, _client: RpcClient): void {
-    let v: { s?: string; d?: string | Uint8Array; code?: number; reason?: string; a?: Uint8Array | null; r?: [string, string] | null };
+    let v: { s?: string; m?: string[]; d?: string | Uint8Array; code?: number; reason?: string; a?: Uint8Array | null; r?: [string, string] | null };
     try {
       v = decodePayload(message.payload, "WebSocket operation") as typeof v;
     } catch (error) {
@@ -205,6 +205,16 @@ export class WebSocketGateway implements WebSocketPeer {
     const room = this.#rooms.get(`${message.namespace}:${message.objectId}`);
     if (message.method === "auto") {
       (room ?? this.#room({ namespace: message.namespace, objectId: message.objectId, name: message.name })).auto = v.r ?? null;
+      return;
+    }
+    if (message.method === "send" && Array.isArray(v.m) && room !== undefined) {
+      // A broadcast: one operation, the text encoded once for every socket.
+      const data = v.d ?? "";
+      const bytes = typeof data === "string" ? Buffer.from(data) : data;
+      for (const id of v.m) {
+        const r = room.sockets.get(id);
+        if (r !== undefined) this.#sendTo(r, data, bytes);
+      }
       return;
     }
     const record = v.s === undefined ? undefined : room?.sockets.get(v.s);
@@ -324,16 +334,17 @@ export class WebSocketGateway implements WebSocketPeer {
     this.#enqueue(room, "webSocketClose", { s: record.id, code, reason, wasClean }, 0);
   }
 
-  #sendTo(record: ClientRecord, data: string | Uint8Array): void {
+  // `bytes`: the message already encoded (a broadcast encodes its text once); a string is sent as text.
+  #sendTo(record: ClientRecord, data: string | Uint8Array, bytes: string | Uint8Array = data): void {
     const ws = record.ws;
     if (ws === undefined) return void record.pending?.push(data);
     if (ws.readyState !== ws.OPEN) return;
-    const size = typeof data === "string" ? data.length : data.byteLength;
+    const size = typeof bytes === "string" ? bytes.length : bytes.byteLength;
     if (ws.bufferedAmount + size > this.#maxBufferedBytes) {
       // Backpressure: a client that does not read is closed, never buffered without bound.
       return this.#closeClient(record, CloseCode.TOO_SLOW, `sourdough: client too slow: ${ws.bufferedAmount} bytes unread`);
     }
-    ws.send(data);
+    ws.send(bytes, { binary: typeof data !== "string" });
   }
 
   #applyClose(record: ClientRecord, code: number | undefined, reason: string | undefined): void {

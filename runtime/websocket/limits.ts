@@ -3,9 +3,11 @@
 
 /** Largest message received from a client or sent by an object (Cloudflare: 32 MiB since Oct 2025). */
 export const MAX_MESSAGE_BYTES = 32 * 1024 * 1024;
-/** serializeAttachment(): serialized size limit. */
-export const MAX_ATTACHMENT_BYTES = 2048;
-/** acceptWebSocket(ws, tags): at most this many tags... */
+/** serializeAttachment(): serialized size limit (workerd: 16 KiB since Feb 2026, 2 KiB before). */
+export const MAX_ATTACHMENT_BYTES = 16 * 1024;
+/** WebSocketRequestResponsePair: request and response at most this many bytes each. */
+export const MAX_AUTO_RESPONSE_BYTES = 2048;
+/** acceptWebSocket(ws, tags): at most this many distinct tags (duplicates are ignored)... */
 export const MAX_TAGS = 10;
 /** ...each at most this many characters. */
 export const MAX_TAG_LENGTH = 256;

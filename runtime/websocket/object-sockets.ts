@@ -8,7 +8,7 @@ import { ErrorCode, SourdoughError, describeValue } from "../errors.ts";
 import type { FrameConnection } from "../transport/frame-connection.ts";
 import { CallKind, type TargetCache } from "../wire/envelope.ts";
 import { decodePayload, encodePayload } from "../wire/payload.ts";
-import { MAX_EVENT_TIMEOUT_MS, MAX_SOCKETS_PER_OBJECT, MAX_TAGS, MAX_TAG_LENGTH } from "./limits.ts";
+import { MAX_AUTO_RESPONSE_BYTES, MAX_EVENT_TIMEOUT_MS, MAX_SOCKETS_PER_OBJECT, MAX_TAGS, MAX_TAG_LENGTH } from "./limits.ts";
 import { WebSocket, WebSocketRequestResponsePair, isPairSocket, socketState, type EarlyOperation, type SocketOwner } from "./web-socket.ts";
 
 export interface RoomAddress {
@@ -40,6 +40,8 @@ export interface ObjectSocketsOptions {
   holdsOutput(key: string): boolean;
   /** Runs `release` after this turn's commit, with the error if a commit failed. */
   afterCommit(release: (error: Error | undefined) => void): void;
+  /** The event the object is running now (its synchronous part), if any. */
+  currentEvent(key: string): unknown;
 }
 
 interface Room extends RoomAddress {
@@ -53,6 +55,10 @@ interface Room extends RoomAddress {
   held: Array<[string, Uint8Array]>;
   waiting: boolean;
   target: TargetCache;
+  /** One message sent to several sockets in a row (a broadcast): one operation for all of them. */
+  fanout: { data: string | Uint8Array; ids: string[] } | undefined;
+  /** Accepted in a fetch whose 101 has not left, with that fetch's event: dropped if it never does. */
+  unlinked: Map<WebSocket, unknown> | undefined;
 }
 
 const EMPTY_TAGS: readonly string[] = Object.freeze([]);
@@ -71,7 +77,7 @@ export class ObjectSockets implements SocketOwner {
     const key = `${address.namespace}:${address.objectId}`;
     let room = this.#rooms.get(key);
     if (room === undefined) {
-      room = { key, namespace: address.namespace, objectId: address.objectId, name: address.name, conn: undefined, sockets: new Map(), hibernatable: 0, auto: null, eventTimeoutMs: null, held: [], waiting: false, target: {} };
+      room = { key, namespace: address.namespace, objectId: address.objectId, name: address.name, conn: undefined, sockets: new Map(), hibernatable: 0, auto: null, eventTimeoutMs: null, held: [], waiting: false, target: {}, fanout: undefined, unlinked: undefined };
       this.#rooms.set(key, room);
     }
     return room;
@@ -91,6 +97,7 @@ export class ObjectSockets implements SocketOwner {
     const s = socketState(ws);
     if (s.mode !== "none") throw new TypeError(`${where}: this WebSocket was already accepted (${s.mode === "standard" ? "with accept()" : "with ctx.acceptWebSocket()"}). Accept each WebSocket once.`);
     if (s.peer === undefined) throw new TypeError(`${where}: accept the end you keep (pair[1]) and return the other (pair[0]) in the Response.`);
+    if (s.peer !== undefined && socketState(s.peer).mode !== "none") throw new TypeError(`${where}: the other end of this pair was accepted: accept one end (pair[1]) and return the other (pair[0]).`);
     const list = checkTags(tags, where);
     const room = this.#room(address);
     if (room.hibernatable >= MAX_SOCKETS_PER_OBJECT) {
@@ -105,6 +112,23 @@ export class ObjectSockets implements SocketOwner {
     s.early = [];
     room.sockets.set(s.id, ws);
     room.hibernatable++;
+    const event = this.#options.currentEvent(room.key);
+    if (event !== undefined) (room.unlinked ??= new Map()).set(ws, event);
+  }
+
+  /** A fetch finished: sockets it accepted and did not return in a 101 are dropped. */
+  eventEnded(key: string, event: unknown): void {
+    const room = this.#rooms.get(key);
+    if (room?.unlinked === undefined) return;
+    for (const [ws, e] of room.unlinked) {
+      if (e !== event) continue;
+      room.unlinked.delete(ws);
+      const s = socketState(ws);
+      s.readyState = WebSocket.CLOSED;
+      s.early = undefined;
+      this.#forget(room, s.id!, ws);
+    }
+    if (room.unlinked.size === 0) room.unlinked = undefined;
   }
 
   getWebSockets(address: RoomAddress, tag?: string): WebSocket[] {
@@ -129,6 +153,12 @@ export class ObjectSockets implements SocketOwner {
     if (pair !== undefined && pair !== null && !(pair instanceof WebSocketRequestResponsePair)) {
       throw new TypeError(`${address.namespace}: ctx.setWebSocketAutoResponse(): expected a WebSocketRequestResponsePair (or nothing, to remove it), got ${describeValue(pair)}.`);
     }
+    if (pair instanceof WebSocketRequestResponsePair) {
+      for (const [what, text] of [["request", pair.request], ["response", pair.response]] as const) {
+        const size = Buffer.byteLength(text);
+        if (size > MAX_AUTO_RESPONSE_BYTES) throw new RangeError(`${address.namespace}: ctx.setWebSocketAutoResponse(): the ${what} is ${size} bytes; it can be at most ${MAX_AUTO_RESPONSE_BYTES} (Cloudflare's limit).`);
+      }
+    }
     const room = this.#room(address);
     room.auto = pair ?? null;
     this.#emit(room, "auto", { r: room.auto === null ? null : [room.auto.request, room.auto.response] });
@@ -145,10 +175,10 @@ export class ObjectSockets implements SocketOwner {
   }
 
   setHibernatableWebSocketEventTimeout(address: RoomAddress, ms?: number | null): void {
-    if (ms !== undefined && ms !== null && !(Number.isInteger(ms) && ms > 0 && ms <= MAX_EVENT_TIMEOUT_MS)) {
-      throw new RangeError(`${address.namespace}: ctx.setHibernatableWebSocketEventTimeout(): expected whole milliseconds from 1 to ${MAX_EVENT_TIMEOUT_MS} (7 days), or nothing to remove it, got ${describeValue(ms)}.`);
+    if (ms !== undefined && ms !== null && !(Number.isInteger(ms) && ms >= 0 && ms <= MAX_EVENT_TIMEOUT_MS)) {
+      throw new RangeError(`${address.namespace}: ctx.setHibernatableWebSocketEventTimeout(): expected whole milliseconds up to ${MAX_EVENT_TIMEOUT_MS} (7 days), or 0/nothing to remove it, got ${describeValue(ms)}.`);
     }
-    this.#room(address).eventTimeoutMs = ms ?? null;
+    this.#room(address).eventTimeoutMs = ms === undefined || ms === null || ms === 0 ? null : ms;
   }
 
   getHibernatableWebSocketEventTimeout(address: RoomAddress): number | null {
@@ -158,11 +188,24 @@ export class ObjectSockets implements SocketOwner {
   // ---- what the object's sockets do (SocketOwner) ----
 
   send(ws: WebSocket, data: string | Uint8Array): void {
-    this.#emit(socketState(ws).room as Room, "send", { s: socketState(ws).id, d: data });
+    const s = socketState(ws);
+    const room = s.room as Room;
+    const batch = room.fanout;
+    if (batch !== undefined && batch.data === data) return void batch.ids.push(s.id!);
+    this.#flushFanout(room);
+    room.fanout = { data, ids: [s.id!] };
+    queueMicrotask(() => this.#flushFanout(room));
   }
 
   close(ws: WebSocket, code: number | undefined, reason: string | undefined): void {
     this.#emit(socketState(ws).room as Room, "close", { s: socketState(ws).id, code, reason });
+  }
+
+  #flushFanout(room: Room): void {
+    const batch = room.fanout;
+    if (batch === undefined) return;
+    room.fanout = undefined;
+    this.#emit(room, "send", batch.ids.length === 1 ? { s: batch.ids[0], d: batch.data } : { m: batch.ids, d: batch.data });
   }
 
   attachmentChanged(ws: WebSocket): void {
@@ -194,6 +237,7 @@ export class ObjectSockets implements SocketOwner {
     }
     socketState(client).peer = undefined;
     s.peer = undefined;
+    room.unlinked?.delete(server);
     room.conn = conn;
     const early = s.early ?? [];
     s.early = undefined;
@@ -282,6 +326,7 @@ export class ObjectSockets implements SocketOwner {
 
   // An operation leaves after the object's writes are committed (output gate), in order.
   #emit(room: Room, method: string, value: unknown): void {
+    if (method !== "send") this.#flushFanout(room); // keeps the object's operations in order
     const payload = encodePayload(value, `${room.namespace} WebSocket ${method}`);
     if (room.held.length > 0 || this.#options.holdsOutput(room.key)) {
       room.held.push([method, payload]);
@@ -320,13 +365,16 @@ function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {
   return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
 }
 
+// As workerd: duplicates are ignored; at most MAX_TAGS distinct tags of at most MAX_TAG_LENGTH characters.
 function checkTags(tags: unknown, where: string): readonly string[] {
   if (tags === undefined) return EMPTY_TAGS;
   if (!Array.isArray(tags)) throw new TypeError(`${where}: tags must be an array of strings, got ${describeValue(tags)}.`);
-  if (tags.length > MAX_TAGS) throw new RangeError(`${where}: ${tags.length} tags given; a WebSocket can have at most ${MAX_TAGS} (Cloudflare's limit).`);
+  const distinct = new Set<string>();
   for (const tag of tags) {
     if (typeof tag !== "string") throw new TypeError(`${where}: every tag must be a string, got ${describeValue(tag)}.`);
     if (tag.length > MAX_TAG_LENGTH) throw new RangeError(`${where}: tag ${describeValue(tag)} is ${tag.length} characters; a tag can have at most ${MAX_TAG_LENGTH} (Cloudflare's limit).`);
+    distinct.add(tag);
+    if (distinct.size > MAX_TAGS) throw new RangeError(`${where}: more than ${MAX_TAGS} distinct tags given; a WebSocket can have at most ${MAX_TAGS} (Cloudflare's limit).`);
   }
-  return Object.freeze([...tags] as string[]);
+  return Object.freeze([...distinct]);
 }

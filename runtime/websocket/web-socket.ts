@@ -116,6 +116,7 @@ export class WebSocket extends EventTarget {
     if (code !== undefined && !(Number.isInteger(code) && (code === 1000 || (code >= 3000 && code <= 4999)))) {
       throw new TypeError(`WebSocket.close(): code must be 1000 or an integer from 3000 to 4999, got ${describeValue(code)}.`);
     }
+    if (reason !== undefined && code === undefined) throw new TypeError("WebSocket.close(): a reason needs a code: ws.close(1000, reason).");
     if (reason !== undefined && (typeof reason !== "string" || Buffer.byteLength(reason) > 123)) {
       throw new TypeError(`WebSocket.close(): reason must be a string of at most 123 bytes, got ${describeValue(reason)}.`);
     }
@@ -126,7 +127,7 @@ export class WebSocket extends EventTarget {
     s.owner?.close(this, code, reason);
   }
 
-  /** Keeps a structured-clone copy of `value` with the socket (survives hibernation); at most 2048 bytes serialized. */
+  /** Keeps a structured-clone copy of `value` with the socket (survives hibernation); at most 16 KiB serialized. */
   serializeAttachment(value: unknown): void {
     const s = socketState(this);
     let bytes: Uint8Array;
@@ -136,7 +137,7 @@ export class WebSocket extends EventTarget {
       throw new SourdoughError(ErrorCode.UNSUPPORTED_TYPE, `WebSocket.serializeAttachment(): ${describeValue(value)} cannot be cloned (${error instanceof Error ? error.message : String(error)}). Pass structured-clone data (objects, arrays, strings, numbers, Map, Date...).`, { cause: error });
     }
     if (bytes.byteLength > MAX_ATTACHMENT_BYTES) {
-      throw new SourdoughError(ErrorCode.TOO_LARGE, `WebSocket.serializeAttachment(): the value serializes to ${bytes.byteLength} bytes, over the limit of ${MAX_ATTACHMENT_BYTES} bytes (Cloudflare's). Keep a small key in the attachment and the rest in storage.`);
+      throw new SourdoughError(ErrorCode.TOO_LARGE, `WebSocket.serializeAttachment(): the value serializes to ${bytes.byteLength} bytes, over the limit of ${MAX_ATTACHMENT_BYTES} bytes (16 KiB, Cloudflare's). Keep a small key in the attachment and the rest in storage.`);
     }
     s.attachment = bytes;
     s.owner?.attachmentChanged(this);

@@ -80,7 +80,7 @@ describe("WebSockets through serve() on 2 hosts (hibernation API)", () => {
     expect(await t.room("b1").socketCount()).toBe(5);
   });
 
-  it("keeps tags and attachments, filters getWebSockets by tag, and refuses an attachment over 2048 bytes", async () => {
+  it("keeps tags and attachments, filters getWebSockets by tag, and refuses an attachment over 16 KiB", async () => {
     const red = await t.open("room=tags&user=ann&tag=red");
     const blue = await t.open("room=tags&user=bo&tag=blue&tag=red");
     const green = await t.open("room=tags&user=cy&tag=green");
@@ -97,7 +97,7 @@ describe("WebSockets through serve() on 2 hosts (hibernation API)", () => {
       { tags: ["cy", "green"], attachment: { user: "cy", joined: 1 } },
     ]);
     red.send("attach-big");
-    expect(await red.next()).toMatch(/^error: WebSocket.serializeAttachment\(\): the value serializes to \d+ bytes, over the limit of 2048 bytes/);
+    expect(await red.next()).toMatch(/^error: WebSocket.serializeAttachment\(\): the value serializes to \d+ bytes, over the limit of 16384 bytes/);
   });
 
   it("answers the auto-response in serve()'s process without waking the evicted object", async () => {
@@ -184,7 +184,7 @@ describe("WebSockets through serve() on 2 hosts (hibernation API)", () => {
     c.send("accept-twice");
     expect(await c.next()).toBe("error: WsRoom: ctx.acceptWebSocket(): this WebSocket was already accepted (with ctx.acceptWebSocket()). Accept each WebSocket once.");
     c.send("too-many-tags");
-    expect(await c.next()).toBe("error: WsRoom: ctx.acceptWebSocket(): 11 tags given; a WebSocket can have at most 10 (Cloudflare's limit).");
+    expect(await c.next()).toBe("error: WsRoom: ctx.acceptWebSocket(): more than 10 distinct tags given; a WebSocket can have at most 10 (Cloudflare's limit).");
     c.send("send-closed");
     await c.closed;
     await until("the error to be stored", async () => (await t.room("misuse").read("sendClosedError")) !== null);
