@@ -93,8 +93,8 @@ export class ClientRecord {
   }
 }
 
-const RECORD = Symbol("sourdough.clientRecord");
-type Tagged = ClientSocket & { [RECORD]?: ClientRecord };
+// A WeakMap, not a property on the socket: a new property can turn `ws`'s object into a slow, larger one.
+const records = new WeakMap<ClientSocket, ClientRecord>();
 const NO_RESULT = (): undefined => undefined;
 /** How long a 101 may wait for the worker to hand it back to serve() before the socket is dropped. */
 const UPGRADE_WAIT_MS = 10_000;
@@ -135,12 +135,16 @@ export class WebSocketGateway implements WebSocketPeer {
 
   /** An Upgrade request: runs the worker; a 101 with an object's WebSocket completes the upgrade. */
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, run: () => Promise<globalThis.Response>): void {
-    socket.on("error", () => socket.destroy());
+    const onSocketError = (): void => void socket.destroy();
+    socket.on("error", onSocketError);
     run().then(
       (response) => {
         const record: unknown = response.status === 101 ? (response as Response).webSocket : undefined;
         if (record instanceof ClientRecord && record.gateway === this && record.ws === undefined && record.pending !== undefined && !this.#closed) {
-          this.#wss.handleUpgrade(req, socket, head, (ws) => this.#open(record, ws));
+          this.#wss.handleUpgrade(req, socket, head, (ws) => {
+            socket.removeListener("error", onSocketError); // ws handles the socket's errors from here
+            this.#open(record, ws);
+          });
           return;
         }
         if (response.status === 101) {
@@ -225,7 +229,7 @@ export class WebSocketGateway implements WebSocketPeer {
       case "close":
         return this.#applyClose(record, v.code, v.reason);
       case "attach":
-        record.attachment = v.a ?? null;
+        record.attachment = v.a instanceof Uint8Array ? new Uint8Array(v.a) : null; // a copy: not a view of the frame
         return;
       default:
         this.#log(`sourdough: ${message.namespace}: unknown WebSocket operation ${describeValue(message.method)} ignored.`);
@@ -275,7 +279,7 @@ export class WebSocketGateway implements WebSocketPeer {
     clearTimeout(record.timer);
     record.timer = undefined;
     record.ws = ws;
-    (ws as Tagged)[RECORD] = record;
+    records.set(ws, record);
     ws.on("message", onMessage);
     ws.on("close", onClose);
     ws.on("error", onError);
@@ -451,16 +455,16 @@ export class WebSocketGateway implements WebSocketPeer {
   }
 }
 
-function onMessage(this: Tagged, data: RawData, isBinary: boolean): void {
-  const r = this[RECORD];
+function onMessage(this: ClientSocket, data: RawData, isBinary: boolean): void {
+  const r = records.get(this);
   r?.gateway.clientMessage(r, data, isBinary);
 }
-function onClose(this: Tagged, code: number, reason: Buffer): void {
-  const r = this[RECORD];
+function onClose(this: ClientSocket, code: number, reason: Buffer): void {
+  const r = records.get(this);
   r?.gateway.clientClosed(r, code, reason.toString("utf8"));
 }
-function onError(this: Tagged, error: Error): void {
-  const r = this[RECORD];
+function onError(this: ClientSocket, error: Error): void {
+  const r = records.get(this);
   r?.gateway.clientError(r, error);
 }
 
@@ -469,7 +473,7 @@ function asLink(value: unknown, where: string): WireSocketLink {
   if (v === null || typeof v !== "object" || typeof v.id !== "string" || !Array.isArray(v.tags) || !Array.isArray(v.early) || typeof v.hibernatable !== "boolean") {
     throw new SourdoughError(ErrorCode.PROTOCOL, `${where}: a 101 answer without a valid WebSocket link (got ${describeValue(value)}).`);
   }
-  return { id: v.id, tags: v.tags, attachment: v.attachment instanceof Uint8Array ? v.attachment : null, hibernatable: v.hibernatable, early: v.early, auto: Array.isArray(v.auto) ? (v.auto as [string, string]) : null };
+  return { id: v.id, tags: v.tags.map(String), attachment: v.attachment instanceof Uint8Array ? new Uint8Array(v.attachment) : null, hibernatable: v.hibernatable, early: v.early, auto: Array.isArray(v.auto) ? (v.auto as [string, string]) : null };
 }
 
 function positive(value: number, name: string): number {

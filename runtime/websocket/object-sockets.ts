@@ -267,7 +267,7 @@ export class ObjectSockets implements SocketOwner {
         room.hibernatable++;
       }
       const s = socketState(ws);
-      s.attachment = r.a ?? undefined;
+      s.attachment = r.a instanceof Uint8Array ? new Uint8Array(r.a) : undefined;
       s.autoResponseAt = r.t ?? undefined;
     }
     for (const [id, ws] of room.sockets) if (!seen.has(id) && socketState(ws).early === undefined) this.#forget(room, id, ws);

@@ -58,7 +58,7 @@ export function isPairSocket(value: unknown): value is WebSocket {
  * `deserializeAttachment`. Events of the standard API are MessageEvent ("message"), and Events
  * carrying `code`/`reason`/`wasClean` ("close") or `error` ("error").
  */
-export class WebSocket extends EventTarget {
+export class WebSocket {
   static readonly CONNECTING = 0;
   static readonly OPEN = 1;
   static readonly CLOSING = 2;
@@ -70,7 +70,6 @@ export class WebSocket extends EventTarget {
 
   /** @internal made by WebSocketPair or the runtime. */
   constructor(state?: Partial<SocketState>) {
-    super();
     states.set(this, { id: undefined, peer: undefined, mode: "none", tags: [], attachment: undefined, autoResponseAt: undefined, readyState: 0, owner: undefined, room: undefined, early: undefined, ...state });
   }
 
@@ -149,9 +148,54 @@ export class WebSocket extends EventTarget {
     return bytes === undefined ? null : v8.deserialize(bytes);
   }
 
+  // The standard API's events. Not an EventTarget: that costs a map per socket, and a hibernated
+  // socket (the common case) never has listeners.
+  #listeners: Map<string, Array<Listener>> | undefined;
+
+  addEventListener(type: string, listener: Listener | null, options?: boolean | { once?: boolean }): void {
+    if (listener === null) return;
+    const list = ((this.#listeners ??= new Map<string, Listener[]>()).get(type) ?? []).filter((l: Listener) => l !== listener);
+    if (typeof options === "object" && options.once === true) {
+      const once: Listener = (event) => {
+        this.removeEventListener(type, once);
+        callListener(listener, this, event);
+      };
+      list.push(once);
+    } else list.push(listener);
+    this.#listeners.set(type, list);
+  }
+
+  removeEventListener(type: string, listener: Listener | null): void {
+    const list = this.#listeners?.get(type);
+    if (list !== undefined) this.#listeners!.set(type, list.filter((l) => l !== listener));
+  }
+
+  /** Calls the listeners of `event.type` in order; a throwing listener is reported, the others still run. */
+  dispatchEvent(event: Event): boolean {
+    const list = this.#listeners?.get(event.type);
+    if (list === undefined) return true;
+    for (const listener of [...list]) {
+      try {
+        callListener(listener, this, event);
+      } catch (error) {
+        queueMicrotask(() => {
+          throw error; // as EventTarget does: an uncaught exception, not a failed dispatch
+        });
+      }
+    }
+    return !event.defaultPrevented;
+  }
+
   get [Symbol.toStringTag](): string {
     return "WebSocket";
   }
+}
+
+type Listener = ((event: Event) => unknown) | { handleEvent(event: Event): unknown };
+
+function callListener(listener: Listener, target: WebSocket, event: Event): void {
+  if (typeof listener === "function") listener.call(target, event);
+  else listener.handleEvent(event);
 }
 
 /** `new WebSocketPair()`: `{ 0: client, 1: server }`; return the client in a 101 Response, keep the server. */
