@@ -33,6 +33,11 @@ const cases: Array<{ name: string; write: (w: FrameWriter) => void; value: Recor
     write: (w) => w.writeCall(1, CallKind.Method, 0, "C", ID, "m", new Uint8Array(16), undefined),
     value: { call: { questionId: 1, kind: "method", methodId: 0, namespace: "C", objectId: Buffer.from(ID, "hex"), method: "m", payload: new Uint8Array(16) } },
   },
+  {
+    name: "one-way WebSocket operation",
+    write: (w) => w.writeCall(0, CallKind.WebSocket, 0, "Room", ID, "send", new Uint8Array([0xa1, 0x78]), undefined),
+    value: { call: { questionId: 0, kind: "webSocket", methodId: 0, namespace: "Room", objectId: Buffer.from(ID, "hex"), method: "send", payload: new Uint8Array([0xa1, 0x78]) } },
+  },
   { name: "return", write: (w) => w.writeReturn(9, new Uint8Array([0xc3])), value: { return: { questionId: 9, payload: new Uint8Array([0xc3]) } } },
   {
     name: "exception",
