@@ -151,6 +151,24 @@ describe("WebSockets through serve() on 2 hosts (hibernation API)", () => {
     expect(JSON.parse(await b.next()).map((s: { tags: string[] }) => s.tags[0])).toEqual(["alice", "bob"]);
   });
 
+  it("tells a restarted host which sockets its objects hold before anything else reaches it", async () => {
+    const a = await t.open("room=resync&user=alice&tag=t1");
+    const b = await t.open("room=resync&user=bob");
+    await a.next();
+    await b.next();
+    const room = t.room("resync");
+    const pid = await room.pid();
+    process.kill(pid, "SIGKILL");
+    await until("the host to restart", () => t.app.coordinator.hosts.some((h) => h.pid !== pid && h.state === "ready") && !isAlive(pid));
+    // An RPC, not a WebSocket message, activates the new instance: getWebSockets() already has both.
+    expect(await room.socketCount()).toBe(2);
+    b.send("who");
+    expect(JSON.parse(await b.next())).toEqual([
+      { tags: ["alice", "t1"], attachment: { user: "alice", joined: 1 } },
+      { tags: ["bob"], attachment: { user: "bob", joined: 1 } },
+    ]);
+  });
+
   it("closes a client that stops reading once 1 MiB is buffered for it, with 1008 and a reason", async () => {
     const slow = await t.open("room=slow&user=slow");
     await slow.next();
@@ -215,7 +233,7 @@ describe("WebSockets through serve() on 2 hosts (hibernation API)", () => {
 describe("WebSockets while the owning host cannot answer (bounded queue)", () => {
   let t: App;
   beforeAll(async () => {
-    t = await start({ hostCount: 1, webSockets: { queueTimeoutMs: 800, maxQueuedEvents: 5 } });
+    t = await start({ hostCount: 1, maxCallBytes: 1024 * 1024, webSockets: { queueTimeoutMs: 800, maxQueuedEvents: 5 } });
   });
   afterAll(async () => {
     await t.close();
@@ -241,6 +259,17 @@ describe("WebSockets while the owning host cannot answer (bounded queue)", () =>
     } finally {
       process.kill(pid, "SIGCONT");
     }
+  });
+
+  it("closes with 1009 a client message over the limit (Cloudflare's 32 MiB, within maxCallBytes)", async () => {
+    const c = await t.open("room=big&user=b");
+    await c.next();
+    c.send("x".repeat(1024 * 1024));
+    expect((await c.closed).code).toBe(1009);
+    const d = await t.open("room=big&user=d");
+    await d.next();
+    d.send("x".repeat(1000 * 1024));
+    expect(await d.next()).toMatch(/^d said x+$/);
   });
 });
 
