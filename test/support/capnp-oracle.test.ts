@@ -83,6 +83,7 @@ describe.skipIf(!haveCapnp)("capnp oracle (schema/rpc.capnp)", () => {
     expect(schema.enums.CallKind?.enumerants.map((e) => [e.name, e.value])).toEqual([
       ["method", 0],
       ["fetch", 1],
+      ["webSocket", 2],
     ]);
 
     const message = findStruct(schema, "Message");
