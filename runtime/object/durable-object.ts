@@ -36,7 +36,7 @@ export interface DurableObjectState {
   getWebSocketAutoResponse(): WebSocketRequestResponsePair | null;
   /** When `ws` was last auto-answered (as of the last event delivered to this object), or null. */
   getWebSocketAutoResponseTimestamp(ws: WebSocket): Date | null;
-  /** Recorded and returned, not enforced yet (see docs/compatibility.md). */
+  /** A WebSocket handler running longer than this ends its event (ERR_DEADLINE_EXCEEDED). ≤ 7 days; 0 or nothing removes it. */
   setHibernatableWebSocketEventTimeout(timeoutMs?: number | null): void;
   getHibernatableWebSocketEventTimeout(): number | null;
 }

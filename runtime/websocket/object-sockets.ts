@@ -275,8 +275,31 @@ export class ObjectSockets implements SocketOwner {
     if (room.held.length > 0 && !room.waiting) this.#writeHeld(room);
   }
 
-  /** Runs a gateway event (webSocketMessage/Close/Error) on the object's instance or the socket's listeners. */
+  /**
+   * Runs a gateway event (webSocketMessage/Close/Error) on the object's instance or the socket's
+   * listeners. With setHibernatableWebSocketEventTimeout, a handler still running after that time
+   * ends the event with ERR_DEADLINE_EXCEEDED (its promise is abandoned, as workerd cancels it).
+   */
   dispatch(address: RoomAddress, method: string, payload: Uint8Array, instance: object): unknown {
+    const result = this.#dispatch(address, method, payload, instance);
+    const ms = this.#rooms.get(`${address.namespace}:${address.objectId}`)?.eventTimeoutMs ?? null;
+    if (ms === null || !isThenable(result)) return result;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new SourdoughError(ErrorCode.DEADLINE_EXCEEDED, `${address.namespace}.${method}: the handler ran longer than ${ms} ms (setHibernatableWebSocketEventTimeout), so the event was ended. Make the handler finish sooner, or raise the timeout.`)), ms);
+      result.then(
+        (value) => {
+          clearTimeout(timer);
+          resolve(value);
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      );
+    });
+  }
+
+  #dispatch(address: RoomAddress, method: string, payload: Uint8Array, instance: object): unknown {
     const where = `${address.namespace}.${method}`;
     const v = decodePayload(payload, `${where} event`) as { s: string; d?: string | Uint8Array; t?: number; code?: number; reason?: string; wasClean?: boolean; message?: string };
     const room = this.#room(address);
@@ -359,6 +382,10 @@ export class ObjectSockets implements SocketOwner {
     conn.writer.writeCall(0, CallKind.WebSocket, 0, room.namespace, room.objectId, method, payload, undefined, room.target);
     conn.flushSoon();
   }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && typeof value === "object" && typeof (value as { then?: unknown }).then === "function";
 }
 
 function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {

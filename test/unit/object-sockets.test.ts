@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { WebSocketPair, WebSocketRequestResponsePair, type WebSocket } from "../../runtime/websocket/web-socket.ts";
 import { ObjectSockets } from "../../runtime/websocket/object-sockets.ts";
 import type { FrameConnection } from "../../runtime/transport/frame-connection.ts";
-import { decodePayload } from "../../runtime/wire/payload.ts";
+import { decodePayload, encodePayload } from "../../runtime/wire/payload.ts";
 
 const ROOM = { namespace: "Room", objectId: "a".repeat(64), name: "r" };
 
@@ -88,5 +88,16 @@ describe("ObjectSockets", () => {
     expect(() => server.send("late")).toThrow(/the WebSocket is closed or closing/);
     const unaccepted = new WebSocketPair()[1];
     expect(() => unaccepted.send("x")).toThrow("WebSocket.send(): accept the WebSocket first (ws.accept() or this.ctx.acceptWebSocket(ws)).");
+  });
+
+  it("ends a handler that runs past setHibernatableWebSocketEventTimeout with ERR_DEADLINE_EXCEEDED", async () => {
+    const { sockets, accept } = setup({ value: false });
+    const { link } = accept();
+    const never = { webSocketMessage: () => new Promise(() => {}) };
+    const quick = { webSocketMessage: async (_ws: unknown, m: unknown) => m };
+    const event = encodePayload({ s: link.id, d: "hi" }, "test");
+    expect(await sockets.dispatch(ROOM, "webSocketMessage", event, quick)).toBe("hi");
+    sockets.setHibernatableWebSocketEventTimeout(ROOM, 30);
+    await expect(sockets.dispatch(ROOM, "webSocketMessage", event, never)).rejects.toMatchObject({ code: "ERR_DEADLINE_EXCEEDED", message: expect.stringContaining("Room.webSocketMessage: the handler ran longer than 30 ms (setHibernatableWebSocketEventTimeout)") });
   });
 });
