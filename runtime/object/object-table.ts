@@ -429,6 +429,7 @@ export class ObjectTable implements OutputGate {
 
       this.#objects.delete(key);
       obj.storage.close();
+      this.#sockets.evicted(key);
     }
   }
 

@@ -208,7 +208,7 @@ export class WebSocketGateway implements WebSocketPeer {
     }
     const room = this.#rooms.get(`${message.namespace}:${message.objectId}`);
     if (message.method === "auto") {
-      (room ?? this.#room({ namespace: message.namespace, objectId: message.objectId, name: message.name })).auto = v.r ?? null;
+      if (room !== undefined) room.auto = v.r ?? null; // no room, no sockets: the next 101 carries it
       return;
     }
     if (message.method === "send" && Array.isArray(v.m) && room !== undefined) {

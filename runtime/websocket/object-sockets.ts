@@ -116,6 +116,12 @@ export class ObjectSockets implements SocketOwner {
     if (event !== undefined) (room.unlinked ??= new Map()).set(ws, event);
   }
 
+  /** The object was evicted: without sockets its registry entry goes too (as workerd's hibernation manager). */
+  evicted(key: string): void {
+    const room = this.#rooms.get(key);
+    if (room !== undefined && room.sockets.size === 0 && room.held.length === 0 && room.fanout === undefined) this.#rooms.delete(key);
+  }
+
   /** A fetch finished: sockets it accepted and did not return in a 101 are dropped. */
   eventEnded(key: string, event: unknown): void {
     const room = this.#rooms.get(key);
@@ -161,7 +167,8 @@ export class ObjectSockets implements SocketOwner {
     }
     const room = this.#room(address);
     room.auto = pair ?? null;
-    this.#emit(room, "auto", { r: room.auto === null ? null : [room.auto.request, room.auto.response] });
+    // Without sockets the gateway needs nothing yet: the next 101 (or a sync) carries it.
+    if (room.sockets.size > 0) this.#emit(room, "auto", { r: room.auto === null ? null : [room.auto.request, room.auto.response] });
   }
 
   getWebSocketAutoResponse(address: RoomAddress): WebSocketRequestResponsePair | null {

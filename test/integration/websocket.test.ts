@@ -1,7 +1,7 @@
 // WebSockets through serve(): real host processes, real sockets (the `ws` package as the client), real
 // SQLite files. The client's socket is held by serve()'s process; these tests check that it outlives
 // eviction and a kill -9 of the owning host, and that every bound and misuse has a clear outcome.
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -247,6 +247,8 @@ describe("WebSockets while the owning host cannot answer (bounded queue)", () =>
     const pid = await t.room("q1").pid();
     process.kill(pid, "SIGSTOP");
     try {
+      // The signal is asynchronous: until the host is stopped it may still answer events.
+      await until("the host to stop", () => /^\d+ \(.*\) T/.test(readFileSync(`/proc/${pid}/stat`, "utf8")));
       for (let i = 0; i < 10; i++) full.send(`m${i}`);
       const a = await full.closed;
       expect(a.code).toBe(1011);
