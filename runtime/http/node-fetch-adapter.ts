@@ -15,6 +15,13 @@ export function toRequest(req: IncomingMessage, origin: string): Request {
 }
 
 export async function writeResponse(res: ServerResponse, response: Response): Promise<void> {
+  if (response.status === 101) {
+    // An object's WebSocket answer to a request that did not ask to upgrade: nothing can carry it.
+    const text = "worker.fetch returned status 101 to a request without Upgrade: websocket. Forward only upgrade requests to a WebSocket object.\n";
+    res.writeHead(500, { "content-type": "text/plain; charset=utf-8", "content-length": String(Buffer.byteLength(text)) });
+    res.end(text);
+    return;
+  }
   const headers: Record<string, string | string[]> = {};
   for (const [key, value] of response.headers) {
     if (key === "set-cookie") continue;

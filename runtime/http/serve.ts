@@ -44,26 +44,20 @@ export function serve<Env = Record<string, unknown>>(worker: Worker<Env>, option
   const env = coordinator.env as Env;
   const hostname = options.hostname ?? "127.0.0.1";
   const pending = new Set<Promise<unknown>>();
-  const ctx: ExecutionContext = {
+  const executionContext = (): ExecutionContext => ({
     waitUntil: (p) => {
       pending.add(p);
       p.catch(() => {}).finally(() => pending.delete(p));
     },
     passThroughOnException: () => {},
-  };
-  const run = (req: http.IncomingMessage) => {
-    const origin = `http://${req.headers.host ?? `${hostname}:${port}`}`;
-    return Promise.resolve().then(() => worker.fetch(toRequest(req, origin), env, ctx));
-  };
-  // WebSocket upgrades go to the worker like any request; the gateway holds the accepted sockets.
-  const gateway = new WebSocketGateway(coordinator, { ...options.webSockets, maxCallBytes: options.maxCallBytes ?? DEFAULT_MAX_CALL_BYTES, log: (m) => (options.output ?? ((_h, _s, text) => void process.stderr.write(text)))(0, "stderr", `${m}\n`) });
+  });
   const server = http.createServer((req, res) => {
-    run(req)
+    const origin = `http://${req.headers.host ?? `${hostname}:${port}`}`;
+    const ctx = executionContext();
+    Promise.resolve()
+      .then(() => worker.fetch(toRequest(req, origin), env, ctx))
       .then(
-        (response) => {
-          if (response.status === 101) throw new TypeError("worker.fetch returned status 101 to a request without Upgrade: websocket. Forward only upgrade requests to a WebSocket object.");
-          return writeResponse(res, response);
-        },
+        (response) => writeResponse(res, response),
         (error: unknown) => {
           const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
           res.writeHead(500, { "content-type": "text/plain; charset=utf-8" });
@@ -72,7 +66,13 @@ export function serve<Env = Record<string, unknown>>(worker: Worker<Env>, option
       )
       .catch(() => res.destroy());
   });
-  server.on("upgrade", (req: http.IncomingMessage, socket, head: Buffer) => gateway.upgrade(req, socket, head, () => run(req)));
+  // WebSocket upgrades go to the worker like any request; the gateway holds the accepted sockets.
+  const log = (m: string) => (options.output ?? ((_h, _s, text) => void process.stderr.write(text)))(0, "stderr", `${m}\n`);
+  const gateway = new WebSocketGateway(coordinator, { ...options.webSockets, maxCallBytes: options.maxCallBytes ?? DEFAULT_MAX_CALL_BYTES, log });
+  server.on("upgrade", (req: http.IncomingMessage, socket, head: Buffer) => {
+    const origin = `http://${req.headers.host ?? `${hostname}:${port}`}`;
+    gateway.upgrade(req, socket, head, () => Promise.resolve().then(() => worker.fetch(toRequest(req, origin), env, executionContext())));
+  });
   let port = 0;
   const ready = (async () => {
     await coordinator.ready;

@@ -2,6 +2,7 @@
 // SQLite files. The client's socket is held by serve()'s process; these tests check that it outlives
 // eviction and a kill -9 of the owning host, and that every bound and misuse has a clear outcome.
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -210,6 +211,15 @@ describe("WebSockets through serve() on 2 hosts (hibernation API)", () => {
     const base = t.app.url.replace("http://", "ws://");
     await expect(TestClient.open(`${base}/?room=misuse&bad=no-accept`)).rejects.toThrow(/^HTTP 500: worker.fetch threw TypeError: WsRoom.fetch: accept the server end before returning the 101/);
     await expect(TestClient.open(`${base}/?room=misuse&bad=no-socket`)).rejects.toThrow(/^HTTP 500: worker.fetch threw RangeError: Response: status 101 needs a webSocket/);
+    // Upgrade without Connection: upgrade is no upgrade for node:http: the object's 101 cannot be carried.
+    const plain = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      http.get(`${t.app.url}/?room=misuse`, { headers: { upgrade: "websocket" } }, (res) => {
+        let body = "";
+        res.on("data", (c: Buffer) => (body += c.toString()));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      }).on("error", reject);
+    });
+    expect(plain).toEqual({ status: 500, body: "worker.fetch returned status 101 to a request without Upgrade: websocket. Forward only upgrade requests to a WebSocket object.\n" });
     const stub = t.room("misuse") as unknown as { webSocketMessage(): Promise<unknown> };
     await expect(stub.webSocketMessage()).rejects.toMatchObject({ code: "ERR_METHOD_NOT_FOUND", message: expect.stringContaining("webSocketMessage is reserved for the runtime") });
   });
