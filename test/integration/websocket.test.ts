@@ -152,6 +152,30 @@ describe("WebSockets through serve() on 2 hosts (hibernation API)", () => {
     expect(JSON.parse(await b.next()).map((s: { tags: string[] }) => s.tags[0])).toEqual(["alice", "bob"]);
   });
 
+  it("delivers every message in order across a kill -9 of the host (at least once: first occurrences in order)", async () => {
+    const c = await t.open("room=order&user=o");
+    await c.next();
+    const pid = await t.room("order").pid();
+    for (let i = 0; i < 10; i++) c.send(`order:${i}`);
+    process.kill(pid, "SIGKILL");
+    for (let i = 10; i < 30; i++) c.send(`order:${i}`);
+    c.send("activation");
+    expect(Number((await c.next(15_000)).slice("activation ".length))).toBeGreaterThanOrEqual(2); // a new instance
+    const seen = (await t.room("order").read("order")) as number[];
+    const first = seen.filter((n, i) => seen.indexOf(n) === i);
+    expect(first).toEqual(Array.from({ length: 30 }, (_, i) => i));
+  });
+
+  it("counts messages as activity: an object receiving them is not evicted", async () => {
+    const c = await t.open("room=busy&user=b");
+    await c.next();
+    for (let i = 0; i < 8; i++) {
+      await sleep(IDLE_MS / 3);
+      c.send("activation");
+      expect(await c.next()).toBe("activation 1");
+    }
+  });
+
   it("tells a restarted host which sockets its objects hold before anything else reaches it", async () => {
     const a = await t.open("room=resync&user=alice&tag=t1");
     const b = await t.open("room=resync&user=bob");
