@@ -100,4 +100,10 @@ describe("ObjectSockets", () => {
     sockets.setHibernatableWebSocketEventTimeout(ROOM, 30);
     await expect(sockets.dispatch(ROOM, "webSocketMessage", event, never)).rejects.toMatchObject({ code: "ERR_DEADLINE_EXCEEDED", message: expect.stringContaining("Room.webSocketMessage: the handler ran longer than 30 ms (setHibernatableWebSocketEventTimeout)") });
   });
+
+  it("refuses a hibernatable socket past 32 768 per object", () => {
+    const { sockets } = setup({ value: false });
+    for (let i = 0; i < 32_768; i++) sockets.acceptWebSocket(ROOM, new WebSocketPair()[1]);
+    expect(() => sockets.acceptWebSocket(ROOM, new WebSocketPair()[1])).toThrow("Room: ctx.acceptWebSocket(): this object already holds 32768 hibernatable WebSockets (Cloudflare's limit per object). Close some, or spread clients over more objects.");
+  });
 });
