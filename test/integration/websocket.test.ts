@@ -29,7 +29,7 @@ interface App {
   room(name: string): ReturnType<ServeHandle["coordinator"]["get"]> & WsRoomStub;
   close(): Promise<void>;
 }
-type WsRoomStub = { activations(): Promise<number>; lastClose(): Promise<unknown>; read(key: string): Promise<unknown>; socketCount(): Promise<number>; pid(): Promise<number> };
+type WsRoomStub = { announce(text: string): Promise<number>; activations(): Promise<number>; lastClose(): Promise<unknown>; read(key: string): Promise<unknown>; socketCount(): Promise<number>; pid(): Promise<number> };
 
 async function start(options: Partial<ServeOptions> = {}): Promise<App> {
   const fds = openFds();
@@ -185,8 +185,12 @@ describe("WebSockets through serve() on 2 hosts (hibernation API)", () => {
     const pid = await room.pid();
     process.kill(pid, "SIGKILL");
     await until("the host to restart", () => t.app.coordinator.hosts.some((h) => h.pid !== pid && h.state === "ready") && !isAlive(pid));
-    // An RPC, not a WebSocket message, activates the new instance: getWebSockets() already has both.
+    // An RPC, not a WebSocket message, activates the new instance: getWebSockets() already has both,
+    // and what it sends reaches them.
     expect(await room.socketCount()).toBe(2);
+    expect(await room.announce("back")).toBe(2);
+    expect(await a.next()).toBe("announce: back");
+    expect(await b.next()).toBe("announce: back");
     b.send("who");
     expect(JSON.parse(await b.next())).toEqual([
       { tags: ["alice", "t1"], attachment: { user: "alice", joined: 1 } },
