@@ -103,7 +103,7 @@ describe("ObjectSockets", () => {
 
   it("refuses a hibernatable socket past 32 768 per object", () => {
     const { sockets } = setup({ value: false });
-    for (let i = 0; i < 32_768; i++) sockets.acceptWebSocket(ROOM, new WebSocketPair()[1]);
-    expect(() => sockets.acceptWebSocket(ROOM, new WebSocketPair()[1])).toThrow("Room: ctx.acceptWebSocket(): this object already holds 32768 hibernatable WebSockets (Cloudflare's limit per object). Close some, or spread clients over more objects.");
+    for (let i = 0; i < 32_768; i++) sockets.acceptWebSocket(ROOM, new WebSocketPair()[1], undefined);
+    expect(() => sockets.acceptWebSocket(ROOM, new WebSocketPair()[1], undefined)).toThrow("Room: ctx.acceptWebSocket(): this object already holds 32768 hibernatable WebSockets (Cloudflare's limit per object). Close some, or spread clients over more objects.");
   });
 });
