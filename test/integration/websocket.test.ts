@@ -225,6 +225,16 @@ describe("WebSockets through serve() on 2 hosts (hibernation API)", () => {
     expect(await t.room("closing").lastClose()).toEqual({ code: 3001, reason: "leaving", wasClean: true, user: "dd" });
   });
 
+  it("tells webSocketError, then webSocketClose, when a client breaks the protocol (invalid UTF-8: 1007)", async () => {
+    const c = await t.open("room=broken&user=br");
+    await c.next();
+    // A masked text frame whose payload is not UTF-8, written under the client library.
+    (c.ws as unknown as { _socket: import("node:net").Socket })._socket.write(Buffer.from([0x81, 0x82, 0, 0, 0, 0, 0xff, 0xfe]));
+    await until("webSocketClose", async () => ((await t.room("broken").lastClose()) as { user?: string } | null)?.user === "br");
+    expect(await t.room("broken").read("lastError")).toEqual({ message: expect.stringMatching(/UTF-8/), user: "br" });
+    expect(await t.room("broken").lastClose()).toMatchObject({ code: 1006, wasClean: false });
+  });
+
   it("refuses misuse with clear errors: accept twice, too many tags, send after close, 101 without an accepted socket or without a webSocket, handlers over RPC", async () => {
     const c = await t.open("room=misuse&user=m");
     await c.next();
