@@ -53,7 +53,7 @@ export interface WebSocketPeer {
   /** The connection closed (the isolate may be gone with the objects' state). */
   closed(client: RpcClient): void;
   /** The object answered stub.fetch with a 101 and a WebSocket: makes the Response the worker gets. */
-  adopt(socket: unknown, target: CallTarget, client: RpcClient): Response;
+  adopt(socket: unknown, headers: Array<[string, string]>, target: CallTarget, client: RpcClient): Response;
 }
 
 /** A peer's own account of why it stopped (a limit it exceeded), and the event that exceeded it. */
@@ -138,12 +138,12 @@ export class RpcClient {
   }
 
   /** The Response for a 101 answer to stub.fetch; throws where no WebSocket gateway can hold the socket. */
-  adoptWebSocket(socket: unknown, target: CallTarget, where: string): Response {
+  adoptWebSocket(socket: unknown, headers: Array<[string, string]>, target: CallTarget, where: string): Response {
     const peer = this.#options.webSockets?.();
     if (peer === undefined) {
       throw new SourdoughError(ErrorCode.BAD_OPTIONS, `${where}: the object answered with a WebSocket (status 101), but this process has no serve() to hold the client's socket. Call stub.fetch() for WebSocket upgrades from serve()'s worker.fetch.`);
     }
-    return peer.adopt(socket, target, this);
+    return peer.adopt(socket, headers, target, this);
   }
 
   /** True once close() was called: the owner must hand out a fresh client (or an error). */

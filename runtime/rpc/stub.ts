@@ -198,7 +198,7 @@ function createStub<T>(...args: [StubState] | [ClientRouter, string, DurableObje
     const result = await c.call(CallKind.Fetch, target, "fetch", 0, payload, `${namespace}.fetch`, undefined, options);
     const answer = asWireResponse(result);
     // A 101 carries the object's end of a WebSocket: serve()'s gateway takes the client's side.
-    if (answer.status === 101) return c.adoptWebSocket(answer.webSocket, target, `${namespace}.fetch`);
+    if (answer.status === 101) return c.adoptWebSocket(answer.webSocket, answer.headers, target, `${namespace}.fetch`);
     return responseFromWire(answer);
   };
   return new Proxy(new StubTarget(state, fetch), {

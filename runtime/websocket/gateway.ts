@@ -96,6 +96,10 @@ export class ClientRecord {
 // A WeakMap, not a property on the socket: a new property can turn `ws`'s object into a slow, larger one.
 const records = new WeakMap<ClientSocket, ClientRecord>();
 const NO_RESULT = (): undefined => undefined;
+/** The worker's 101 of each upgrade in progress (read by handleProtocols and the "headers" hook). */
+const answers = new WeakMap<IncomingMessage, globalThis.Response>();
+/** Headers the handshake sets itself. */
+const HANDSHAKE_HEADERS = new Set(["upgrade", "connection", "sec-websocket-accept", "sec-websocket-protocol", "sec-websocket-extensions", "content-length", "transfer-encoding"]);
 /** How long a 101 may wait for the worker to hand it back to serve() before the socket is dropped. */
 const UPGRADE_WAIT_MS = 10_000;
 
@@ -118,7 +122,23 @@ export class WebSocketGateway implements WebSocketPeer {
     this.#maxQueuedBytes = positive(options.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES, "maxQueuedBytes");
     this.#queueTimeoutMs = positive(options.queueTimeoutMs ?? DEFAULT_QUEUE_TIMEOUT_MS, "queueTimeoutMs");
     this.#maxBufferedBytes = positive(options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES, "maxBufferedBytes");
-    this.#wss = new WebSocketServer({ noServer: true, clientTracking: false, perMessageDeflate: false, maxPayload: maxClientMessageBytes(options.maxCallBytes) });
+    this.#wss = new WebSocketServer({
+      noServer: true,
+      clientTracking: false,
+      perMessageDeflate: false,
+      maxPayload: maxClientMessageBytes(options.maxCallBytes),
+      // The object's 101 chooses the subprotocol, as on Cloudflare: none unless it names one offered.
+      handleProtocols: (offered, req) => {
+        const chosen = answers.get(req)?.headers.get("sec-websocket-protocol") ?? null;
+        return chosen !== null && offered.has(chosen) ? chosen : false;
+      },
+    });
+    // The object's other response headers (cookies, custom ones) go out with the 101.
+    this.#wss.on("headers", (headers: string[], req: IncomingMessage) => {
+      const response = answers.get(req);
+      if (response === undefined) return;
+      for (const [name, value] of response.headers) if (!HANDSHAKE_HEADERS.has(name)) headers.push(`${name}: ${value.replace(/[\r\n]/g, " ")}`);
+    });
     this.#sweeper = setInterval(() => this.#sweep(), Math.max(50, Math.min(1000, this.#queueTimeoutMs / 4)));
     this.#sweeper.unref();
     cluster.setWebSocketPeer(this);
@@ -141,6 +161,7 @@ export class WebSocketGateway implements WebSocketPeer {
       (response) => {
         const record: unknown = response.status === 101 ? (response as Response).webSocket : undefined;
         if (record instanceof ClientRecord && record.gateway === this && record.ws === undefined && record.pending !== undefined && !this.#closed) {
+          answers.set(req, response);
           this.#wss.handleUpgrade(req, socket, head, (ws) => {
             socket.removeListener("error", onSocketError); // ws handles the socket's errors from here
             this.#open(record, ws);
@@ -182,7 +203,7 @@ export class WebSocketGateway implements WebSocketPeer {
 
   // ---- WebSocketPeer: the RPC side ----
 
-  adopt(socket: unknown, target: CallTarget, client: RpcClient): globalThis.Response {
+  adopt(socket: unknown, headers: Array<[string, string]>, target: CallTarget, client: RpcClient): globalThis.Response {
     const link = asLink(socket, `${target.namespace}.fetch`);
     const room = this.#room(target);
     room.client = client;
@@ -196,7 +217,7 @@ export class WebSocketGateway implements WebSocketPeer {
       this.#closed_(record, 1006, "the worker did not return the WebSocket response", false);
     }, UPGRADE_WAIT_MS);
     record.timer.unref();
-    return new Response(null, { status: 101, webSocket: record as unknown as WebSocket });
+    return new Response(null, { status: 101, webSocket: record as unknown as WebSocket, headers });
   }
 
   operation(message: CallMessage, _client: RpcClient): void {

@@ -225,6 +225,16 @@ describe("WebSockets through serve() on 2 hosts (hibernation API)", () => {
     expect(await t.room("closing").lastClose()).toEqual({ code: 3001, reason: "leaving", wasClean: true, user: "dd" });
   });
 
+  it("sends the object's 101 headers to the client; the object's Sec-WebSocket-Protocol picks the subprotocol", async () => {
+    const base = t.app.url.replace("http://", "ws://");
+    const chosen = await TestClient.open(`${base}/?room=proto&user=p&protocol=chat.v2`, ["chat.v1", "chat.v2"]);
+    expect(chosen.ws.protocol).toBe("chat.v2");
+    expect(chosen.headers["x-room"]).toBe("proto");
+    // The object named none: no Sec-WebSocket-Protocol, which a client that offered some refuses (as browsers do).
+    await expect(TestClient.open(`${base}/?room=proto&user=q`, ["chat.v1"])).rejects.toThrow("Server sent no subprotocol");
+    chosen.close();
+  });
+
   it("tells webSocketError, then webSocketClose, when a client breaks the protocol (invalid UTF-8: 1007)", async () => {
     const c = await t.open("room=broken&user=br");
     await c.next();

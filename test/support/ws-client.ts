@@ -11,11 +11,15 @@ export class TestClient {
   readonly ws: WebSocket;
   readonly received: string[] = [];
   readonly closed: Promise<Closed>;
+  /** The headers of the 101 response. */
+  headers: Record<string, string | string[] | undefined> = {};
   #read = 0;
   #wake: (() => void) | undefined;
 
   private constructor(ws: WebSocket) {
     this.ws = ws;
+    ws.once("upgrade", (res) => (this.headers = res.headers));
+    ws.on("error", () => {}); // reported through open() or `closed`; never an uncaught 'error' event
     ws.on("message", (data, isBinary) => {
       this.received.push(isBinary ? `bin:${Buffer.from(data as Buffer).toString("hex")}` : (data as Buffer).toString("utf8"));
       this.#wake?.();
@@ -27,9 +31,9 @@ export class TestClient {
   }
 
   /** Opens a socket to `url`; rejects with the HTTP status and body if the upgrade is refused. */
-  static open(url: string): Promise<TestClient> {
+  static open(url: string, protocols?: string[]): Promise<TestClient> {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(url);
+      const ws = new WebSocket(url, protocols);
       const client = new TestClient(ws);
       ws.once("open", () => resolve(client));
       ws.once("error", reject);
