@@ -198,7 +198,7 @@ export class ObjectTable implements OutputGate {
     }
     const finish = (ok: boolean, value: unknown) => {
       open.take(q);
-      if (call.kind === CallKind.Fetch) this.#sockets.eventEnded(obj.key, event);
+      this.#sockets.eventEnded(obj.key, event); // sockets it accepted and never returned in a 101 are dropped
       this.#finish(conn, q, obj, encode, ok, value, where);
     };
     const event: ObjectEvent = {

@@ -122,7 +122,7 @@ export class ObjectSockets implements SocketOwner {
     if (room !== undefined && room.sockets.size === 0 && room.held.length === 0 && room.fanout === undefined) this.#rooms.delete(key);
   }
 
-  /** A fetch finished: sockets it accepted and did not return in a 101 are dropped. */
+  /** An event finished: sockets it accepted and did not return in a 101 are dropped. */
   eventEnded(key: string, event: unknown): void {
     const room = this.#rooms.get(key);
     if (room?.unlinked === undefined) return;

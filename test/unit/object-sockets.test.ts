@@ -106,4 +106,17 @@ describe("ObjectSockets", () => {
     for (let i = 0; i < 32_768; i++) sockets.acceptWebSocket(ROOM, new WebSocketPair()[1], undefined);
     expect(() => sockets.acceptWebSocket(ROOM, new WebSocketPair()[1], undefined)).toThrow("Room: ctx.acceptWebSocket(): this object already holds 32768 hibernatable WebSockets (Cloudflare's limit per object). Close some, or spread clients over more objects.");
   });
+
+  it("drops a socket accepted in an event that ended without returning it in a 101", () => {
+    const event = {};
+    const sockets = new ObjectSockets({ holdsOutput: () => false, afterCommit: () => {}, currentEvent: () => event });
+    const pair = new WebSocketPair();
+    sockets.acceptWebSocket(ROOM, pair[1], undefined);
+    expect(sockets.getWebSockets(ROOM)).toHaveLength(1);
+    sockets.eventEnded(`${ROOM.namespace}:${ROOM.objectId}`, {}); // another event: no effect
+    expect(sockets.getWebSockets(ROOM)).toHaveLength(1);
+    sockets.eventEnded(`${ROOM.namespace}:${ROOM.objectId}`, event);
+    expect(sockets.getWebSockets(ROOM)).toEqual([]);
+    expect(pair[1].readyState).toBe(3);
+  });
 });
