@@ -39,6 +39,8 @@ export interface ClusterConfig {
   blockConcurrencyTimeoutMs: number;
   /** When a dead isolate is replaced (the same policy as for hosts: `restartBackoff`). */
   restart: Required<RestartPolicyOptions>;
+  /** Count calls, errors and latency per method for /metrics (runtime/ops); off: gauges only. */
+  metrics: boolean;
 }
 
 export interface SlotAddress {

@@ -8,6 +8,9 @@ import type { ClassInfo, ClusterConfig, HostCommand, HostEvent, IsolateEvent } f
 import { BEAT_INTERVAL_MS, IsolateMonitor, type EventLabel } from "./isolate-monitor.ts";
 import { writeSlotDown, type SlotDown } from "./slot-down.ts";
 import { RestartPolicy } from "../util/restart-policy.ts";
+import { HostReporter } from "../ops/host-reporter.ts";
+import { IsolateGauges } from "../ops/isolate-gauges.ts";
+import type { OpsHostMessage, OpsReportRequest } from "../ops/ops-messages.ts";
 
 // Hosts always run compiled JavaScript (dist/); user modules may be TypeScript (see load-classes.ts).
 const ISOLATE_ENTRY = new URL("./isolate-main.js", import.meta.url);
@@ -15,7 +18,7 @@ const SHUTDOWN_GRACE_MS = 3000;
 /** How often the watchdog looks at the isolates; the isolates beat four times as often. */
 export const WATCH_INTERVAL_MS = 50;
 
-function send(event: HostEvent): void {
+function send(event: HostEvent | OpsHostMessage): void {
   if (process.connected) process.send!(event);
 }
 
@@ -38,10 +41,13 @@ class IsolatePool {
   readonly #restarts: RestartPolicy[];
   readonly #watchdog: NodeJS.Timeout | undefined;
   #stopping = false;
+  /** Figures for the coordinator's health and metrics (ops/host-reporter.ts). */
+  readonly reporter: HostReporter;
 
   constructor(config: ClusterConfig, host: number) {
     this.#config = config;
     this.#host = host;
+    this.reporter = new HostReporter(host, config.isolatesPerHost, send);
     this.#workers = Array.from({ length: config.isolatesPerHost }, (): Worker | undefined => undefined);
     this.#watched = Array.from({ length: config.isolatesPerHost }, (): Watched | undefined => undefined);
     this.#restarts = Array.from({ length: config.isolatesPerHost }, () => new RestartPolicy(config.restart));
@@ -75,6 +81,8 @@ class IsolatePool {
 
   #stop(i: number, w: Watched, down: SlotDown): void {
     w.stoppedFor = down;
+    if (down.code === ErrorCode.CPU_LIMIT) this.reporter.cpuLimitKills++;
+    else this.reporter.memoryLimitKills++;
     try {
       writeSlotDown(this.#config.runDir, this.#host, i, down);
     } catch (error) {
@@ -120,20 +128,23 @@ class IsolatePool {
   #spawn(i: number): Promise<ClassInfo> {
     const heap = this.#config.isolateMemoryMb;
     const monitor = IsolateMonitor.create();
+    const gauges = IsolateGauges.create();
     this.#restarts[i]!.starting(Date.now());
     const worker = new Worker(ISOLATE_ENTRY, {
-      workerData: { config: this.#config, host: this.#host, isolate: i, monitor: monitor.buffer },
+      workerData: { config: this.#config, host: this.#host, isolate: i, monitor: monitor.buffer, gauges: gauges.buffer },
       // V8's own heap limit backs up the watchdog (which counts memory outside the heap too, but only
       // sees an isolate that yields): set above it, so the watchdog, which names the limit, acts first.
       ...(heap > 0 ? { resourceLimits: { maxOldGenerationSizeMb: Math.ceil(heap * 1.25) + 32 } } : {}),
     });
     this.#workers[i] = worker;
+    this.reporter.attach(i, worker, gauges);
     const watched: Watched = { worker, monitor, beats: 0, beatAt: Date.now(), stoppedFor: undefined };
     this.#watched[i] = watched;
     return new Promise<ClassInfo>((resolve, reject) => {
       let ready = false;
       let fatal: string | undefined;
       worker.on("message", (event: IsolateEvent) => {
+        if (this.reporter.fromIsolate(i, event)) return;
         if (event.type === "ready") {
           ready = true;
           this.#restarts[i]!.ready(Date.now());
@@ -150,6 +161,7 @@ class IsolatePool {
         }
       });
       worker.on("exit", (code) => {
+        this.reporter.detach(i, worker);
         if (this.#workers[i] === worker) this.#workers[i] = undefined;
         if (this.#watched[i] === watched) this.#watched[i] = undefined;
         if (!ready) {
@@ -166,7 +178,7 @@ class IsolatePool {
   }
 
   // `atOnce`: the watchdog stopped it for one event's fault, which is no crash loop of the isolate.
-  #replace(i: number, atOnce = false): void {
+  #replace(i: number, atOnce = false, downSince = Date.now()): void {
     const decision = this.#restarts[i]!.exited(Date.now());
     const delay = atOnce ? 0 : decision.delayMs;
     setTimeout(() => {
@@ -174,11 +186,13 @@ class IsolatePool {
       this.#spawn(i).then(
         () => {
           const worker = this.#workers[i];
+          this.reporter.restarted(i);
+          send({ type: "ops-log", level: "info", message: `host ${this.#host} isolate ${i} back after ${Date.now() - downSince} ms`, isolate: i });
           if (worker !== undefined) send({ type: "isolate-restarted", isolate: i, threadId: worker.threadId });
         },
         (error: unknown) => {
           process.stderr.write(`sourdough host ${this.#host}: ${error instanceof Error ? error.message : String(error)}\n`);
-          this.#replace(i);
+          this.#replace(i, false, downSince);
         },
       );
     }, delay).unref();
@@ -187,6 +201,7 @@ class IsolatePool {
   async stop(): Promise<void> {
     this.#stopping = true;
     clearInterval(this.#watchdog);
+    this.reporter.close();
     await Promise.all(
       this.#workers.map(async (worker) => {
         if (worker === undefined) return;
@@ -207,8 +222,11 @@ async function shutdown(code: number): Promise<void> {
   process.exit(code);
 }
 
-process.on("message", (command: HostCommand) => {
-  if (command.type === "start") {
+process.on("message", (command: HostCommand | OpsReportRequest) => {
+  if (command.type === "ops-report") {
+    const { id, metrics } = command;
+    void pool?.reporter.report(metrics === true).then((report) => send({ type: "ops-report", id, report }));
+  } else if (command.type === "start") {
     pool = new IsolatePool(command.config, command.host);
     pool.start().then(
       (classes) => send({ type: "ready", classes, threadIds: pool!.threadIds() }),

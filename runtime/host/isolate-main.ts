@@ -16,16 +16,21 @@ import { socketPath, type ClassInfo, type ClusterConfig, type IsolateEvent } fro
 import { BEAT_INTERVAL_MS, IsolateMonitor } from "./isolate-monitor.ts";
 import { ensureLoader, loadClasses, loadGenerated } from "./load-classes.ts";
 import { SlotRouter } from "./slot-router.ts";
+import { startIsolateOps } from "../ops/isolate-ops.ts";
+import type { OpsIsolateMessage } from "../ops/ops-messages.ts";
+import { TableStats } from "../ops/table-stats.ts";
 
 interface IsolateData {
   config: ClusterConfig;
   host: number;
   isolate: number;
   monitor: SharedArrayBuffer;
+  /** Figures for health and metrics, read by the host's main thread (ops/isolate-gauges.ts). */
+  gauges: SharedArrayBuffer;
 }
 
 const port = parentPort!;
-const { config, host, isolate, monitor: monitorBuffer } = workerData as IsolateData;
+const { config, host, isolate, monitor: monitorBuffer, gauges } = workerData as IsolateData;
 const monitor = new IsolateMonitor(monitorBuffer);
 
 // The watchdog's view of this isolate (host-main.ts): a beat from the event loop (it stops while user
@@ -45,12 +50,20 @@ function startHeartbeat(): void {
 
 // User code's stray errors (a throwing timer callback, a rejected promise nobody handles) must not take
 // the isolate and every object on it down. They cannot be traced to an object here, so they are
-// reported on stderr with their stack, as Cloudflare logs them, and the isolate goes on.
+// logged with their stack (through the coordinator's logger), as Cloudflare logs them, and the isolate goes on.
 function survive(kind: string): (error: unknown) => void {
   return (error) => {
     const text = error instanceof Error ? (error.stack ?? `${error.name}: ${error.message}`) : String(error);
-    console.error(`sourdough host ${host} isolate ${isolate}: ${kind} in object code (the isolate goes on): ${text}`);
+    log("error", `host ${host} isolate ${isolate}: ${kind} in object code (the isolate goes on): ${text}`);
   };
+}
+
+function log(level: "info" | "warn" | "error", message: string): void {
+  postOps({ type: "ops-log", level, message });
+}
+
+function postOps(message: OpsIsolateMessage): void {
+  port.postMessage(message);
 }
 process.on("uncaughtException", survive("uncaught exception"));
 process.on("unhandledRejection", survive("unhandled promise rejection"));
@@ -65,6 +78,7 @@ async function main(): Promise<void> {
   const codecs = new CodecTable(config.generatedUrl === undefined ? {} : await loadGenerated(config.generatedUrl));
   const slot = host * config.isolatesPerHost + isolate;
   let table: ObjectTable | undefined;
+  const stats = new TableStats({ perCall: config.metrics });
   const outputGate: OutputGate = { afterCommit: (release) => table!.afterCommit(release) };
   const router = new SlotRouter({ config, codecs, self: { slot, serve: (pipe) => table!.serve(pipe) }, outputGate });
   gateFetch(outputGate);
@@ -78,12 +92,14 @@ async function main(): Promise<void> {
     codecs,
     label: `host ${host} isolate ${isolate}`,
     alarms: { index: openAlarmIndex(config.storageDir), retryBaseMs: config.alarmRetryBaseMs, owns: (ns, id) => router.slotOf(ns, id) === slot },
-    log: (message) => console.error(message),
+    log: (message) => log("warn", message.replace(/^sourdough: /, "")),
     maxQueuedEvents: config.maxQueuedEvents,
     blockConcurrencyTimeoutMs: config.blockConcurrencyTimeoutMs,
     ...(config.cpuLimitMs > 0 || config.isolateMemoryMb > 0 ? { recorder: monitor } : {}),
+    stats,
   });
   startHeartbeat();
+  const answerOps = startIsolateOps({ table: () => table!, stats, gauges, heapLimitBytes: config.isolateMemoryMb * 1048576, post: postOps });
   const path = socketPath(config.runDir, host, isolate);
   if (existsSync(path)) unlinkSync(path); // left by a predecessor that died
   const sockets = new Set<net.Socket>();
@@ -98,8 +114,8 @@ async function main(): Promise<void> {
   });
   const info: ClassInfo = {};
   for (const [name, Class] of classes) info[name] = [...callableMethods(Class)];
-  port.on("message", (message: { type?: string }) => {
-    if (message.type !== "shutdown") return;
+  port.on("message", (message: { type?: string; id?: unknown }) => {
+    if (answerOps(message) || message.type !== "shutdown") return;
     server.close();
     router.close();
     table!.close();

@@ -20,6 +20,7 @@ import { ActiveObject, DEFAULT_MAX_QUEUED_EVENTS, type EventRecorder, type Objec
 import { AlarmScheduler, MAX_ALARM_RETRIES } from "./alarm-scheduler.ts";
 import { planCall, type CallPlan } from "./call-plan.ts";
 import type { ConcreteDurableObjectClass, DurableObject, DurableObjectState } from "./durable-object.ts";
+import type { TableCensus, TableStats } from "../ops/table-stats.ts";
 
 export interface ObjectTableOptions {
   /** Namespace (class) name → class. */
@@ -49,6 +50,8 @@ export interface ObjectTableOptions {
   blockConcurrencyTimeoutMs?: number;
   /** Told which event starts (the isolate's watchdog reads it if the event never yields). */
   recorder?: EventRecorder;
+  /** Counts calls, errors, latency, activations, evictions and resets (ops/table-stats.ts); none when off. */
+  stats?: TableStats;
 }
 
 /** Cloudflare resets an object whose blockConcurrencyWhile callback runs this long. */
@@ -133,8 +136,26 @@ export class ObjectTable implements OutputGate {
     this.#alarms.close();
     for (const conn of this.#connections) conn.end();
     this.#connections.clear();
-    for (const obj of this.#objects.values()) obj.storage.close();
+    for (const obj of this.#objects.values()) {
+      this.#options.stats?.closed(obj.namespace, obj.storage.bytesWritten);
+      obj.storage.close();
+    }
     this.#objects.clear();
+  }
+
+  /** Objects resident per class, events queued, connections open, and KV bytes written by open objects. */
+  census(): TableCensus & { liveBytes: Map<string, number>; eventsRunning: number } {
+    const residentByClass = new Map<string, number>();
+    const liveBytes = new Map<string, number>();
+    let eventsQueued = 0;
+    let eventsOpen = 0;
+    for (const obj of this.#objects.values()) {
+      eventsOpen += obj.inFlight;
+      residentByClass.set(obj.namespace, (residentByClass.get(obj.namespace) ?? 0) + 1);
+      liveBytes.set(obj.namespace, (liveBytes.get(obj.namespace) ?? 0) + obj.storage.bytesWritten);
+      eventsQueued += obj.queued;
+    }
+    return { residentByClass, eventsQueued, eventsRunning: eventsOpen - eventsQueued, socketsOpen: this.#connections.size, liveBytes };
   }
 
   #onMessage(conn: FrameConnection, open: OpenCalls, message: Message): void {
@@ -162,8 +183,14 @@ export class ObjectTable implements OutputGate {
     const q = call.questionId;
     const method = call.kind === CallKind.Fetch ? "fetch" : call.method;
     const where = `${call.namespace}.${method}`;
-    const fail = (error: unknown) => this.#replyError(conn, q, error);
-    if (call.kind === CallKind.WebSocket && call.method === "sync") {
+    // A WebSocket "sync" is bookkeeping of the gateway, not a call: it is not counted.
+    const sync = call.kind === CallKind.WebSocket && call.method === "sync";
+    const stats = sync ? undefined : this.#options.stats?.method(call.namespace, method);
+    const fail = (error: unknown) => {
+      stats?.refused(error);
+      this.#replyError(conn, q, error);
+    };
+    if (sync) {
       // The gateway re-sends an object's sockets on a new connection; no object needs to run.
       try {
         this.#sockets.sync(conn, { namespace: call.namespace, objectId: call.objectId, name: call.name }, call.payload);
@@ -196,9 +223,11 @@ export class ObjectTable implements OutputGate {
     } catch (error) {
       return fail(error);
     }
+    const startedAt = stats === undefined ? 0 : stats.start();
     const finish = (ok: boolean, value: unknown) => {
       open.take(q);
       this.#sockets.eventEnded(obj.key, event); // sockets it accepted and never returned in a 101 are dropped
+      stats?.done(startedAt, ok ? undefined : value);
       this.#finish(conn, q, obj, encode, ok, value, where);
     };
     const event: ObjectEvent = {
@@ -221,7 +250,8 @@ export class ObjectTable implements OutputGate {
       },
       fail: (error) => {
         open.take(q);
-        fail(error);
+        stats?.done(startedAt, error);
+        this.#replyError(conn, q, error);
       },
     };
     open.set(q, { obj, event });
@@ -350,6 +380,7 @@ export class ObjectTable implements OutputGate {
     const { maxQueuedEvents = DEFAULT_MAX_QUEUED_EVENTS, recorder } = this.#options;
     obj = new ActiveObject({ namespace: call.namespace, objectId: call.objectId, key, storage, maxQueuedEvents, ...(recorder === undefined ? {} : { recorder }) });
     this.#objects.set(key, obj);
+    this.#options.stats?.activated(call.namespace);
     try {
       obj.starting("constructor");
       obj.instance = new Class(state, this.#options.env);
@@ -428,6 +459,7 @@ export class ObjectTable implements OutputGate {
       if (this.#sockets.pinsObject(key)) continue; // a WebSocket accepted with accept() needs its listeners
 
       this.#objects.delete(key);
+      this.#options.stats?.evicted(obj.namespace, obj.storage.bytesWritten);
       obj.storage.close();
       this.#sockets.evicted(key);
     }
@@ -467,6 +499,8 @@ export class ObjectTable implements OutputGate {
     // Answers still waiting for these writes must not claim them: they fail with the reset's cause.
     if (obj.storage.hasUncommittedWrites) obj.commitFailure ??= error instanceof Error ? error : new Error(String(error));
     obj.storage.close({ rollback: true });
+    this.#options.stats?.closed(obj.namespace, obj.storage.bytesWritten);
+    this.#options.stats?.reset(obj.namespace, obj.objectId, error);
     obj.discard(error);
   }
 

@@ -91,6 +91,8 @@ export class ObjectStorage {
   #asyncTransactions = 0; // transaction() calls not yet settled: they hold the object's input gate
   readonly #topLevel: TransactionQueue = { busy: false, waiting: [] };
   #runningAlarm: number | undefined; // the alarm whose handler is running, hidden from getAlarm()
+  /** Bytes of KV keys and values put so far (for the storage bytes metric; SQL writes are not counted). */
+  bytesWritten = 0;
 
   constructor(location: StorageLocation) {
     this.#location = location;
@@ -490,6 +492,7 @@ export class ObjectStorage {
     const kv = this.#kv(true);
     this.#beginWrite();
     kv.put.run(k, bytes);
+    this.bytesWritten += k.length + bytes.length;
   }
 
   #delete(key: unknown): boolean {
