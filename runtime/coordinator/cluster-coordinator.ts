@@ -24,6 +24,15 @@ import { restartPolicyOptions, type RestartPolicyOptions } from "../util/restart
 import { HOST_ENTRY, HostProcess, type HostInfo } from "./host-process.ts";
 import { createRunDir, removeStaleRunDirs } from "./run-dir.ts";
 import { lockStorageDir, type StorageLock } from "./storage-lock.ts";
+import v8 from "node:v8";
+import { Registry, collectDefaultMetrics } from "prom-client";
+import { buildHealth, type ClusterHealth, type HostView } from "../ops/health.ts";
+import { clusterMetrics, type MetricsSource } from "../ops/cluster-metrics.ts";
+import { checkLogger, createLogger, type LogFormat, type Logger } from "../ops/logger.ts";
+import type { HostReport } from "../ops/ops-messages.ts";
+import { RecentEvents, type RecentEvent } from "../ops/recent-events.ts";
+import { TableStats, type TableSnapshot } from "../ops/table-stats.ts";
+import { storageDirError } from "../ops/storage-dir-check.ts";
 
 export interface ClusterCoordinatorOptions {
   /** Host processes to run. Default: the number of cores. 0 runs objects in this process (development). */
@@ -96,6 +105,21 @@ export interface ClusterCoordinatorOptions {
   hostExecArgv?: string[];
   /** Where host stdout/stderr (and, in-process, runtime diagnostics as host 0) go. Default: this process's. */
   output?: (host: number, stream: "stdout" | "stderr", text: string) => void;
+  /**
+   * Where sourdough's own log lines go (host and isolate start, exit with cause, restart, "back after
+   * N ms", object resets, uncaught worker.fetch errors): anything with info/warn/error, e.g. console or
+   * a pino logger. Default: concise lines on stderr (through `output`).
+   */
+  logger?: Logger;
+  /** Format of the default logger: "text" (default) or "json" (one JSON object per line). */
+  logFormat?: LogFormat;
+  /**
+   * Count calls, errors and latency per class and method for /metrics and the dashboard. Default
+   * true (measured cost: see README, "Operating sourdough"); false keeps gauges and lifecycle counters only.
+   */
+  metrics?: boolean;
+  /** Log one line at start when storageDir is left out (storage in memory). Default true. */
+  inMemoryNotice?: boolean;
   /** @internal test hook: a substitute host entry script. */
   hostEntry?: URL | string;
 }
@@ -118,6 +142,13 @@ export class ClusterCoordinator {
   #closing: Promise<void> | undefined;
   #startError: Error | undefined;
   #storageLock: StorageLock | undefined;
+  /** Where lifecycle lines go (the `logger` option, or the default writer). */
+  readonly logger: Logger;
+  readonly #events = new RecentEvents();
+  readonly #startedAt = performance.now();
+  readonly #metricsOn: boolean;
+  #gateway: Registry | undefined;
+  readonly #localStats: TableStats | undefined;
 
   constructor(options: ClusterCoordinatorOptions = {}) {
     const cores = os.availableParallelism();
@@ -143,14 +174,26 @@ export class ClusterCoordinator {
     }
 
     const output = options.output ?? ((_host, stream, text) => void process[stream].write(text));
+    const logFormat = options.logFormat ?? "text";
+    if (logFormat !== "text" && logFormat !== "json") throw new SourdoughError(ErrorCode.BAD_OPTIONS, `ClusterCoordinator: logFormat must be "text" or "json", got ${describeValue(logFormat)}.`);
+    const logger = (this.logger = options.logger === undefined ? createLogger(logFormat, (line) => output(0, "stderr", line)) : checkLogger(options.logger, "ClusterCoordinator"));
+    this.#metricsOn = options.metrics ?? true;
     // One coordinator per storageDir: a second one fails `ready` at once, naming the owner.
     let lockError: Error | undefined;
     if (storageDir !== undefined) {
       try {
-        this.#storageLock = lockStorageDir(storageDir, (line) => output(0, "stderr", `${line}\n`));
+        this.#storageLock = lockStorageDir(storageDir, (line) => logger.warn(line.replace(/^sourdough: /, "")));
+        // Create the shared alarm index (WAL, table) once here, so the isolates that all open it at start
+        // do not race to set it up (a CI run saw "database is locked" there). It also proves the
+        // directory is writable before any host starts.
+        openAlarmIndex(storageDir).close();
       } catch (error) {
-        lockError = error as Error;
+        this.#storageLock?.release();
+        this.#storageLock = undefined;
+        lockError = storageDirError(storageDir, error);
       }
+    } else if (options.inMemoryNotice !== false) {
+      logger.info("no storageDir: objects' storage is in memory and is lost when the process exits. Pass storageDir to keep it (inMemoryNotice: false hides this line).");
     }
     const codecs = (this.#codecs = new CodecTable(options.generated?.codecs));
     const coordinator = this;
@@ -166,6 +209,12 @@ export class ClusterCoordinator {
       },
     };
     if (this.hostCount === 0) {
+      const stats = (this.#localStats = new TableStats({ perCall: this.#metricsOn }));
+      stats.onReset = (r, error) => {
+        const text = `in-process: object ${r.namespace} ${r.objectId} was reset: ${r.error}`;
+        logger.warn(`${text}${error instanceof Error && error.stack !== undefined ? `\n${error.stack}` : ""}`, { class: r.namespace, objectId: r.objectId });
+        this.#events.add("reset", text);
+      };
       for (const Class of Object.values(options.durableObjects ?? {})) this.#register(Class);
       let table: ObjectTable | undefined;
       const client = new RpcClient(
@@ -191,7 +240,8 @@ export class ClusterCoordinator {
         maxQueuedEvents,
         blockConcurrencyTimeoutMs,
         alarms: { index: openAlarmIndex(lockError === undefined ? storageDir : undefined), retryBaseMs: alarmRetryBaseMs, owns: () => true },
-        log: (message) => output(0, "stderr", `${message}\n`),
+        log: (message) => logger.warn(message.replace(/^sourdough: /, "")),
+        stats,
       });
       this.#localTable = table;
       this.#startError = lockError;
@@ -202,9 +252,6 @@ export class ClusterCoordinator {
 
     let runDir: string;
     try {
-      // Create the shared alarm index (WAL, table) once here, so the isolates that all open it at start
-      // do not race to set it up (a CI run saw "database is locked" there).
-      if (storageDir !== undefined && lockError === undefined) openAlarmIndex(storageDir).close();
       removeStaleRunDirs();
       runDir = createRunDir(); // mode 0700
     } catch (error) {
@@ -231,6 +278,7 @@ export class ClusterCoordinator {
       maxQueuedEvents,
       blockConcurrencyTimeoutMs,
       restart,
+      metrics: this.#metricsOn,
     };
     this.#router = new SlotRouter({ config: this.#config, codecs, webSockets: () => this.#webSocketPeer });
     this.#env = buildEnv(vars, bindings, this.#router);
@@ -244,6 +292,8 @@ export class ClusterCoordinator {
           execArgv: options.hostExecArgv ?? [],
           entry: options.hostEntry ?? HOST_ENTRY,
           output: (stream, text) => output(index, stream, text),
+          logger,
+          onEvent: (kind, text) => this.#events.add(kind, text),
         }),
       );
     }
@@ -316,6 +366,95 @@ export class ClusterCoordinator {
     return { ...address, socketPath: socketPath(this.#config.runDir, address.host, address.isolate) };
   }
 
+  /**
+   * The cluster's health, from what the isolates report of themselves through their hosts: status
+   * (healthy, degraded with reasons, unhealthy), uptime, isolates total/available/busy, and per host
+   * and isolate its state, load and memory. GET /health serves it. Never rejects.
+   */
+  async health(): Promise<ClusterHealth> {
+    return (await this.#collect(false)).health;
+  }
+
+  /** Prometheus exposition of the cluster (GET /metrics): prom-client text, every process labelled by `host`. */
+  async metrics(): Promise<string> {
+    const { health, sources } = await this.#collect(true);
+    return clusterMetrics(sources, { hostRestarts: this.#hosts.map((h) => ({ host: h.info.index, restarts: h.info.restarts })) }, health, this.gatewayRegistry);
+  }
+
+  /** @internal The gateway process's registry (Node default metrics, serve()'s HTTP counters), labelled host="gateway". */
+  get gatewayRegistry(): Registry | undefined {
+    if (!this.#metricsOn) return undefined;
+    if (this.#gateway === undefined) {
+      this.#gateway = new Registry();
+      this.#gateway.setDefaultLabels({ host: "gateway" });
+      collectDefaultMetrics({ register: this.#gateway });
+    }
+    return this.#gateway;
+  }
+
+  /** @internal For the dashboard: health, every isolate's counters, and the recent restarts and resets. */
+  async opsSnapshot(): Promise<{ health: ClusterHealth; tables: TableSnapshot[]; events: RecentEvent[] }> {
+    const { health, sources } = await this.#collect(true);
+    const tables = sources.flatMap((s) => s.report.isolates.flatMap((i) => (i.table === undefined ? [] : [i.table])));
+    return { health, tables, events: this.#events.list() };
+  }
+
+  async #collect(metrics: boolean): Promise<{ health: ClusterHealth; sources: MetricsSource[] }> {
+    const views: HostView[] = [];
+    const sources: MetricsSource[] = [];
+    if (this.#localTable !== undefined) {
+      const report = this.#localReport(metrics);
+      views.push({ host: 0, pid: process.pid, state: "in-process", restarts: 0, uptimeMs: performance.now() - this.#startedAt, report });
+      sources.push({ host: "local", report });
+    } else {
+      const reports = await Promise.all(this.#hosts.map((h) => h.report(metrics, REPORT_TIMEOUT_MS)));
+      this.#hosts.forEach((h, i) => {
+        const info = h.info;
+        const report = reports[i];
+        views.push({ host: info.index, pid: info.pid, state: info.state, restarts: info.restarts, uptimeMs: h.uptimeMs, report });
+        if (report !== undefined) sources.push({ host: String(info.index), report });
+      });
+    }
+    const failure = this.#startError !== undefined ? `the cluster failed to start: ${this.#startError.message.split("\n")[0]}` : this.#closing !== undefined ? "the coordinator was closed" : undefined;
+    const health = buildHealth({ instanceId: `${os.hostname()}:${process.pid}`, uptimeMs: performance.now() - this.#startedAt, isolatesPerHost: this.isolatesPerHost, hosts: views, failure, reportTimeoutMs: REPORT_TIMEOUT_MS });
+    return { health, sources };
+  }
+
+  // hostCount: 0: the figures of the in-process table, read directly.
+  #localReport(metrics: boolean): HostReport {
+    const census = this.#localTable!.census();
+    let objects = 0;
+    for (const n of census.residentByClass.values()) objects += n;
+    const heap = v8.getHeapStatistics();
+    const isolate = {
+      isolate: 0,
+      state: "up" as const,
+      restarts: 0,
+      objectsResident: objects,
+      eventsQueued: census.eventsQueued,
+      callsInFlight: census.eventsRunning,
+      socketsOpen: census.socketsOpen,
+      eventLoopUtilization: this.#elu(),
+      heapUsedBytes: heap.used_heap_size,
+      heapLimitBytes: heap.heap_size_limit,
+      ...(metrics ? { table: this.#localStats!.snapshot(census, census.liveBytes) } : {}),
+    };
+    return { pid: process.pid, isolates: [isolate], cpuLimitKills: 0, memoryLimitKills: 0, isolateRestarts: 0 };
+  }
+
+  #eluPrev = performance.eventLoopUtilization();
+  #eluValue = 0;
+  #eluAt = performance.now();
+  #elu(): number {
+    if (performance.now() - this.#eluAt >= 1000) {
+      const now = performance.eventLoopUtilization();
+      this.#eluValue = performance.eventLoopUtilization(now, this.#eluPrev).utilization;
+      this.#eluPrev = now;
+      this.#eluAt = performance.now();
+    }
+    return this.#eluValue;
+  }
+
   /** Stops every host (committing and closing databases), fails calls still in flight, removes sockets. */
   close(): Promise<void> {
     this.#closing ??= this.#close();
@@ -386,6 +525,8 @@ function moduleUrl(module: string | URL): string {
 }
 
 const DEFAULT_ISOLATE_MEMORY_MB = 1024;
+/** How long health() and metrics() wait for each host's report. */
+const REPORT_TIMEOUT_MS = 1000;
 const DEFAULT_CPU_LIMIT_MS = 30_000; // Cloudflare's default CPU limit per event
 
 function nonNegativeInt(value: number, name: string): number {

@@ -4,6 +4,9 @@ import { fork, type ChildProcess } from "node:child_process";
 import { ErrorCode, SourdoughError } from "../errors.ts";
 import type { ClassInfo, ClusterConfig, HostCommand, HostEvent } from "../host/cluster-config.ts";
 import { RestartPolicy, type RestartDecision, type RestartPolicyOptions } from "../util/restart-policy.ts";
+import type { Logger } from "../ops/logger.ts";
+import { logAt } from "../ops/logger.ts";
+import { isHostReport, isOpsHostMessage, type HostReport, type OpsHostMessage, type OpsReportRequest } from "../ops/ops-messages.ts";
 
 export const HOST_ENTRY = new URL("../host/host-main.js", import.meta.url);
 const STDERR_TAIL_BYTES = 16 * 1024;
@@ -21,6 +24,10 @@ export interface HostProcessOptions {
   entry: URL | string;
   /** Receives the host's stdout/stderr text (default: forwarded to this process's streams). */
   output(stream: "stdout" | "stderr", text: string): void;
+  /** Lifecycle lines (start, exit with cause, restart, back after N ms) and what hosts report. */
+  logger: Logger;
+  /** Told of restarts and resets, for the dashboard's recent events. */
+  onEvent(kind: "host-exit" | "host-back" | "isolate-exit" | "isolate-back" | "reset", text: string): void;
 }
 
 export interface HostInfo {
@@ -48,6 +55,10 @@ export class HostProcess {
   #classes: ClassInfo = {};
   #stderrTail = "";
   #restartTimer: NodeJS.Timeout | undefined;
+  #readyAt: number | undefined;
+  #downSince: number | undefined;
+  readonly #reports = new Map<number, (report: HostReport | undefined) => void>();
+  #nextReport = 1;
 
   constructor(options: HostProcessOptions) {
     this.#options = options;
@@ -57,6 +68,48 @@ export class HostProcess {
   get info(): HostInfo {
     const { index } = this.#options;
     return { index, pid: this.#child?.pid, state: this.#state, restarts: this.#restarts, threadIds: [...this.#threadIds], standbyPid: this.#standby?.pid };
+  }
+
+  /** Milliseconds since the running process became ready (undefined when it is not ready). */
+  get uptimeMs(): number | undefined {
+    return this.#state === "ready" && this.#readyAt !== undefined ? performance.now() - this.#readyAt : undefined;
+  }
+
+  /**
+   * Asks the host for its figures (ops/host-reporter.ts); undefined when it is not ready or does
+   * not answer within `timeoutMs`. `metrics` adds the isolates' counters and process metrics.
+   */
+  report(metrics: boolean, timeoutMs: number): Promise<HostReport | undefined> {
+    const child = this.#child;
+    if (this.#state !== "ready" || child === undefined || !child.connected) return Promise.resolve(undefined);
+    const id = this.#nextReport++;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => done(undefined), timeoutMs);
+      const done = (report: HostReport | undefined) => {
+        clearTimeout(timer);
+        this.#reports.delete(id);
+        resolve(report);
+      };
+      this.#reports.set(id, done);
+      child.send({ type: "ops-report", id, metrics } satisfies OpsReportRequest, (error) => {
+        if (error) done(undefined);
+      });
+    });
+  }
+
+  #onOps(message: OpsHostMessage): void {
+    const { index } = this.#options;
+    if (message.type === "ops-report") {
+      this.#reports.get(message.id)?.(isHostReport(message.report) ? message.report : undefined);
+    } else if (message.type === "ops-log") {
+      const text = String(message.message);
+      logAt(this.#options.logger, message.level, text, { host: index, ...(typeof message.isolate === "number" ? { isolate: message.isolate } : {}) });
+      if (/ back after \d+ ms$/.test(text)) this.#options.onEvent("isolate-back", text);
+    } else if (message.type === "ops-reset") {
+      const text = `host ${index} isolate ${message.isolate}: object ${message.namespace} ${message.objectId} was reset: ${message.error}`;
+      this.#options.logger.warn(`${text}\n${message.detail}`, { host: index, isolate: message.isolate, class: message.namespace, objectId: message.objectId });
+      this.#options.onEvent("reset", text);
+    }
   }
 
   get classes(): ClassInfo {
@@ -106,7 +159,8 @@ export class HostProcess {
         });
       };
       const timer = setTimeout(() => fail(`not ready within ${startTimeoutMs} ms (raise startTimeoutMs if loading your modules is slow)`), startTimeoutMs);
-      child.on("message", (event: HostEvent) => {
+      child.on("message", (event: HostEvent | OpsHostMessage) => {
+        if (isOpsHostMessage(event)) return this.#onOps(event);
         if (event.type === "ready" && !settled) {
           settled = true;
           ready = true;
@@ -116,12 +170,24 @@ export class HostProcess {
           this.#threadIds = event.threadIds;
           this.#classes = event.classes;
           this.#policy.ready(performance.now());
+          this.#readyAt = performance.now();
+          const what = `(pid ${child.pid}, ${event.threadIds.length} isolate${event.threadIds.length === 1 ? "" : "s"})`;
+          if (this.#downSince === undefined) {
+            this.#options.logger.info(`host ${index} ready ${what}`, { host: index, pid: child.pid });
+          } else {
+            const text = `host ${index} back after ${Math.round(performance.now() - this.#downSince)} ms ${what}`;
+            this.#downSince = undefined;
+            this.#options.logger.info(text, { host: index, pid: child.pid });
+            this.#options.onEvent("host-back", text);
+          }
           if (this.#restarts > 0) this.#prepareStandby();
           resolve();
         } else if (event.type === "fatal") {
           fail(event.message);
         } else if (event.type === "isolate-exit") {
-          this.#options.output("stderr", `sourdough: host ${index} isolate ${event.isolate} exited with code ${event.code}; replacing it${event.error ? `\n${event.error}` : ""}\n`);
+          const text = `host ${index} isolate ${event.isolate} exited with code ${event.code}; replacing it`;
+          this.#options.logger.warn(`${text}${event.error ? `\n${event.error}` : ""}`, { host: index, isolate: event.isolate, code: event.code });
+          this.#options.onEvent("isolate-exit", `${text}${event.error ? `: ${event.error.split("\n")[0]}` : ""}`);
         } else if (event.type === "isolate-restarted") {
           this.#threadIds[event.isolate] = event.threadId;
         }
@@ -149,14 +215,18 @@ export class HostProcess {
   #onExit(child: ChildProcess, how: string): void {
     if (this.#child !== child || this.#state === "stopped") return;
     this.#state = "restarting";
+    this.#downSince ??= performance.now();
+    for (const done of this.#reports.values()) done(undefined);
     const decision = this.#policy.exited(performance.now());
-    this.#options.output("stderr", `sourdough: host ${this.#options.index} (pid ${child.pid}) ${how}${describeRestart(decision)}\n`);
+    const text = `host ${this.#options.index} (pid ${child.pid}) ${how}${describeRestart(decision)}`;
+    this.#options.logger.warn(text, { host: this.#options.index, pid: child.pid });
+    this.#options.onEvent("host-exit", text);
     this.#restartTimer = setTimeout(() => {
       this.#restartTimer = undefined;
       if (this.#state === "stopped") return;
       this.#restarts++;
       this.#launch().catch((error: unknown) => {
-        this.#options.output("stderr", `sourdough: ${error instanceof Error ? error.message : String(error)}\n`);
+        this.#options.logger.error(error instanceof Error ? error.message : String(error), { host: this.#options.index });
         const failed = this.#child;
         if (failed !== undefined) this.#onExit(failed, "did not become ready");
       });
@@ -167,6 +237,7 @@ export class HostProcess {
   async stop(graceMs: number): Promise<void> {
     this.#state = "stopped";
     clearTimeout(this.#restartTimer);
+    for (const done of this.#reports.values()) done(undefined);
     const standby = this.#standby;
     this.#standby = undefined;
     await Promise.all([this.#child, standby].map((child) => child !== undefined && stopChild(child, graceMs)));

@@ -21,7 +21,7 @@ export type LogFormat = "text" | "json";
 export function createLogger(format: LogFormat, write: (line: string) => void): Logger {
   const line = (level: LogLevel) => (message: string, fields?: LogFields) => {
     if (format === "json") write(`${JSON.stringify({ time: new Date().toISOString(), level, msg: message, ...fields })}\n`);
-    else write(`sourdough: ${level === "info" ? "" : `${level}: `}${message}\n`);
+    else write(`sourdough: ${message}\n`);
   };
   return { info: line("info"), warn: line("warn"), error: line("error") };
 }
