@@ -12,6 +12,8 @@ export { serve, type ServeHandle, type ServeOptions, type Worker, type Execution
 export { SourdoughError, ErrorCode } from "./errors.ts";
 export { WebSocketPair, WebSocketRequestResponsePair, type WebSocket } from "./websocket/web-socket.ts";
 export type { WebSocketGatewayOptions } from "./websocket/gateway.ts";
+export type { Logger, LogFields, LogFormat } from "./ops/logger.ts";
+export type { ClusterHealth, HostHealth, IsolateHealth } from "./ops/health.ts";
 export type { ObjectStorage as DurableObjectStorage, ListOptions, SyncKvStorage } from "./storage/object-storage.ts";
 export type { SqlStorage, SqlStorageCursor, SqlStorageValue } from "./storage/sql-cursor.ts";
 // Branded number types for sourdough-gen: plain numbers are assignable; the schema uses these widths.

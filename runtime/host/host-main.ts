@@ -47,7 +47,7 @@ class IsolatePool {
   constructor(config: ClusterConfig, host: number) {
     this.#config = config;
     this.#host = host;
-    this.reporter = new HostReporter(host, config.isolatesPerHost, send);
+    this.reporter = new HostReporter(host, config.isolatesPerHost, config.metrics, send);
     this.#workers = Array.from({ length: config.isolatesPerHost }, (): Worker | undefined => undefined);
     this.#watched = Array.from({ length: config.isolatesPerHost }, (): Watched | undefined => undefined);
     this.#restarts = Array.from({ length: config.isolatesPerHost }, () => new RestartPolicy(config.restart));

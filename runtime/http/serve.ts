@@ -7,6 +7,9 @@ import type { DurableObjectClass } from "../object/durable-object.ts";
 import { WebSocketGateway, type WebSocketGatewayOptions } from "../websocket/gateway.ts";
 import { DEFAULT_MAX_CALL_BYTES } from "../wire/limits.ts";
 import { toRequest, writeResponse } from "./node-fetch-adapter.ts";
+import { ErrorCode, SourdoughError, describeValue } from "../errors.ts";
+import { handleShutdownSignals } from "../ops/graceful-shutdown.ts";
+import { createOpsRoutes, type OpsRouteOptions } from "../ops/ops-routes.ts";
 
 export interface ExecutionContext {
   waitUntil(promise: Promise<unknown>): void;
@@ -17,7 +20,7 @@ export interface Worker<Env> {
   fetch(request: Request, env: Env, ctx: ExecutionContext): Response | Promise<Response>;
 }
 
-export interface ServeOptions extends ClusterCoordinatorOptions {
+export interface ServeOptions extends ClusterCoordinatorOptions, OpsRouteOptions {
   durableObjects: Record<string, DurableObjectClass>;
   /** TCP port; 0 (default) picks a free one. */
   port?: number;
@@ -25,6 +28,16 @@ export interface ServeOptions extends ClusterCoordinatorOptions {
   hostname?: string;
   /** Bounds of the WebSockets this process holds for the objects (see docs/compatibility.md). */
   webSockets?: WebSocketGatewayOptions;
+  /** Send the error text of a throwing worker.fetch to the client (development). Default false: a plain 500. */
+  dev?: boolean;
+  /**
+   * Handle SIGINT and SIGTERM: stop accepting, let requests in flight finish (up to shutdownGraceMs),
+   * commit, stop the hosts, remove the run directory and exit 0; a second signal exits at once.
+   * Default true; false leaves signals to your code (then call close()).
+   */
+  handleSignals?: boolean;
+  /** How long a signal waits for requests in flight before closing their connections. Default 10 000 ms. */
+  shutdownGraceMs?: number;
 }
 
 export interface ServeHandle {
@@ -40,7 +53,12 @@ export interface ServeHandle {
 
 /** Starts an HTTP server running `worker`, with Durable Object bindings from `options.durableObjects`. */
 export function serve<Env = Record<string, unknown>>(worker: Worker<Env>, options: ServeOptions): ServeHandle {
+  const graceMs = options.shutdownGraceMs ?? 10_000;
+  if (typeof graceMs !== "number" || !(graceMs >= 0) || !Number.isFinite(graceMs)) {
+    throw new SourdoughError(ErrorCode.BAD_OPTIONS, `serve: shutdownGraceMs must be a number of milliseconds ≥ 0, got ${describeValue(graceMs)}.`);
+  }
   const coordinator = new ClusterCoordinator(options);
+  const ops = createOpsRoutes(coordinator, options);
   const env = coordinator.env as Env;
   const hostname = options.hostname ?? "127.0.0.1";
   const pending = new Set<Promise<unknown>>();
@@ -51,17 +69,32 @@ export function serve<Env = Record<string, unknown>>(worker: Worker<Env>, option
     },
     passThroughOnException: () => {},
   });
+  let inFlight = 0;
+  let drained: (() => void) | undefined;
   const server = http.createServer((req, res) => {
+    if (ops.handle(req, res)) return;
+    inFlight++;
+    const startedAt = performance.now();
+    res.once("close", () => {
+      if (--inFlight === 0) drained?.();
+    });
     const origin = `http://${req.headers.host ?? `${hostname}:${port}`}`;
     const ctx = executionContext();
     Promise.resolve()
       .then(() => worker.fetch(toRequest(req, origin), env, ctx))
       .then(
-        (response) => writeResponse(res, response),
+        (response) => {
+          ops.observe(response.status, false, startedAt);
+          return writeResponse(res, response);
+        },
         (error: unknown) => {
+          ops.observe(500, true, startedAt);
           const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+          const stack = error instanceof Error && error.stack !== undefined ? error.stack : message;
+          coordinator.logger.error(`worker.fetch threw on ${req.method ?? "GET"} ${req.url ?? "/"}: ${stack}`, { method: req.method, url: req.url });
           res.writeHead(500, { "content-type": "text/plain; charset=utf-8" });
-          res.end(`worker.fetch threw ${message}\n`);
+          // Internals (messages, paths, stacks) stay in the log unless dev: true asks for them.
+          res.end(options.dev === true ? `worker.fetch threw ${message}\n` : "Internal Server Error\n");
         },
       )
       .catch(() => res.destroy());
@@ -84,7 +117,28 @@ export function serve<Env = Record<string, unknown>>(worker: Worker<Env>, option
   })();
   ready.catch(() => void coordinator.close());
   let closing: Promise<void> | undefined;
-  return {
+  // Graceful: no new connections, idle keep-alive ones closed, requests in flight get up to graceMs.
+  const drain = async (signal: string) => {
+    coordinator.logger.info(`${signal}: shutting down (requests in flight get up to ${graceMs} ms; a second signal exits at once)`);
+    const started = performance.now();
+    server.close();
+    server.closeIdleConnections();
+    if (inFlight > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, graceMs);
+        drained = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    const left = Math.max(0, graceMs - (performance.now() - started));
+    await Promise.race([Promise.allSettled([...pending]), new Promise((r) => setTimeout(r, left).unref())]);
+    await handle.close();
+    coordinator.logger.info(`shut down after ${Math.round(performance.now() - started)} ms${inFlight > 0 ? ` (${inFlight} request(s) cut off at shutdownGraceMs)` : ""}`);
+  };
+  const unhandleSignals = options.handleSignals === false ? () => {} : handleShutdownSignals(drain, coordinator.logger);
+  const handle: ServeHandle = {
     ready,
     coordinator,
     get port() {
@@ -95,8 +149,13 @@ export function serve<Env = Record<string, unknown>>(worker: Worker<Env>, option
     },
     close() {
       closing ??= (async () => {
+        unhandleSignals();
+        ops.close();
         await new Promise<void>((resolve) => {
-          if (!server.listening) return resolve();
+          if (!server.listening) {
+            server.closeAllConnections(); // drained by a signal: cut what outlived shutdownGraceMs
+            return resolve();
+          }
           server.close(() => resolve());
           server.closeAllConnections();
         });
@@ -107,4 +166,5 @@ export function serve<Env = Record<string, unknown>>(worker: Worker<Env>, option
       return closing;
     },
   };
+  return handle;
 }

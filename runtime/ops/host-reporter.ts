@@ -32,8 +32,12 @@ export class HostReporter {
   #registry: Registry | undefined;
   readonly #timer: NodeJS.Timeout;
 
-  constructor(host: number, isolates: number, send: (message: OpsHostMessage) => void) {
+  readonly #processMetrics: boolean;
+
+  /** `processMetrics`: include Node's default metrics of this process (the `metrics` option). */
+  constructor(host: number, isolates: number, processMetrics: boolean, send: (message: OpsHostMessage) => void) {
     this.#host = host;
+    this.#processMetrics = processMetrics;
     this.#send = send;
     this.#isolates = Array.from({ length: isolates }, (): Tracked | undefined => undefined);
     this.#restarts = new Array<number>(isolates).fill(0);
@@ -77,7 +81,7 @@ export class HostReporter {
     for (const t of this.#isolates) {
       if (t === undefined) continue;
       const now = t.worker.performance.eventLoopUtilization();
-      t.utilization = t.elu === undefined ? now.utilization : t.worker.performance.eventLoopUtilization(now, t.elu).utilization;
+      if (t.elu !== undefined) t.utilization = t.worker.performance.eventLoopUtilization(now, t.elu).utilization;
       t.elu = now;
     }
   }
@@ -85,7 +89,7 @@ export class HostReporter {
   async report(metrics: boolean): Promise<HostReport> {
     const isolates = await Promise.all(this.#isolates.map((t, i) => this.#isolateReport(i, t, metrics)));
     const report: HostReport = { pid: process.pid, isolates, cpuLimitKills: this.cpuLimitKills, memoryLimitKills: this.memoryLimitKills, isolateRestarts: this.isolateRestarts };
-    if (metrics) {
+    if (metrics && this.#processMetrics) {
       if (this.#registry === undefined) {
         this.#registry = new Registry();
         collectDefaultMetrics({ register: this.#registry });
@@ -110,7 +114,7 @@ export class HostReporter {
       eventsQueued: g.eventsQueued,
       callsInFlight: g.callsInFlight,
       socketsOpen: g.socketsOpen,
-      eventLoopUtilization: t.elu === undefined ? t.worker.performance.eventLoopUtilization().utilization : t.utilization,
+      eventLoopUtilization: t.utilization, // 0 until the first sample: start-up work is not load
       heapUsedBytes: g.heapUsedBytes,
       heapLimitBytes: g.heapLimitBytes,
     };

@@ -76,22 +76,37 @@ describe("serve(): the counter example over HTTP on 2 hosts", () => {
 });
 
 describe("serve(): worker failures", () => {
-  it("turns an exception thrown by worker.fetch into a 500 that names it, and keeps serving", async () => {
-    const app = serve(
-      {
-        async fetch(request) {
-          if (new URL(request.url).pathname === "/throw") throw new RangeError("worker broke");
-          return new Response("fine");
-        },
-      },
-      { durableObjects: {}, hostCount: 0 },
-    );
+  const throwing = {
+    async fetch(request: Request) {
+      if (new URL(request.url).pathname === "/throw") throw new RangeError("worker broke");
+      return new Response("fine");
+    },
+  };
+
+  it("turns an exception thrown by worker.fetch into a plain 500, logs it with its stack, and keeps serving", async () => {
+    const errors: string[] = [];
+    const logger = { info: () => {}, warn: () => {}, error: (message: string) => void errors.push(message) };
+    const app = serve(throwing, { durableObjects: {}, hostCount: 0, logger, handleSignals: false });
     await app.ready;
     try {
       const res = await fetch(`${app.url}/throw`);
       expect(res.status).toBe(500);
-      expect(await res.text()).toContain("RangeError: worker broke");
+      expect(await res.text()).toBe("Internal Server Error\n");
+      expect(errors).toHaveLength(1);
+      expect(errors[0]).toMatch(/^worker\.fetch threw on GET \/throw: RangeError: worker broke\n {4}at /);
       expect(await (await fetch(`${app.url}/ok`)).text()).toBe("fine");
+    } finally {
+      await app.close();
+    }
+  });
+
+  it("sends the error text to the client with dev: true", async () => {
+    const app = serve(throwing, { durableObjects: {}, hostCount: 0, dev: true, logger: { info() {}, warn() {}, error() {} }, handleSignals: false });
+    await app.ready;
+    try {
+      const res = await fetch(`${app.url}/throw`);
+      expect(res.status).toBe(500);
+      expect(await res.text()).toBe("worker.fetch threw RangeError: worker broke\n");
     } finally {
       await app.close();
     }
