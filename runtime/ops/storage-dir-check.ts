@@ -8,7 +8,7 @@ export function storageDirError(dir: string, cause: unknown): Error {
   const code = (cause as { code?: unknown } | null)?.code;
   return new SourdoughError(
     ErrorCode.STORAGE,
-    `ClusterCoordinator: storageDir ${dir} cannot be used: ${typeof code === "string" ? `${code}: ` : ""}${detail}. Give storageDir a directory this user (uid ${process.getuid?.() ?? "?"}) can create and write (e.g. chown or chmod it, or pick a path under your project), or leave storageDir out to keep objects in memory.`,
+    `ClusterCoordinator: storageDir ${dir} cannot be used: ${typeof code === "string" && !detail.startsWith(code) ? `${code}: ` : ""}${detail}. Give storageDir a directory this user (uid ${process.getuid?.() ?? "?"}) can create and write (e.g. chown or chmod it, or pick a path under your project), or leave storageDir out to keep objects in memory.`,
     { cause },
   );
 }
