@@ -71,8 +71,10 @@ export function serve<Env = Record<string, unknown>>(worker: Worker<Env>, option
   });
   let inFlight = 0;
   let drained: (() => void) | undefined;
+  let draining = false;
   const server = http.createServer((req, res) => {
     if (ops.handle(req, res)) return;
+    if (draining) res.shouldKeepAlive = false; // shutting down: answer, then close the connection
     inFlight++;
     const startedAt = performance.now();
     res.once("close", () => {
@@ -121,6 +123,7 @@ export function serve<Env = Record<string, unknown>>(worker: Worker<Env>, option
   const drain = async (signal: string) => {
     coordinator.logger.info(`${signal}: shutting down (requests in flight get up to ${graceMs} ms; a second signal exits at once)`);
     const started = performance.now();
+    draining = true;
     server.close();
     server.closeIdleConnections();
     if (inFlight > 0) {
