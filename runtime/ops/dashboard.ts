@@ -53,7 +53,12 @@ export function createDashboard(coordinator: ClusterCoordinator, base: string): 
       .then(({ health, tables, events }) => {
         const now = Date.now();
         const totals = sumTables(tables, now);
-        if (previous !== undefined && now > previous.at) {
+        // A point per interval, however often the page polls (each poll refreshes health only).
+        if (previous !== undefined && now - previous.at < SAMPLE_INTERVAL_MS * 0.9) {
+          latest = { at: now, health, series, classes: classRows(tables), methods: methodRows(tables), events };
+          return latest;
+        }
+        if (previous !== undefined) {
           const dt = (now - previous.at) / 1000;
           const calls = Math.max(0, totals.calls - previous.calls);
           const delta = totals.buckets.map((n, k) => Math.max(0, n - (previous!.buckets[k] ?? 0)));

@@ -4,7 +4,7 @@
 import { describeValue } from "../errors.ts";
 
 /** Upper bounds (ms) of the call latency histogram buckets; the last bucket is +Inf. */
-export const LATENCY_BOUNDS_MS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000];
+export const LATENCY_BOUNDS_MS = [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000];
 /** Distinct (class, method) and (class) records kept; past this, calls count under "(other)". */
 const MAX_RECORDS = 2000;
 const RECENT_RESETS = 20;
