@@ -16,6 +16,18 @@ const skip = browserSkipReason();
 if (skip !== undefined) console.log(skip);
 const ARTIFACTS = fileURLToPath(new URL("../artifacts/", import.meta.url));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+// The little of the DOM the page functions below use (this project compiles without lib "dom").
+interface El {
+  textContent: string | null;
+  children: ArrayLike<El>;
+  getAttribute(name: string): string | null;
+  querySelector(selector: string): El | null;
+}
+interface Doc {
+  body: { dataset: Record<string, string | undefined> };
+  querySelector(selector: string): El | null;
+  querySelectorAll(selector: string): Iterable<El> & ArrayLike<El>;
+}
 
 describe.skipIf(skip !== undefined)("dashboard in a headless browser", () => {
   let app: ServeHandle;
@@ -55,8 +67,9 @@ describe.skipIf(skip !== undefined)("dashboard in a headless browser", () => {
     await sleep(5000); // a few samples for the charts (every 2 s)
     // Wait for a fresh refresh, then take health() at once: objects stay resident (no eviction within 60 s).
     const before = await page.getAttribute("body", "data-updated-at");
-    await page.waitForFunction((prev) => document.body.dataset["updatedAt"] !== prev, before, { timeout: 5000 });
+    await page.waitForFunction((prev) => (globalThis as unknown as { document: Doc }).document.body.dataset["updatedAt"] !== prev, before, { timeout: 5000 });
     const shown = await page.evaluate(() => {
+      const document = (globalThis as unknown as { document: Doc }).document;
       const text = (sel: string) => document.querySelector(sel)?.textContent ?? "";
       const rows = [...document.querySelectorAll("#isolates tbody tr")].map((tr) => ({
         host: Number(tr.getAttribute("data-host")),

@@ -1,0 +1,160 @@
+/**
+ * Metrics overhead (issue 11): what counting calls, errors and latency per (class, method) costs RPC
+ * throughput. Target: ≤ 3 % (on ÷ off ≥ 0.97× on the median).
+ *
+ *   node --import tsx bench/metrics.ts          7 rounds (~3 minutes)
+ *   ... --quick                                 3 rounds, shorter windows
+ *   npm run bench -- --only=metrics             the same through bench/all.ts
+ *
+ * Three coordinators of 2 hosts × 1 isolate, up side by side: `metrics: false`, `metrics: true` (the
+ * default; it is also scraped — `coordinator.metrics()` — once per window, as Prometheus would), and
+ * a second `metrics: false` (the A/A noise floor). Per round: `increment()` throughput with 256 calls
+ * in flight on one object (the highest per-call rate, so the per-call cost shows most), then over
+ * 1000 objects, then sequential round trips on one object, on each side; the order rotates per round,
+ * and ratios pair the runs of one round. Writes bench/results/metrics-latest.{json,md}.
+ */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+import { ClusterCoordinator, type ClusterCoordinatorOptions } from "sourdough";
+import { codeVersion, distIsStale } from "./code-version.ts";
+import { BenchCounter } from "./objects.ts";
+import { bounded, callEach, machineBusy, round, rpcSequential, rpcThroughput, stats, type Stats, type Stub } from "./rpc-drivers.ts";
+import { generated } from "./sourdough.gen/index.ts";
+import { LATENCY_BOUNDS_MS } from "../runtime/ops/table-stats.ts";
+
+const quick = process.argv.includes("--quick");
+const S = quick ? { rounds: 3, warmupMs: 300, windowMs: 1_000, seqCalls: 3_000, seqWarmup: 500 } : { rounds: 7, warmupMs: 500, windowMs: 3_000, seqCalls: 10_000, seqWarmup: 1_000 };
+const OBJECTS = 1000;
+const IN_FLIGHT = 256;
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const resultsDir = path.join(here, "results");
+const tempDirs: string[] = [];
+const coordinators: ClusterCoordinator[] = [];
+const log = (text: string): void => void process.stderr.write(`[metrics] ${text}\n`);
+
+type Side = "off" | "on" | "off2";
+const SIDES: Side[] = ["off", "on", "off2"];
+type PerSide = Record<Side, number[]>;
+const perSide = (): PerSide => ({ off: [], on: [], off2: [] });
+
+async function start(label: string, options: ClusterCoordinatorOptions): Promise<ClusterCoordinator> {
+  const storageDir = fs.mkdtempSync(path.join(os.tmpdir(), "sourdough-bench-metrics-"));
+  tempDirs.push(storageDir);
+  const c = new ClusterCoordinator({
+    generated,
+    modules: [new URL("./objects.ts", import.meta.url)],
+    storageDir,
+    hostCount: 2,
+    isolatesPerHost: 1,
+    output: (host, stream, text) => {
+      for (const line of text.replace(/\n$/, "").split("\n")) process.stderr.write(`[${label} host ${host} ${stream}] ${line}\n`);
+    },
+    ...options,
+  });
+  coordinators.push(c);
+  await bounded(`starting ${label}`, 40_000, c.ready);
+  return c;
+}
+
+async function measure(): Promise<{ one: PerSide; many: PerSide; p50: PerSide; p99: PerSide; scrapeMs: number[]; scrapeBytes: number }> {
+  const sides = {} as Record<Side, { c: ClusterCoordinator; one: Stub[]; many: Stub[]; seq: Stub }>;
+  for (const side of SIDES) {
+    const c = await start(`metrics-${side}`, { metrics: side === "on" });
+    const many = Array.from({ length: OBJECTS }, (_, i) => c.get(`obj-${i}`, BenchCounter));
+    await bounded(`activating ${OBJECTS} objects`, 60_000, callEach(many, "increment", IN_FLIGHT));
+    sides[side] = { c, one: [c.get("hot", BenchCounter)], many, seq: c.get("seq", BenchCounter) };
+    await rpcThroughput(sides[side].one, "increment", IN_FLIGHT, S.warmupMs, S.windowMs); // unrecorded warm-up
+    await rpcSequential(sides[side].seq, "increment", S.seqCalls, S.seqWarmup);
+  }
+  const out = { one: perSide(), many: perSide(), p50: perSide(), p99: perSide(), scrapeMs: [] as number[], scrapeBytes: 0 };
+  // The "on" side is scraped once per window, while the window runs.
+  const withScrape = async <T>(side: Side, run: Promise<T>): Promise<T> => {
+    if (side !== "on") return run;
+    await new Promise((r) => setTimeout(r, S.warmupMs + S.windowMs / 2));
+    const t0 = performance.now();
+    const text = await sides.on.c.metrics();
+    out.scrapeMs.push(performance.now() - t0);
+    out.scrapeBytes = text.length;
+    return run;
+  };
+  for (let r = 0; r < S.rounds; r++) {
+    const order = SIDES.map((_, i) => SIDES[(i + r) % SIDES.length] as Side);
+    if (r % 2 === 1) order.reverse();
+    for (const side of order) out.one[side].push((await withScrape(side, rpcThroughput(sides[side].one, "increment", IN_FLIGHT, S.warmupMs, S.windowMs))).rate);
+    for (const side of order) out.many[side].push((await withScrape(side, rpcThroughput(sides[side].many, "increment", IN_FLIGHT, S.warmupMs, S.windowMs))).rate);
+    for (const side of order) {
+      const { p50, p99 } = await rpcSequential(sides[side].seq, "increment", S.seqCalls, S.seqWarmup);
+      out.p50[side].push(p50);
+      out.p99[side].push(p99);
+    }
+    log(`round ${r + 1}/${S.rounds} (${order.join(", ")}): one object ${SIDES.map((x) => `${x} ${out.one[x].at(-1)?.toFixed(0)}/s`).join(", ")}; 1000 objects ${SIDES.map((x) => `${x} ${out.many[x].at(-1)?.toFixed(0)}/s`).join(", ")}`);
+  }
+  return out;
+}
+
+const paired = (a: number[], b: number[]): number[] => a.map((x, i) => x / (b[i] as number));
+const fmtRate = (x: number): string => `${Math.round(x).toLocaleString("en-US")} calls/s`;
+const fmtX = (x: number): string => `${x.toFixed(3)}×`;
+const fmtUs = (x: number): string => `${x.toFixed(1)} µs`;
+const cell = (s: Stats, f: (x: number) => string): string => `${f(s.median)} | ${f(s.min)} – ${f(s.max)}`;
+const mark = (ok: boolean): string => (ok ? "✓" : "✗ missed");
+
+function report(o: Awaited<ReturnType<typeof measure>>, header: string, notes: string[]): string {
+  const lines = [header, "", "| Scenario | Median | Min – max | Target (on the median) |", "|---|---:|---:|---|"];
+  for (const [key, what] of [
+    ["one", `\`increment()\` throughput, ${IN_FLIGHT} in flight on one object`],
+    ["many", `\`increment()\` throughput, ${IN_FLIGHT} in flight over ${OBJECTS} objects`],
+  ] as const) {
+    const ratio = stats(paired(o[key].on, o[key].off));
+    lines.push(
+      `| Metrics off (\`metrics: false\`): ${what}, 2 hosts × 1 isolate | ${cell(stats(o[key].off), fmtRate)} |  |`,
+      `| Metrics on (default, scraped once per window): the same | ${cell(stats(o[key].on), fmtRate)} |  |`,
+      `| Metrics on ÷ off (paired per round; ratio of medians ${fmtX(stats(o[key].on).median / stats(o[key].off).median)}) | ${cell(ratio, fmtX)} | ≥ 0.97× (within 3 %) ${mark(ratio.median >= 0.97)} |`,
+      `| A/A: a second "off" ÷ the first (the noise floor) | ${cell(stats(paired(o[key].off2, o[key].off)), fmtX)} |  |`,
+    );
+  }
+  lines.push(
+    `| Metrics off: sequential \`increment()\` p50 | ${cell(stats(o.p50.off), fmtUs)} |  |`,
+    `| Metrics on: sequential \`increment()\` p50 | ${cell(stats(o.p50.on), fmtUs)} |  |`,
+    `| Metrics on ÷ off, sequential p50 (paired per round) | ${cell(stats(paired(o.p50.on, o.p50.off)), fmtX)} | ≤ 1.03× ${mark(stats(paired(o.p50.on, o.p50.off)).median <= 1.03)} |`,
+    `| A/A: sequential p50, second "off" ÷ first | ${cell(stats(paired(o.p50.off2, o.p50.off)), fmtX)} |  |`,
+    `| One scrape (\`coordinator.metrics()\`, ${Math.round(o.scrapeBytes / 1024)} KiB of text) during load | ${cell(stats(o.scrapeMs), (x) => `${x.toFixed(1)} ms`)} |  |`,
+  );
+  notes.push(`- ${S.rounds} rounds; each throughput run is ${S.warmupMs} ms warm-up + ${S.windowMs} ms measured; ${S.seqCalls.toLocaleString("en-US")} sequential calls after ${S.seqWarmup} unrecorded. The three coordinators stay up for the whole run, each taking each position in turn (rotation, reversed every other round). Calls use BenchCounter's generated codecs. "On" counts per call: two Map lookups, three integer bumps, two performance.now() and a bucket search over ${LATENCY_BOUNDS_MS.length} bounds, in the isolate; gauges (objects, queue, heap) are refreshed every 250 ms on both sides.`);
+  return `${lines.join("\n")}\n\nNotes:\n${notes.join("\n")}`;
+}
+
+async function main(): Promise<void> {
+  if (distIsStale()) log("warning: runtime/ has sources newer than dist/; run `npm run build` first, or the bench measures old code");
+  const version = codeVersion();
+  const date = new Date().toISOString();
+  const loadStart = os.loadavg();
+  const busyBefore = await machineBusy(1000);
+  const t0 = performance.now();
+  const o = await measure();
+  const elapsed = (performance.now() - t0) / 1000;
+  const loadEnd = os.loadavg();
+  const command = process.env["npm_lifecycle_event"] === "bench" ? `npm run bench -- --only=metrics${quick ? " --quick" : ""}` : `node --import tsx bench/metrics.ts${quick ? " --quick" : ""}`;
+  const header = `sourdough metrics bench — ${os.cpus()[0]?.model ?? "unknown CPU"} (${os.availableParallelism()} cores), Node ${process.version}, ${date}, \`${command}\`${quick ? " (quick)" : ""}, commit ${version.commit} (dist built ${version.distBuilt}); ${elapsed.toFixed(0)} s`;
+  const load = `- Other load: the machine was ${(busyBefore * 100).toFixed(0)}% busy in the second before the run (all cores); load average (1 min) ${loadStart[0]?.toFixed(2)} at start, ${loadEnd[0]?.toFixed(2)} at end (includes this run).`;
+  const md = report(o, header, [load]);
+  process.stdout.write(`${md}\n`);
+  fs.mkdirSync(resultsDir, { recursive: true });
+  const json = { date, command, quick, code: version, elapsedSeconds: round(elapsed, 1), settings: { ...S, objects: OBJECTS, inFlight: IN_FLIGHT }, machineBusyBeforeStart: round(busyBefore, 3), ...o };
+  fs.writeFileSync(path.join(resultsDir, "metrics-latest.json"), `${JSON.stringify(json, null, 2)}\n`);
+  fs.writeFileSync(path.join(resultsDir, "metrics-latest.md"), `${md}\n`);
+  log("wrote bench/results/metrics-latest.{json,md}");
+}
+
+try {
+  await main();
+} catch (error) {
+  log(`FAILED: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  process.exitCode = 1;
+} finally {
+  for (const c of coordinators) await bounded("closing", 15_000, c.close()).catch((e: unknown) => log(`close: ${String(e)}`));
+  for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
+}
