@@ -9,6 +9,22 @@ export const LATENCY_BOUNDS_MS = [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25
 const MAX_RECORDS = 2000;
 const RECENT_RESETS = 20;
 
+// A clock read once per microtask checkpoint: calls that arrive in one batch (one socket read) share
+// a timestamp, which saves a performance.now() per call (measured: ~40-70 ns of a ~4.5 µs call at
+// 220k calls/s on one isolate). Latency is therefore measured at event-loop-turn resolution: a
+// synchronous method that answers in the turn its call arrived in counts as 0.
+let turnTime = -1;
+const endTurn = (): void => {
+  turnTime = -1;
+};
+function turnNow(): number {
+  if (turnTime < 0) {
+    turnTime = performance.now();
+    queueMicrotask(endTurn);
+  }
+  return turnTime;
+}
+
 /** Counters of one (class, method) on one table. */
 export class MethodStats {
   calls = 0;
@@ -26,13 +42,13 @@ export class MethodStats {
   start(): number {
     this.calls++;
     this.inFlight++;
-    return performance.now();
+    return turnNow();
   }
 
   /** The call answered; `error` is what it failed with, if it did. */
   done(startedAt: number, error?: unknown): void {
     this.inFlight--;
-    const ms = performance.now() - startedAt;
+    const ms = turnNow() - startedAt;
     this.sumMs += ms;
     let i = 0;
     while (i < LATENCY_BOUNDS_MS.length && ms > LATENCY_BOUNDS_MS[i]!) i++;
@@ -93,6 +109,7 @@ export class TableStats {
   /** Told of every object reset (the isolate logs it). */
   onReset: ((record: ResetRecord, error: unknown) => void) | undefined;
   readonly #perCall: boolean;
+  #last: MethodStats | undefined; // calls come in runs of one method: skip the lookups
 
   /** `perCall: false` counts no call (no latency, no errors): the `metrics: false` option. */
   constructor(options: { perCall: boolean } = { perCall: true }) {
@@ -102,7 +119,9 @@ export class TableStats {
   /** The record of (namespace, method), made on first use; undefined when calls are not counted. */
   method(namespace: string, method: string): MethodStats | undefined {
     if (!this.#perCall) return undefined;
-    return this.#method(namespace, method);
+    const last = this.#last;
+    if (last !== undefined && last.method === method && last.namespace === namespace) return last;
+    return (this.#last = this.#method(namespace, method));
   }
 
   #method(namespace: string, method: string): MethodStats {

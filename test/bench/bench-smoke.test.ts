@@ -48,7 +48,11 @@ describe("npm run bench -- --quick", () => {
       expect(event.code).toBe("ERR_CPU_LIMIT");
       expect(Number.isFinite(event.toRejectionMs) && Number.isFinite(event.toNeighbourMs)).toBe(true);
     }
-    for (const md of ["codecs-latest.md", "storage-latest.md", "scale-latest.md", "codegen-latest.md", "chaos-latest.md", "containment-latest.md"]) {
+    const metrics = json("metrics-latest.json") as { quick: boolean; one: Record<string, number[]>; many: Record<string, number[]>; p50: Record<string, number[]>; scrapeMs: number[] };
+    expect(metrics.quick).toBe(true);
+    for (const runs of [metrics.one, metrics.many, metrics.p50].flatMap((perSide) => Object.values(perSide))) expect(runs.length > 0 && runs.every((x) => x > 0)).toBe(true);
+    expect(metrics.scrapeMs.every((x) => x > 0)).toBe(true);
+    for (const md of ["metrics-latest.md", "codecs-latest.md", "storage-latest.md", "scale-latest.md", "codegen-latest.md", "chaos-latest.md", "containment-latest.md"]) {
       expect(readFileSync(results(md), "utf8")).toMatch(/^\|.*\|$/m);
     }
   });
