@@ -25,7 +25,8 @@ import { HOST_ENTRY, HostProcess, type HostInfo } from "./host-process.ts";
 import { createRunDir, removeStaleRunDirs } from "./run-dir.ts";
 import { lockStorageDir, type StorageLock } from "./storage-lock.ts";
 import v8 from "node:v8";
-import { Registry, collectDefaultMetrics } from "prom-client";
+import { Registry } from "prom-client";
+import { processRegistry } from "../ops/process-metrics.ts";
 import { buildHealth, type ClusterHealth, type HostView } from "../ops/health.ts";
 import { clusterMetrics, type MetricsSource } from "../ops/cluster-metrics.ts";
 import { checkLogger, createLogger, type LogFormat, type Logger } from "../ops/logger.ts";
@@ -378,16 +379,16 @@ export class ClusterCoordinator {
   /** Prometheus exposition of the cluster (GET /metrics): prom-client text, every process labelled by `host`. */
   async metrics(): Promise<string> {
     const { health, sources } = await this.#collect(true);
-    return clusterMetrics(sources, { hostRestarts: this.#hosts.map((h) => ({ host: h.info.index, restarts: h.info.restarts })) }, health, this.gatewayRegistry);
+    const gateway = this.#metricsOn ? [processRegistry("gateway"), this.gatewayRegistry!] : [];
+    return clusterMetrics(sources, { hostRestarts: this.#hosts.map((h) => ({ host: h.info.index, restarts: h.info.restarts })) }, health, gateway);
   }
 
-  /** @internal The gateway process's registry (Node default metrics, serve()'s HTTP counters), labelled host="gateway". */
+  /** @internal This coordinator's own gateway series (serve()'s HTTP counters), labelled host="gateway"; undefined with metrics: false. */
   get gatewayRegistry(): Registry | undefined {
     if (!this.#metricsOn) return undefined;
     if (this.#gateway === undefined) {
       this.#gateway = new Registry();
       this.#gateway.setDefaultLabels({ host: "gateway" });
-      collectDefaultMetrics({ register: this.#gateway });
     }
     return this.#gateway;
   }

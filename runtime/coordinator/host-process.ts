@@ -104,7 +104,7 @@ export class HostProcess {
     } else if (message.type === "ops-log") {
       const text = String(message.message);
       logAt(this.#options.logger, message.level, text, { host: index, ...(typeof message.isolate === "number" ? { isolate: message.isolate } : {}) });
-      if (/ back after \d+ ms$/.test(text)) this.#options.onEvent("isolate-back", text);
+      if (message.event === "isolate-back") this.#options.onEvent("isolate-back", text);
     } else if (message.type === "ops-reset") {
       const text = `host ${index} isolate ${message.isolate}: object ${message.namespace} ${message.objectId} was reset: ${message.error}`;
       this.#options.logger.warn(`${text}\n${message.detail}`, { host: index, isolate: message.isolate, class: message.namespace, objectId: message.objectId });

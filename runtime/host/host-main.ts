@@ -187,7 +187,7 @@ class IsolatePool {
         () => {
           const worker = this.#workers[i];
           this.reporter.restarted(i);
-          send({ type: "ops-log", level: "info", message: `host ${this.#host} isolate ${i} back after ${Date.now() - downSince} ms`, isolate: i });
+          send({ type: "ops-log", level: "info", message: `host ${this.#host} isolate ${i} back after ${Date.now() - downSince} ms`, isolate: i, event: "isolate-back" });
           if (worker !== undefined) send({ type: "isolate-restarted", isolate: i, threadId: worker.threadId });
         },
         (error: unknown) => {

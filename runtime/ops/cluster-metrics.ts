@@ -27,7 +27,7 @@ export interface ClusterCounters {
 }
 
 /** The exposition text: sourdough's series, then every process's default metrics, merged by name. */
-export async function clusterMetrics(sources: MetricsSource[], counters: ClusterCounters, health: ClusterHealth, gateway: Registry | undefined): Promise<string> {
+export async function clusterMetrics(sources: MetricsSource[], counters: ClusterCounters, health: ClusterHealth, gateway: Registry[]): Promise<string> {
   const families = new Map<string, Family>();
   const add = (name: string, help: string, type: Family["type"], value: number, labels: Labels, metricName?: string) => {
     let f = families.get(name);
@@ -56,7 +56,7 @@ export async function clusterMetrics(sources: MetricsSource[], counters: Cluster
     }
   }
   const processFamilies: MetricObjectWithValues<MetricValue<string>>[] = [];
-  if (gateway !== undefined) processFamilies.push(...((await gateway.getMetricsAsJSON()) as MetricObjectWithValues<MetricValue<string>>[]));
+  for (const registry of gateway) processFamilies.push(...((await registry.getMetricsAsJSON()) as MetricObjectWithValues<MetricValue<string>>[]));
   for (const { report } of sources) processFamilies.push(...((report.processMetrics ?? []) as MetricObjectWithValues<MetricValue<string>>[]));
   for (const m of processFamilies) {
     if (typeof m?.name !== "string" || !Array.isArray(m.values)) continue; // validated: it crossed a process

@@ -4,7 +4,7 @@
 // the coordinator, and keeps the host's own counters (limit kills, isolate restarts).
 import type { Worker } from "node:worker_threads";
 import type { EventLoopUtilization } from "node:perf_hooks";
-import { Registry, collectDefaultMetrics } from "prom-client";
+import { processRegistry } from "./process-metrics.ts";
 import { IsolateGauges } from "./isolate-gauges.ts";
 import type { HostReport, IsolateReport, OpsHostMessage, OpsIsolateMessage } from "./ops-messages.ts";
 import type { TableSnapshot } from "./table-stats.ts";
@@ -29,7 +29,6 @@ export class HostReporter {
   readonly #restarts: number[];
   readonly #pending = new Map<number, (snapshot: TableSnapshot) => void>();
   #nextId = 1;
-  #registry: Registry | undefined;
   readonly #timer: NodeJS.Timeout;
 
   readonly #processMetrics: boolean;
@@ -90,12 +89,7 @@ export class HostReporter {
     const isolates = await Promise.all(this.#isolates.map((t, i) => this.#isolateReport(i, t, metrics)));
     const report: HostReport = { pid: process.pid, isolates, cpuLimitKills: this.cpuLimitKills, memoryLimitKills: this.memoryLimitKills, isolateRestarts: this.isolateRestarts };
     if (metrics && this.#processMetrics) {
-      if (this.#registry === undefined) {
-        this.#registry = new Registry();
-        collectDefaultMetrics({ register: this.#registry });
-      }
-      this.#registry.setDefaultLabels({ host: String(this.#host) });
-      report.processMetrics = await this.#registry.getMetricsAsJSON();
+      report.processMetrics = await processRegistry(String(this.#host)).getMetricsAsJSON();
     }
     return report;
   }

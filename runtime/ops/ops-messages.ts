@@ -40,7 +40,7 @@ export interface HostReport {
 /** Host → coordinator. */
 export type OpsHostMessage =
   | { type: "ops-report"; id: number; report: HostReport }
-  | { type: "ops-log"; level: "info" | "warn" | "error"; message: string; isolate?: number }
+  | { type: "ops-log"; level: "info" | "warn" | "error"; message: string; isolate?: number; event?: "isolate-back" }
   | { type: "ops-reset"; isolate: number; at: number; namespace: string; objectId: string; error: string; detail: string };
 
 /** Isolate → host main thread. */

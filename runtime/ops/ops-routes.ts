@@ -73,8 +73,6 @@ function send(res: ServerResponse, status: number, type: string, body: string | 
   res.end(body);
 }
 
-export { send as sendOps };
-
 function checkPath(value: string | false | undefined, fallback: string, name: string): string | undefined {
   if (value === false) return undefined;
   if (value === undefined) return fallback;
