@@ -150,6 +150,7 @@ export class ClusterCoordinator {
   readonly #metricsOn: boolean;
   #gateway: Registry | undefined;
   readonly #localStats: TableStats | undefined;
+  #retuner: NodeJS.Timeout | undefined;
 
   constructor(options: ClusterCoordinatorOptions = {}) {
     const cores = os.availableParallelism();
@@ -211,6 +212,8 @@ export class ClusterCoordinator {
     };
     if (this.hostCount === 0) {
       const stats = (this.#localStats = new TableStats({ perCall: this.#metricsOn }));
+      this.#retuner = setInterval(() => stats.sampler.retune(), 250);
+      this.#retuner.unref();
       stats.onReset = (r, error) => {
         const text = `in-process: object ${r.namespace} ${r.objectId} was reset: ${r.error}`;
         logger.warn(`${text}${error instanceof Error && error.stack !== undefined ? `\n${error.stack}` : ""}`, { class: r.namespace, objectId: r.objectId });
@@ -464,6 +467,7 @@ export class ClusterCoordinator {
 
   async #close(): Promise<void> {
     this.#router.close();
+    clearInterval(this.#retuner);
     this.#localTable?.close();
     await Promise.all(this.#hosts.map((h) => h.stop(5_000)));
     if (this.#config !== undefined) rmSync(this.#config.runDir, { recursive: true, force: true });

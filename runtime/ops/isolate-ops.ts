@@ -22,6 +22,7 @@ export function startIsolateOps(options: IsolateOpsOptions): (message: { type?: 
   const { stats, post } = options;
   stats.onReset = (r, error) => post({ type: "ops-reset", ...r, detail: error instanceof Error ? (error.stack ?? r.error) : r.error });
   const refresh = () => {
+    stats.sampler.retune();
     const census = options.table().census();
     const heap = v8.getHeapStatistics();
     let objects = 0;
