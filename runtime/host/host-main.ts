@@ -86,9 +86,9 @@ class IsolatePool {
     try {
       writeSlotDown(this.#config.runDir, this.#host, i, down);
     } catch (error) {
-      process.stderr.write(`sourdough host ${this.#host}: cannot record why isolate ${i} stops: ${String(error)}\n`);
+      send({ type: "ops-log", level: "error", message: `host ${this.#host}: cannot record why isolate ${i} stops: ${String(error)}`, isolate: i });
     }
-    process.stderr.write(`sourdough host ${this.#host}: ${down.message}\n`);
+    send({ type: "ops-log", level: "warn", message: `host ${this.#host}: ${down.message}`, isolate: i });
     void w.worker.terminate();
   }
 
@@ -191,7 +191,7 @@ class IsolatePool {
           if (worker !== undefined) send({ type: "isolate-restarted", isolate: i, threadId: worker.threadId });
         },
         (error: unknown) => {
-          process.stderr.write(`sourdough host ${this.#host}: ${error instanceof Error ? error.message : String(error)}\n`);
+          send({ type: "ops-log", level: "error", message: `host ${this.#host}: ${error instanceof Error ? error.message : String(error)}`, isolate: i });
           this.#replace(i, false, downSince);
         },
       );

@@ -33,7 +33,7 @@ describe("ops: lifecycle logs through the logger option", () => {
   const log = recorder();
   let cluster: TestCluster;
   beforeAll(async () => {
-    cluster = await startCluster({ hostCount: 2, isolatesPerHost: 1, logger: log.logger, durableObjects: { COUNTER: TestCounter, LIFECYCLE: Lifecycle, RUNAWAY: Runaway } });
+    cluster = await startCluster({ hostCount: 2, isolatesPerHost: 1, cpuLimitMs: 500, logger: log.logger, durableObjects: { COUNTER: TestCounter, LIFECYCLE: Lifecycle, RUNAWAY: Runaway } });
   });
   afterAll(() => cluster.close());
 
@@ -71,6 +71,16 @@ describe("ops: lifecycle logs through the logger option", () => {
     expect(reset.level).toBe("warn");
     expect(reset.message).toMatch(/\n\s+at /); // the stack
     expect(reset.fields).toMatchObject({ class: "Lifecycle", objectId: id });
+  });
+
+  it("logs an isolate stopped for the CPU limit, with the event, and counts the kill", async () => {
+    const at = cluster.coordinator.locate(Runaway, cluster.coordinator.namespace(Runaway).idFromName("spinner"))!;
+    await expect(cluster.coordinator.get("spinner", Runaway).spin()).rejects.toMatchObject({ code: "ERR_CPU_LIMIT" });
+    const stop = await log.waitFor(/Runaway\.spin \(object [0-9a-f]{64}\) ran on the CPU for more than 500 ms/);
+    expect(stop).toMatchObject({ level: "warn", fields: { host: at.host, isolate: at.isolate } });
+    await log.waitFor(new RegExp(`^host ${at.host} isolate ${at.isolate} back after \\d+ ms$`));
+    const text = await cluster.coordinator.metrics();
+    expect(text).toContain(`sourdough_cpu_limit_kills_total{host="${at.host}"} 1`);
   });
 
   it("logs errors that escape object code (a throwing timer) with their stack, and the isolate goes on", async () => {
