@@ -45,7 +45,8 @@ describe.skipIf(skip !== undefined)("dashboard in a headless browser", () => {
     // Load: 8 callers over the 10 objects until the test ends.
     load = Promise.all(
       Array.from({ length: 8 }, async (_, k) => {
-        for (let i = k; !stop; i++) await app.coordinator.get(names[i % names.length]!, TestCounter).increment(1);
+        // Calls in flight when a host is killed fail (retryable): the load goes on.
+        for (let i = k; !stop; i++) await app.coordinator.get(names[i % names.length]!, TestCounter).increment(1).catch(() => sleep(10));
       }),
     ).then(() => {});
     browser = await launchChromium();
@@ -64,6 +65,10 @@ describe.skipIf(skip !== undefined)("dashboard in a headless browser", () => {
     page.on("pageerror", (e) => errors.push(String(e)));
     await page.goto(`${app.url}/_sourdough/dashboard`);
     await page.waitForSelector("body[data-updated-at]");
+    // A host dies under load and comes back: the page lists both under recent restarts.
+    const killed = app.coordinator.hosts[1]!.pid!;
+    process.kill(killed, "SIGKILL");
+    for (let i = 0; i < 200 && (app.coordinator.hosts[1]!.pid === killed || app.coordinator.hosts[1]!.state !== "ready"); i++) await sleep(25);
     await sleep(5000); // a few samples for the charts (every 2 s)
     // Wait for a fresh refresh, then take health() at once: objects stay resident (no eviction within 60 s).
     const before = await page.getAttribute("body", "data-updated-at");
@@ -79,7 +84,8 @@ describe.skipIf(skip !== undefined)("dashboard in a headless browser", () => {
       }));
       const classes = Object.fromEntries([...document.querySelectorAll("#classes tbody tr")].map((tr) => [tr.getAttribute("data-class"), Number(tr.querySelector('[data-field="resident"]')?.textContent)]));
       const methods = [...document.querySelectorAll("#methods tbody tr")].map((tr) => [tr.children[0]?.textContent, Number(tr.children[1]?.textContent)]);
-      return { status: text("#status"), total: Number(text("#isolates-total")), objects: Number(text("#objects-total")), rows, classes, methods, canvases: document.querySelectorAll("canvas").length };
+      const events = [...document.querySelectorAll("#events li")].map((li) => li.textContent ?? "");
+      return { events, status: text("#status"), total: Number(text("#isolates-total")), objects: Number(text("#objects-total")), rows, classes, methods, canvases: document.querySelectorAll("canvas").length };
     });
     const health = await app.coordinator.health();
     expect(errors).toEqual([]);
@@ -93,6 +99,9 @@ describe.skipIf(skip !== undefined)("dashboard in a headless browser", () => {
     expect(shown.methods[0]?.[0]).toBe("TestCounter.increment");
     expect(shown.methods[0]?.[1]).toBeGreaterThan(names.length);
     expect(shown.canvases).toBeGreaterThanOrEqual(2); // uPlot drew both charts
+    expect(shown.events.some((e) => e.includes(`host-exit: host 1 (pid ${killed}) exited with SIGKILL`))).toBe(true);
+    expect(shown.events.some((e) => /host-back: host 1 back after \d+ ms/.test(e))).toBe(true);
+    expect(health.hosts[1]!.restarts).toBe(1);
     const data = (await page.evaluate(async () => (await fetch("/_sourdough/dashboard/data.json")).json())) as { series: { callsPerSecond: number[]; p50: Array<number | null> } };
     expect(data.series.callsPerSecond.length).toBeGreaterThanOrEqual(2);
     expect(Math.max(...data.series.callsPerSecond)).toBeGreaterThan(0);
