@@ -102,8 +102,7 @@ export function serve<Env = Record<string, unknown>>(worker: Worker<Env>, option
       .catch(() => res.destroy());
   });
   // WebSocket upgrades go to the worker like any request; the gateway holds the accepted sockets.
-  const log = (m: string) => (options.output ?? ((_h, _s, text) => void process.stderr.write(text)))(0, "stderr", `${m}\n`);
-  const gateway = new WebSocketGateway(coordinator, { ...options.webSockets, maxCallBytes: options.maxCallBytes ?? DEFAULT_MAX_CALL_BYTES, log });
+  const gateway = new WebSocketGateway(coordinator, { ...options.webSockets, maxCallBytes: options.maxCallBytes ?? DEFAULT_MAX_CALL_BYTES, logger: coordinator.logger });
   server.on("upgrade", (req: http.IncomingMessage, socket, head: Buffer) => {
     const origin = `http://${req.headers.host ?? `${hostname}:${port}`}`;
     gateway.upgrade(req, socket, head, () => Promise.resolve().then(() => worker.fetch(toRequest(req, origin), env, executionContext())));

@@ -205,7 +205,7 @@ export class ObjectTable implements OutputGate {
       const known = [...this.#options.classes.keys()].join(", ") || "(none)";
       return fail(new SourdoughError(ErrorCode.BAD_CLASS, `${where}: no Durable Object class named ${describeValue(call.namespace)} is loaded in ${this.#options.label} (loaded: ${known}). Register the class with the coordinator.`));
     }
-    let plan: CallPlan;
+    let plan: CallPlan | undefined;
     try {
       plan =
         call.kind === CallKind.WebSocket
@@ -215,6 +215,11 @@ export class ObjectTable implements OutputGate {
             );
     } catch (error) {
       return fail(error);
+    }
+    if (plan === undefined) {
+      // A WebSocket event the gateway re-sent after this isolate ran it: answered, not run again.
+      conn.writer.writeReturn(q, NO_RESULT);
+      return conn.flushSoon();
     }
     const { run, encode } = plan;
     let obj: ActiveObject;
@@ -260,14 +265,16 @@ export class ObjectTable implements OutputGate {
 
   // A WebSocket event from serve()'s gateway: an event of the object like a call (input gate,
   // activation, idle time), answered with an empty Return once it ran and its writes are committed.
-  #webSocketPlan(call: CallMessage): CallPlan {
+  // Undefined for an event this isolate already ran (see ObjectSockets.admit).
+  #webSocketPlan(call: CallMessage): CallPlan | undefined {
     const method = call.method;
     if (method !== "webSocketMessage" && method !== "webSocketClose" && method !== "webSocketError") {
       throw new SourdoughError(ErrorCode.PROTOCOL, `${call.namespace}.${method}: not a WebSocket event (webSocketMessage, webSocketClose, webSocketError, sync).`);
     }
     const address = { namespace: call.namespace, objectId: call.objectId, name: call.name };
-    const payload = call.payload;
-    return { run: (instance) => this.#sockets.dispatch(address, method, payload, instance), encode: () => NO_RESULT };
+    const event = this.#sockets.admit(address, method, call.payload);
+    if (event === undefined) return undefined;
+    return { run: (instance) => this.#sockets.dispatch(address, method, event, instance), encode: () => NO_RESULT };
   }
 
   // The output gate: an answer leaves only after the object's writes are committed. Writes are

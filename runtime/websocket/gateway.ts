@@ -7,6 +7,7 @@ import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type RawData, type WebSocket as ClientSocket } from "ws";
 import { ErrorCode, SourdoughError, describeValue } from "../errors.ts";
+import type { Logger } from "../ops/logger.ts";
 import type { CallTarget, RpcClient, WebSocketPeer } from "../rpc/rpc-client.ts";
 import { CallKind, type CallMessage } from "../wire/envelope.ts";
 import { decodePayload, encodePayload } from "../wire/payload.ts";
@@ -50,10 +51,22 @@ interface PendingEvent {
   payload: Uint8Array;
   bytes: number;
   at: number;
+  /** Position in the room's stream of events (see Room.generation). */
+  seq: number;
 }
+
+let generations = 0;
 
 class Room {
   readonly sockets = new Map<string, ClientRecord>();
+  /**
+   * Events carry (generation, seq); a sync tells a new connection the seq to expect next, so an
+   * isolate refuses an event that arrives ahead of an earlier one still to be re-sent (calls queued
+   * on a reconnecting client go out before the retry of those the old connection lost), and answers
+   * an event it already ran without running it again.
+   */
+  readonly generation = ++generations;
+  nextSeq = 0;
   auto: [string, string] | null = null;
   unsent: PendingEvent[] = [];
   sent: PendingEvent[] = [];
@@ -105,7 +118,7 @@ const UPGRADE_WAIT_MS = 10_000;
 
 export class WebSocketGateway implements WebSocketPeer {
   readonly #cluster: GatewayCluster;
-  readonly #log: (message: string) => void;
+  readonly #logger: Logger;
   readonly #wss: WebSocketServer;
   readonly #rooms = new Map<string, Room>();
   readonly #maxQueuedEvents: number;
@@ -115,9 +128,9 @@ export class WebSocketGateway implements WebSocketPeer {
   readonly #sweeper: NodeJS.Timeout;
   #closed = false;
 
-  constructor(cluster: GatewayCluster, options: WebSocketGatewayOptions & { maxCallBytes: number; log(message: string): void }) {
+  constructor(cluster: GatewayCluster, options: WebSocketGatewayOptions & { maxCallBytes: number; logger: Logger }) {
     this.#cluster = cluster;
-    this.#log = options.log;
+    this.#logger = options.logger;
     this.#maxQueuedEvents = positive(options.maxQueuedEvents ?? DEFAULT_MAX_QUEUED_EVENTS, "maxQueuedEvents");
     this.#maxQueuedBytes = positive(options.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES, "maxQueuedBytes");
     this.#queueTimeoutMs = positive(options.queueTimeoutMs ?? DEFAULT_QUEUE_TIMEOUT_MS, "queueTimeoutMs");
@@ -225,7 +238,7 @@ export class WebSocketGateway implements WebSocketPeer {
     try {
       v = decodePayload(message.payload, "WebSocket operation") as typeof v;
     } catch (error) {
-      return this.#log(`sourdough: ${message.namespace}: an undecodable WebSocket operation was ignored: ${String(error)}`);
+      return this.#logger.warn(`${message.namespace}: an undecodable WebSocket operation was ignored: ${String(error)}`);
     }
     const room = this.#rooms.get(`${message.namespace}:${message.objectId}`);
     if (message.method === "auto") {
@@ -253,7 +266,7 @@ export class WebSocketGateway implements WebSocketPeer {
         record.attachment = v.a instanceof Uint8Array ? new Uint8Array(v.a) : null; // a copy: not a view of the frame
         return;
       default:
-        this.#log(`sourdough: ${message.namespace}: unknown WebSocket operation ${describeValue(message.method)} ignored.`);
+        this.#logger.warn(`${message.namespace}: unknown WebSocket operation ${describeValue(message.method)} ignored.`);
     }
   }
 
@@ -264,8 +277,9 @@ export class WebSocketGateway implements WebSocketPeer {
       if (room.client !== client) continue;
       const sockets: WireSocketRecord[] = [];
       for (const r of room.sockets.values()) if (r.hibernatable) sockets.push({ s: r.id, tags: r.tags, a: r.attachment, t: r.autoAt ?? null });
-      if (sockets.length === 0 && room.auto === null) continue;
-      const payload = encodePayload({ sockets, auto: room.auto }, `${room.target.namespace} WebSocket sync`);
+      if (sockets.length === 0 && room.auto === null && room.queued === 0) continue;
+      const next = (room.sent[0] ?? room.unsent[0])?.seq ?? room.nextSeq;
+      const payload = encodePayload({ sockets, auto: room.auto, g: room.generation, next }, `${room.target.namespace} WebSocket sync`);
       client.call(CallKind.WebSocket, room.target, "sync", 0, payload, `${room.target.namespace} WebSocket sync`, NO_RESULT, { timeoutMs: Infinity }).catch(() => {});
     }
   }
@@ -388,9 +402,12 @@ export class WebSocketGateway implements WebSocketPeer {
 
   // ---- delivery: in order, a window in flight, retried on a new connection, bounded in time ----
 
-  #enqueue(room: Room, method: string, value: unknown, bytes: number): void {
+  #enqueue(room: Room, method: string, value: Record<string, unknown>, bytes: number): void {
+    const seq = room.nextSeq++;
+    value.g = room.generation;
+    value.q = seq;
     const payload = encodePayload(value, `${room.target.namespace}.${method} event`);
-    room.unsent.push({ method, payload, bytes, at: Date.now() });
+    room.unsent.push({ method, payload, bytes, at: Date.now(), seq });
     room.queuedBytes += bytes;
     this.#pump(room);
   }
@@ -437,7 +454,7 @@ export class WebSocketGateway implements WebSocketPeer {
     }
     // The handler threw: as on Cloudflare the error is logged and the socket stays open.
     const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
-    this.#log(`sourdough: ${room.target.namespace} ${room.target.objectId}: ${event.method} threw: ${message}`);
+    this.#logger.error(`${room.target.namespace} ${room.target.objectId}: ${event.method} threw: ${message}`);
     this.#done(room, event);
   }
 
@@ -467,7 +484,7 @@ export class WebSocketGateway implements WebSocketPeer {
     for (const room of this.#rooms.values()) {
       const oldest = room.sent[0] ?? room.unsent[0];
       if (oldest === undefined || oldest.at > cutoff) continue;
-      this.#log(`sourdough: ${room.target.namespace} ${room.target.objectId}: WebSocket events waited over ${this.#queueTimeoutMs} ms for the object's host; its sockets are closed with 1011.`);
+      this.#logger.warn(`${room.target.namespace} ${room.target.objectId}: WebSocket events waited over ${this.#queueTimeoutMs} ms for the object's host; its sockets are closed with 1011.`);
       this.#drop(room);
       clearTimeout(room.retry);
       room.retry = undefined;

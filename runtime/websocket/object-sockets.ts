@@ -59,6 +59,22 @@ interface Room extends RoomAddress {
   fanout: { data: string | Uint8Array; ids: string[] } | undefined;
   /** Accepted in a fetch whose 101 has not left, with that fetch's event: dropped if it never does. */
   unlinked: Map<WebSocket, unknown> | undefined;
+  /** The gateway's event stream for this object: its generation and the seq admitted next. */
+  generation: number | undefined;
+  expected: number;
+}
+
+/** A gateway event as it arrives: the socket, its data or close fields, and its place in the stream. */
+export interface GatewayEvent {
+  s: string;
+  d?: string | Uint8Array;
+  t?: number;
+  code?: number;
+  reason?: string;
+  wasClean?: boolean;
+  message?: string;
+  g?: number;
+  q?: number;
 }
 
 const EMPTY_TAGS: readonly string[] = Object.freeze([]);
@@ -77,7 +93,7 @@ export class ObjectSockets implements SocketOwner {
     const key = `${address.namespace}:${address.objectId}`;
     let room = this.#rooms.get(key);
     if (room === undefined) {
-      room = { key, namespace: address.namespace, objectId: address.objectId, name: address.name, conn: undefined, sockets: new Map(), hibernatable: 0, auto: null, eventTimeoutMs: null, held: [], waiting: false, target: {}, fanout: undefined, unlinked: undefined };
+      room = { key, namespace: address.namespace, objectId: address.objectId, name: address.name, conn: undefined, sockets: new Map(), hibernatable: 0, auto: null, eventTimeoutMs: null, held: [], waiting: false, target: {}, fanout: undefined, unlinked: undefined, generation: undefined, expected: 0 };
       this.#rooms.set(key, room);
     }
     return room;
@@ -261,9 +277,13 @@ export class ObjectSockets implements SocketOwner {
 
   /** The gateway (re)connected: these are the object's sockets; operations go back on `conn`. */
   sync(conn: FrameConnection, address: RoomAddress, payload: Uint8Array): void {
-    const v = decodePayload(payload, `${address.namespace} WebSocket sync`) as { sockets?: WireSocketRecord[]; auto?: [string, string] | null };
+    const v = decodePayload(payload, `${address.namespace} WebSocket sync`) as { sockets?: WireSocketRecord[]; auto?: [string, string] | null; g?: unknown; next?: unknown };
     const room = this.#room(address);
     room.conn = conn;
+    if (typeof v.g === "number" && typeof v.next === "number") {
+      room.generation = v.g;
+      room.expected = v.next;
+    }
     const seen = new Set<string>();
     for (const r of v.sockets ?? []) {
       seen.add(r.s);
@@ -287,8 +307,31 @@ export class ObjectSockets implements SocketOwner {
    * listeners. With setHibernatableWebSocketEventTimeout, a handler still running after that time
    * ends the event with ERR_DEADLINE_EXCEEDED (its promise is abandoned, as workerd cancels it).
    */
-  dispatch(address: RoomAddress, method: string, payload: Uint8Array, instance: object): unknown {
-    const result = this.#dispatch(address, method, payload, instance);
+  /**
+   * Decodes a gateway event as it arrives (before it waits for the object) and places it in the
+   * object's stream: undefined for one this isolate already admitted (a re-send: answered without
+   * running again), a retryable error for one ahead of an earlier event still to come, so the gateway
+   * re-sends from its oldest unanswered event, in order. Across a host restart an event the old host
+   * ran but did not answer runs again: at least once, first occurrences in order.
+   */
+  admit(address: RoomAddress, method: string, payload: Uint8Array): GatewayEvent | undefined {
+    const v = decodePayload(payload, `${address.namespace}.${method} event`) as GatewayEvent;
+    if (typeof v.g !== "number" || typeof v.q !== "number") return v;
+    const room = this.#room(address);
+    if (room.generation !== v.g) {
+      room.generation = v.g; // the first event of a stream this isolate was not told of: it starts here
+      room.expected = v.q;
+    }
+    if (v.q < room.expected) return undefined;
+    if (v.q > room.expected) {
+      throw new SourdoughError(ErrorCode.HOST_UNAVAILABLE, `${address.namespace}.${method}: WebSocket event ${v.q} arrived before event ${room.expected}; the gateway re-sends them in order.`, { retryable: true });
+    }
+    room.expected = v.q + 1;
+    return v;
+  }
+
+  dispatch(address: RoomAddress, method: string, event: GatewayEvent, instance: object): unknown {
+    const result = this.#dispatch(address, method, event, instance);
     const ms = this.#rooms.get(`${address.namespace}:${address.objectId}`)?.eventTimeoutMs ?? null;
     if (ms === null || !isThenable(result)) return result;
     return new Promise((resolve, reject) => {
@@ -306,9 +349,8 @@ export class ObjectSockets implements SocketOwner {
     });
   }
 
-  #dispatch(address: RoomAddress, method: string, payload: Uint8Array, instance: object): unknown {
+  #dispatch(address: RoomAddress, method: string, v: GatewayEvent, instance: object): unknown {
     const where = `${address.namespace}.${method}`;
-    const v = decodePayload(payload, `${where} event`) as { s: string; d?: string | Uint8Array; t?: number; code?: number; reason?: string; wasClean?: boolean; message?: string };
     const room = this.#room(address);
     let ws = room.sockets.get(v.s);
     if (ws === undefined) {

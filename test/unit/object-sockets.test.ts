@@ -95,10 +95,23 @@ describe("ObjectSockets", () => {
     const { link } = accept();
     const never = { webSocketMessage: () => new Promise(() => {}) };
     const quick = { webSocketMessage: async (_ws: unknown, m: unknown) => m };
-    const event = encodePayload({ s: link.id, d: "hi" }, "test");
+    const event = { s: link.id, d: "hi" };
     expect(await sockets.dispatch(ROOM, "webSocketMessage", event, quick)).toBe("hi");
     sockets.setHibernatableWebSocketEventTimeout(ROOM, 30);
     await expect(sockets.dispatch(ROOM, "webSocketMessage", event, never)).rejects.toMatchObject({ code: "ERR_DEADLINE_EXCEEDED", message: expect.stringContaining("Room.webSocketMessage: the handler ran longer than 30 ms (setHibernatableWebSocketEventTimeout)") });
+  });
+
+  it("admits gateway events in stream order: a re-sent one is not run twice, one ahead of a gap is refused (retryable)", () => {
+    const { sockets, accept } = setup({ value: false });
+    const { link } = accept();
+    const event = (q: number, g = 7) => encodePayload({ s: link.id, d: `m${q}`, g, q }, "test");
+    expect(sockets.admit(ROOM, "webSocketMessage", event(0))).toMatchObject({ d: "m0" });
+    expect(sockets.admit(ROOM, "webSocketMessage", event(1))).toMatchObject({ d: "m1" });
+    expect(sockets.admit(ROOM, "webSocketMessage", event(1))).toBeUndefined(); // already ran here
+    expect(() => sockets.admit(ROOM, "webSocketMessage", event(3))).toThrow(expect.objectContaining({ code: "ERR_HOST_UNAVAILABLE", retryable: true, message: "Room.webSocketMessage: WebSocket event 3 arrived before event 2; the gateway re-sends them in order." }));
+    expect(sockets.admit(ROOM, "webSocketMessage", event(2))).toMatchObject({ d: "m2" });
+    // A new gateway stream (another generation) starts where it starts.
+    expect(sockets.admit(ROOM, "webSocketMessage", event(0, 8))).toMatchObject({ d: "m0" });
   });
 
   it("refuses a hibernatable socket past 32 768 per object", () => {
