@@ -43,7 +43,7 @@ if (!room || !user) {
   const connect = () => {
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
     socket = new WebSocket(scheme + "//" + location.host + "/room/" + encodeURIComponent(room) + "/ws?user=" + encodeURIComponent(user));
-    socket.addEventListener("open", () => { retry = 0; status("open", "connected"); pinger = setInterval(() => socket.send("ping"), 20000); });
+    socket.addEventListener("open", () => { retry = 0; document.body.dataset.connects = String(Number(document.body.dataset.connects ?? 0) + 1); status("open", "connected"); pinger = setInterval(() => socket.send("ping"), 20000); });
     socket.addEventListener("message", (event) => {
       if (event.data === "pong") { document.body.dataset.lastPong = String(Date.now()); return; }
       const frame = JSON.parse(event.data);
