@@ -33,6 +33,8 @@ if (!room || !user) {
   $("room").textContent = room; $("me").textContent = user;
   let socket, retry = 0, pinger;
   const seen = new Set();
+  let online = new Set();
+  const showOnline = () => { $("online").textContent = [...online].sort().join(", "); };
   const line = (cls, who, text, id) => {
     if (id !== undefined) { if (seen.has(id)) return; seen.add(id); }
     const li = document.createElement("li"); li.className = cls; if (id !== undefined) li.dataset.id = id;
@@ -50,7 +52,9 @@ if (!room || !user) {
       if (frame.type === "history") for (const m of frame.messages) line("message", m.user, m.text, m.id);
       else if (frame.type === "message") line("message", frame.user, frame.text, frame.id);
       else if (frame.type === "dm") line("dm", frame.from + " → you", frame.text);
-      else if (frame.type === "presence") $("online").textContent = frame.online.join(", ");
+      else if (frame.type === "presence") { online = new Set(frame.online); showOnline(); }
+      else if (frame.type === "join") { online.add(frame.user); showOnline(); }
+      else if (frame.type === "leave") { online.delete(frame.user); showOnline(); }
       else if (frame.type === "error") line("error", "", frame.message);
     });
     socket.addEventListener("close", (event) => {

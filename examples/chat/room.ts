@@ -26,6 +26,7 @@ export type ServerFrame =
   | ({ type: "message" } & ChatMessage)
   | { type: "dm"; from: string; text: string; at: number }
   | { type: "presence"; online: string[] }
+  | { type: "join" | "leave"; user: string }
   | { type: "error"; message: string };
 
 /** Frames a client sends (JSON text); the literal text "ping" is answered "pong" by the runtime. */
@@ -58,7 +59,10 @@ export class ChatRoom extends DurableObject<Env> {
     this.ctx.acceptWebSocket(server, [`user:${user}`]);
     server.serializeAttachment({ user, joinedAt: Date.now() } satisfies Attachment);
     this.#send(server, { type: "history", messages: this.#history() });
-    this.#broadcast({ type: "presence", online: this.#online() });
+    this.#send(server, { type: "presence", online: this.#online() });
+    // Others learn of the first tab of a user only; the full list goes to the joiner alone, so a
+    // join costs O(sockets), not O(sockets²).
+    if (this.ctx.getWebSockets(`user:${user}`).length === 1) this.#broadcast({ type: "join", user }, server);
     return new Response(null, { status: 101, webSocket: client });
   }
 
@@ -85,11 +89,18 @@ export class ChatRoom extends DurableObject<Env> {
     } catch {
       // already closed
     }
-    this.#broadcast({ type: "presence", online: this.#online() });
+    this.#left(ws);
   }
 
-  override async webSocketError(): Promise<void> {
-    this.#broadcast({ type: "presence", online: this.#online() });
+  override async webSocketError(ws: Socket): Promise<void> {
+    this.#left(ws);
+  }
+
+  /** Tells the room a user left when `ws` was their last open socket. */
+  #left(ws: Socket): void {
+    const { user } = ws.deserializeAttachment() as Attachment;
+    const open = this.ctx.getWebSockets(`user:${user}`).filter((other) => other !== ws && other.readyState === 1);
+    if (open.length === 0) this.#broadcast({ type: "leave", user }, ws);
   }
 
   #history(): ChatMessage[] {
@@ -102,13 +113,14 @@ export class ChatRoom extends DurableObject<Env> {
     return [...users].sort();
   }
 
-  #broadcast(frame: ServerFrame): void {
+  #broadcast(frame: ServerFrame, except?: Socket): void {
     const text = JSON.stringify(frame);
     for (const ws of this.ctx.getWebSockets()) {
+      if (ws === except) continue;
       try {
         ws.send(text);
       } catch {
-        // a socket closing meanwhile: its webSocketClose broadcasts the new presence
+        // a socket closing meanwhile: its webSocketClose tells the others
       }
     }
   }

@@ -165,7 +165,7 @@ for (const { name, start, skip } of engines) {
       const bob = await chat("bob");
       expect(await bob.nextJson()).toMatchObject({ type: "history", messages: [{ id: 1, user: "alice", text: "first" }] });
       expect(await bob.nextJson()).toEqual({ type: "presence", online: ["alice", "bob"] });
-      expect(await alice.nextJson()).toEqual({ type: "presence", online: ["alice", "bob"] });
+      expect(await alice.nextJson()).toEqual({ type: "join", user: "bob" });
       bob.send(JSON.stringify({ type: "dm", to: "alice", text: "psst" }));
       expect(await alice.nextJson()).toMatchObject({ type: "dm", from: "bob", text: "psst" });
       expect(await bob.nextJson()).toMatchObject({ type: "dm", from: "bob", text: "psst" });
@@ -174,7 +174,7 @@ for (const { name, start, skip } of engines) {
       bob.send("{oops");
       expect(await bob.nextJson()).toEqual({ type: "error", message: 'not JSON: "{oops"' });
       await bob.close(1000, "bye");
-      expect(await alice.nextJson()).toEqual({ type: "presence", online: ["alice"] });
+      expect(await alice.nextJson()).toEqual({ type: "leave", user: "bob" });
       const history = (await (await fetch(`${engine.origin}/room/${r}/history`)).json()) as unknown[];
       expect(history).toHaveLength(1);
       await expect(TestClient.open(`${engine.wsOrigin}/room/${r}/ws?user=${"x".repeat(40)}`)).rejects.toThrow(/HTTP 400: bad \?user=/);
