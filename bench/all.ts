@@ -10,7 +10,7 @@
  *                                  a subset that rewrites its own sections of the README (the
  *                                  others stay as the last run left them)
  *
- * Results: bench/results/{latest,codecs-latest,storage-latest,scale-latest,codegen-latest,chaos-latest,containment-latest,metrics-latest}.{md,json}.
+ * Results: bench/results/{latest,codecs-latest,storage-latest,scale-latest,codegen-latest,chaos-latest,containment-latest,metrics-latest,websocket-latest}.{md,json}.
  */
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -33,6 +33,7 @@ const BENCHES = [
   { id: "chaos", script: "chaos.ts", args: own, result: "chaos-latest.md", title: "Availability under `kill -9` every second (`bench/chaos.ts`)" },
   { id: "containment", script: "containment.ts", args: own, result: "containment-latest.md", title: "Containment: watchdog overhead and CPU limit (`bench/containment.ts`)" },
   { id: "metrics", script: "metrics.ts", args: own, result: "metrics-latest.md", title: "Metrics overhead (`bench/metrics.ts`)" },
+  { id: "websocket", script: "websocket.ts", args: own, result: "websocket-latest.md", title: "WebSockets vs workerd: fan-out, many rooms, idle hibernated sockets (`bench/websocket.ts`)" },
 ];
 
 const here = fileURLToPath(new URL(".", import.meta.url));

@@ -52,7 +52,24 @@ describe("npm run bench -- --quick", () => {
     expect(metrics.quick).toBe(true);
     for (const runs of [metrics.one, metrics.many, metrics.p50].flatMap((perSide) => Object.values(perSide))) expect(runs.length > 0 && runs.every((x) => x > 0)).toBe(true);
     expect(metrics.scrapeMs.every((x) => x > 0)).toBe(true);
-    for (const md of ["metrics-latest.md", "codecs-latest.md", "storage-latest.md", "scale-latest.md", "codegen-latest.md", "chaos-latest.md", "containment-latest.md"]) {
+    type Traffic = { delivered: number; seconds: number; p50Ms: number; p99Ms: number; closed: number };
+    const websocket = json("websocket-latest.json") as {
+      quick: boolean;
+      failed: string | null;
+      runs: Record<"sourdough" | "workerd", { fanout: Traffic[]; rooms: Traffic[]; idle: Array<{ sockets: number; bytesPerSocket: number; ponged: number; closedByServer: number }> }>;
+    };
+    expect(websocket).toMatchObject({ quick: true, failed: null });
+    for (const engine of ["sourdough", "workerd"] as const) {
+      const { fanout, rooms, idle } = websocket.runs[engine];
+      expect(fanout.length, `${engine} fan-out rounds`).toBeGreaterThan(0);
+      for (const r of [...fanout, ...rooms]) {
+        expect(r.delivered / r.seconds).toBeGreaterThan(0);
+        expect(r.p99Ms).toBeGreaterThanOrEqual(r.p50Ms);
+        expect(r.closed, `${engine}: sockets closed by the server mid-run`).toBe(0);
+      }
+      for (const r of idle) expect([r.ponged, r.closedByServer]).toEqual([r.sockets, 0]);
+    }
+    for (const md of ["metrics-latest.md", "websocket-latest.md", "codecs-latest.md", "storage-latest.md", "scale-latest.md", "codegen-latest.md", "chaos-latest.md", "containment-latest.md"]) {
       expect(readFileSync(results(md), "utf8")).toMatch(/^\|.*\|$/m);
     }
   });
