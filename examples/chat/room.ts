@@ -1,7 +1,7 @@
 // A chat room Durable Object on Cloudflare's WebSocket hibernation API: one object per room, the
 // history in the object's SQLite, one tag per user, the user's name in each socket's attachment, and
 // ping → pong answered without waking the object. The same class runs unchanged on workerd.
-import { DurableObject, WebSocketPair, WebSocketRequestResponsePair, type DurableObjectState } from "sourdough";
+import { DurableObject, WebSocketPair, WebSocketRequestResponsePair, type DurableObjectState, type WebSocket } from "sourdough";
 
 export interface Env {
   ROOMS: import("sourdough").DurableObjectNamespace<ChatRoom>;
@@ -36,7 +36,7 @@ const HISTORY = 100;
 const MAX_TEXT = 2000;
 const USER_NAME = /^[\p{L}\p{N}_.-]{1,32}$/u;
 
-type Socket = WebSocket;
+
 
 export class ChatRoom extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
@@ -66,7 +66,7 @@ export class ChatRoom extends DurableObject<Env> {
     return new Response(null, { status: 101, webSocket: client });
   }
 
-  override async webSocketMessage(ws: Socket, message: string | ArrayBuffer): Promise<void> {
+  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
     const { user } = ws.deserializeAttachment() as Attachment;
     const frame = parse(message);
     if (typeof frame === "string") return this.#send(ws, { type: "error", message: frame });
@@ -83,7 +83,7 @@ export class ChatRoom extends DurableObject<Env> {
     this.#broadcast({ type: "message", id: row.id, user, text: frame.text, at });
   }
 
-  override async webSocketClose(ws: Socket, code: number, reason: string): Promise<void> {
+  override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
     try {
       ws.close(code === 1005 || code === 1006 ? 1000 : code, reason); // completes the closing handshake (a no-op where the runtime already did)
     } catch {
@@ -92,12 +92,12 @@ export class ChatRoom extends DurableObject<Env> {
     this.#left(ws);
   }
 
-  override async webSocketError(ws: Socket): Promise<void> {
+  override async webSocketError(ws: WebSocket): Promise<void> {
     this.#left(ws);
   }
 
   /** Tells the room a user left when `ws` was their last open socket. */
-  #left(ws: Socket): void {
+  #left(ws: WebSocket): void {
     const { user } = ws.deserializeAttachment() as Attachment;
     const open = this.ctx.getWebSockets(`user:${user}`).filter((other) => other !== ws && other.readyState === 1);
     if (open.length === 0) this.#broadcast({ type: "leave", user }, ws);
@@ -113,7 +113,7 @@ export class ChatRoom extends DurableObject<Env> {
     return [...users].sort();
   }
 
-  #broadcast(frame: ServerFrame, except?: Socket): void {
+  #broadcast(frame: ServerFrame, except?: WebSocket): void {
     const text = JSON.stringify(frame);
     for (const ws of this.ctx.getWebSockets()) {
       if (ws === except) continue;
@@ -125,7 +125,7 @@ export class ChatRoom extends DurableObject<Env> {
     }
   }
 
-  #send(ws: Socket, frame: ServerFrame): void {
+  #send(ws: WebSocket, frame: ServerFrame): void {
     try {
       ws.send(JSON.stringify(frame));
     } catch {
