@@ -36,7 +36,7 @@ export class WsTestRoom extends DurableObject {
       // The non-hibernating API: the object holds the socket and listens to it.
       server.accept();
       server.addEventListener("message", (event) => {
-        const data: unknown = event.data;
+        const data: unknown = (event as Event & { data: unknown }).data;
         if (data === "close") server.close(4101, "standard:bye");
         else if (typeof data === "string") server.send(`standard:${data}`);
         // workerd hands binary frames of accept()ed sockets over as Blob (its standard binaryType)

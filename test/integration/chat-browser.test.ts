@@ -19,7 +19,7 @@ const say = async (page: Page, text: string) => {
   await page.fill("#text", text);
   await page.press("#text", "Enter");
 };
-const connects = (page: Page) => page.evaluate(() => Number(document.body.dataset.connects ?? 0));
+const connects = (page: Page) => page.evaluate<number>("Number(document.body.dataset.connects ?? 0)");
 
 describe.skipIf(skip !== undefined)("chat example in headless Chromium", () => {
   let app: ServeHandle;
@@ -73,8 +73,8 @@ describe.skipIf(skip !== undefined)("chat example in headless Chromium", () => {
     expect(app.coordinator.hosts[where!.host]!.pid, "the room's host was restarted").not.toBe(victim.pid);
     expect([await connects(alice), await connects(bob)], "neither page reconnected").toEqual([1, 1]);
     // ping is answered by the gateway (auto-response), also after the restart
-    await alice.evaluate(() => (window as unknown as { chatPing(): void }).chatPing());
-    await expect.poll(() => alice.evaluate(() => document.body.dataset.lastPong !== undefined)).toBe(true);
+    await alice.evaluate("window.chatPing()");
+    await expect.poll(() => alice.evaluate<boolean>("document.body.dataset.lastPong !== undefined")).toBe(true);
 
     await bob.reload();
     await bob.locator('#status[data-state="open"]').waitFor({ timeout: 10_000 });
