@@ -24,6 +24,8 @@ export interface TrafficResult {
   clientCpu: number;
   /** Sockets closed by the server during the run (should be 0). */
   closed: number;
+  /** Filled in by bench/websocket.ts: CPU of each server process over the window (cores). */
+  serverCpu?: Record<string, number>;
 }
 
 const now = () => performance.timeOrigin + performance.now(); // wall clock, sub-ms, comparable across processes
@@ -82,11 +84,13 @@ class Window {
     this.#lat[this.#n++] = latency;
   }
   start(): void {
+    process.send?.({ event: "window-start" });
     this.recording = true;
     this.#t0 = performance.now();
     this.#cpu0 = cpu();
   }
   stop(): TrafficResult {
+    process.send?.({ event: "window-stop" });
     this.recording = false;
     const seconds = (performance.now() - this.#t0) / 1000;
     const clientCpu = (cpu() - this.#cpu0) / 1000 / seconds;

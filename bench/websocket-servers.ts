@@ -21,7 +21,7 @@ export interface WsServer {
   close(): Promise<void>;
 }
 
-/** Count of open file descriptors of `pid` that are `.sqlite` files under `dir`. */
+/** Count of open file descriptors of `pid` that are objects' `.sqlite` files under `dir`. */
 function openSqliteFiles(pid: number, dir: string): number {
   let n = 0;
   let fds: string[];
@@ -33,7 +33,8 @@ function openSqliteFiles(pid: number, dir: string): number {
   for (const fd of fds) {
     try {
       const target = fs.readlinkSync(`/proc/${pid}/fd/${fd}`);
-      if (target.startsWith(dir) && target.endsWith(".sqlite")) n++;
+      // Object databases only: not sourdough's per-host _alarms.sqlite nor workerd's metadata.sqlite.
+      if (target.startsWith(dir) && target.endsWith(".sqlite") && !/\/(_[^/]*|metadata\.sqlite)$/.test(target)) n++;
     } catch {
       // closed meanwhile
     }

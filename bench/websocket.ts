@@ -21,6 +21,7 @@ import * as v8 from "node:v8";
 import * as vm from "node:vm";
 import { fileURLToPath } from "node:url";
 import { codeVersion } from "./code-version.ts";
+import { procCpuUs } from "./proc-cpu.ts";
 import { ensurePeers } from "./peers-install.ts";
 import type { LoadCommand, TrafficResult } from "./websocket-load.ts";
 import { startSourdoughServer, startWorkerdServer, type WsServer } from "./websocket-servers.ts";
@@ -28,7 +29,7 @@ import { startSourdoughServer, startWorkerdServer, type WsServer } from "./webso
 const quick = process.argv.includes("--quick");
 const engines = (process.argv.find((a) => a.startsWith("--engines="))?.slice("--engines=".length) ?? "sourdough,workerd").split(",");
 const S = quick
-  ? { rounds: 2, fanout: 200, rooms: 20, perRoom: 10, idleRooms: 10, idlePerRoom: 100, warmupMs: 500, windowMs: 1500, evictWaitMs: 12_000 }
+  ? { rounds: 2, fanout: 200, rooms: 20, perRoom: 10, idleRooms: 10, idlePerRoom: 100, warmupMs: 500, windowMs: 1500, evictWaitMs: 20_000 }
   : { rounds: 3, fanout: 1000, rooms: 100, perRoom: 10, idleRooms: 100, idlePerRoom: 100, warmupMs: 1000, windowMs: 5000, evictWaitMs: 30_000 };
 const IN_FLIGHT = 8;
 const IDLE_EVICTION_MS = 2000;
@@ -49,9 +50,12 @@ class Load {
   readonly #child: ChildProcess;
   readonly #waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   #next = 0;
+  /** Called when the generator opens and closes its measurement window. */
+  onWindow: ((phase: "start" | "stop") => void) | undefined;
   constructor() {
     this.#child = fork(fileURLToPath(new URL("./websocket-load.ts", import.meta.url)), [], { execArgv: ["--import", "tsx"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
-    this.#child.on("message", (m: { id: number; result?: unknown; error?: string }) => {
+    this.#child.on("message", (m: { id: number; result?: unknown; error?: string; event?: string }) => {
+      if (m.event === "window-start" || m.event === "window-stop") return this.onWindow?.(m.event === "window-start" ? "start" : "stop");
       const w = this.#waiting.get(m.id);
       this.#waiting.delete(m.id);
       if (m.error !== undefined) w?.reject(new Error(`load generator: ${m.error}`));
@@ -94,8 +98,32 @@ interface EngineRuns {
   idle: IdleResult[];
 }
 
+/** Runs one traffic command, measuring each server process's CPU over the generator's window. */
+async function traffic(server: WsServer, load: Load, command: LoadCommand): Promise<TrafficResult> {
+  let t0 = 0;
+  let t1 = 0;
+  let before = new Map<string, number>();
+  const serverCpu: Record<string, number> = {};
+  load.onWindow = (phase) => {
+    if (phase === "start") {
+      t0 = performance.now();
+      before = new Map(server.processes().map((p) => [p.role, procCpuUs(p.pid)]));
+    } else {
+      t1 = performance.now();
+      for (const p of server.processes()) serverCpu[p.role] = (procCpuUs(p.pid) - (before.get(p.role) ?? Number.NaN)) / 1000 / (t1 - t0);
+    }
+  };
+  try {
+    return { ...(await load.run<TrafficResult>(command)), serverCpu };
+  } finally {
+    load.onWindow = undefined;
+  }
+}
+
 async function idleRound(server: WsServer, load: Load, round: number): Promise<IdleResult> {
   const sockets = S.idleRooms * S.idlePerRoom;
+  // Start from no resident object (earlier rounds' rooms evicted), so memory freed meanwhile is not counted.
+  for (const t = performance.now(); server.residentObjects() > 0 && performance.now() - t < S.evictWaitMs; ) await sleep(250);
   gc();
   await sleep(500);
   const before = new Map(server.processes().map((p) => [p.role, rss(p.pid)]));
@@ -116,6 +144,7 @@ async function idleRound(server: WsServer, load: Load, round: number): Promise<I
   return { sockets, growth, bytesPerSocket: total / sockets, residentAfterEviction, evictedAfterMs, ponged: check.ponged, residentAfterPing, closedByServer: check.closedByServer };
 }
 
+const cpuText = (r: TrafficResult) => Object.entries(r.serverCpu ?? {}).map(([role, cores]) => `${role} ${fmt(cores, 2)}`).join(", ");
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length === 0 ? Number.NaN : s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
@@ -138,19 +167,19 @@ async function main(): Promise<void> {
     log(`${quick ? "quick" : "full"} run: ${S.rounds} rounds; engines ${servers.map((s) => s.engine).join(", ")}; load generator pid ${load.pid}`);
     for (let round = 1; round <= S.rounds; round++) {
       for (const server of servers) {
-        const r = await load.run<TrafficResult>({ cmd: "fanout", wsOrigin: server.wsOrigin, room: `fan${round}`, receivers: S.fanout, warmupMs: S.warmupMs, windowMs: S.windowMs, inFlight: IN_FLIGHT });
-        runs[server.engine].fanout.push(r);
-        log(`round ${round} ${server.engine} fan-out 1 × ${S.fanout}: ${fmt(r.delivered / r.seconds)} delivered/s, p50 ${fmt(r.p50Ms, 2)} ms, p99 ${fmt(r.p99Ms, 2)} ms, client CPU ${fmt(r.clientCpu, 2)}`);
-      }
-      for (const server of servers) {
-        const r = await load.run<TrafficResult>({ cmd: "rooms", wsOrigin: server.wsOrigin, prefix: `rooms${round}-`, rooms: S.rooms, perRoom: S.perRoom, warmupMs: S.warmupMs, windowMs: S.windowMs });
-        runs[server.engine].rooms.push(r);
-        log(`round ${round} ${server.engine} rooms ${S.rooms} × ${S.perRoom}: ${fmt(r.delivered / r.seconds)} delivered/s (${fmt(r.sent / r.seconds)} sent/s), p50 ${fmt(r.p50Ms, 2)} ms, p99 ${fmt(r.p99Ms, 2)} ms, client CPU ${fmt(r.clientCpu, 2)}`);
-      }
-      for (const server of servers) {
         const r = await idleRound(server, load, round);
         runs[server.engine].idle.push(r);
         log(`round ${round} ${server.engine} idle ${r.sockets}: ${fmt(r.bytesPerSocket)} B/socket (${Object.entries(r.growth).map(([k, v]) => `${k} ${fmt(v / 1048576, 1)} MiB`).join(", ")}), resident ${r.residentAfterEviction} after ${fmt(r.evictedAfterMs)} ms, ${r.ponged} ponged, resident after ping ${r.residentAfterPing}`);
+      }
+      for (const server of servers) {
+        const r = await traffic(server, load, { cmd: "fanout", wsOrigin: server.wsOrigin, room: `fan${round}`, receivers: S.fanout, warmupMs: S.warmupMs, windowMs: S.windowMs, inFlight: IN_FLIGHT });
+        runs[server.engine].fanout.push(r);
+        log(`round ${round} ${server.engine} fan-out 1 × ${S.fanout}: ${fmt(r.delivered / r.seconds)} delivered/s, p50 ${fmt(r.p50Ms, 2)} ms, p99 ${fmt(r.p99Ms, 2)} ms, client CPU ${fmt(r.clientCpu, 2)}, server CPU ${cpuText(r)}`);
+      }
+      for (const server of servers) {
+        const r = await traffic(server, load, { cmd: "rooms", wsOrigin: server.wsOrigin, prefix: `rooms${round}-`, rooms: S.rooms, perRoom: S.perRoom, warmupMs: S.warmupMs, windowMs: S.windowMs });
+        runs[server.engine].rooms.push(r);
+        log(`round ${round} ${server.engine} rooms ${S.rooms} × ${S.perRoom}: ${fmt(r.delivered / r.seconds)} delivered/s (${fmt(r.sent / r.seconds)} sent/s), p50 ${fmt(r.p50Ms, 2)} ms, p99 ${fmt(r.p99Ms, 2)} ms, client CPU ${fmt(r.clientCpu, 2)}, server CPU ${cpuText(r)}`);
       }
     }
   } catch (error) {
@@ -167,6 +196,15 @@ async function main(): Promise<void> {
   fs.writeFileSync(new URL("websocket-latest.json", out), `${JSON.stringify({ quick, sizes: S, inFlight: IN_FLIGHT, idleEvictionMs: IDLE_EVICTION_MS, workerd: peers.versions.workerd ?? null, failed, runs, machine: { cpu: os.cpus()[0]?.model, cores: os.availableParallelism(), node: process.version } }, null, 2)}\n`);
   process.stdout.write(md);
   if (failed !== null) process.exitCode = 1;
+}
+
+/** One row per server process: its CPU (cores) during the windows of a scenario. */
+function cpuRows(label: string, sourdough: TrafficResult[], workerd: TrafficResult[]): string[] {
+  const roles = (rs: TrafficResult[]) => [...new Set(rs.flatMap((r) => Object.keys(r.serverCpu ?? {})))];
+  const cell = (rs: TrafficResult[], role: string) => summary(rs.map((r) => r.serverCpu?.[role] ?? Number.NaN).filter(Number.isFinite), 2);
+  return [
+    `| ${label}: server CPU during the windows (cores) | ${roles(sourdough).map((role) => `${role} ${cell(sourdough, role)}`).join("; ") || "—"} | ${roles(workerd).map((role) => `${role} ${cell(workerd, role)}`).join("; ") || "—"} | | |`,
+  ];
 }
 
 function report(runs: Record<Engine, EngineRuns>, workerdVersion: string | undefined, seconds: number, failed: string | null): string {
@@ -186,14 +224,16 @@ function report(runs: Record<Engine, EngineRuns>, workerdVersion: string | undef
     `| Many rooms ${fmt(S.rooms)} × ${S.perRoom}, everyone chatting: delivered messages/s | ${summary(rate(s.rooms))} | ${summary(rate(w.rooms))} | ${ratio(rate(s.rooms), rate(w.rooms))} | ≥ 5× workerd |`,
     `| Many rooms: delivery latency p50 / p99 | ${summary(s.rooms.map((r) => r.p50Ms), 2, " ms")} / ${summary(s.rooms.map((r) => r.p99Ms), 1, " ms")} | ${summary(w.rooms.map((r) => r.p50Ms), 2, " ms")} / ${summary(w.rooms.map((r) => r.p99Ms), 1, " ms")} | | |`,
     `| Load generator CPU during the windows (cores; fan-out / rooms) | ${summary(s.fanout.map((r) => r.clientCpu), 2)} / ${summary(s.rooms.map((r) => r.clientCpu), 2)} | ${summary(w.fanout.map((r) => r.clientCpu), 2)} / ${summary(w.rooms.map((r) => r.clientCpu), 2)} | | |`,
+    ...cpuRows("Fan-out", s.fanout, w.fanout),
+    ...cpuRows("Many rooms", s.rooms, w.rooms),
     `| Idle ${fmt(S.idleRooms * S.idlePerRoom)} hibernated sockets: RSS growth per socket, all server processes | ${summary(s.idle.map((r) => r.bytesPerSocket), 0, " B")} | ${summary(w.idle.map((r) => r.bytesPerSocket), 0, " B")} | | ≤ 10 KiB (sourdough) |`,
     ...[...new Set(s.idle.flatMap((r) => Object.keys(r.growth)))].map((role) => `| Idle: of which ${role} | ${summary(s.idle.map((r) => (r.growth[role] ?? Number.NaN) / r.sockets), 0, " B")} | | | |`),
     `| Idle: objects resident after eviction (open SQLite files) | ${summary(s.idle.map((r) => r.residentAfterEviction))} after ${summary(s.idle.map((r) => r.evictedAfterMs / 1000), 1, " s")} | ${summary(w.idle.map((r) => r.residentAfterEviction))} after ${summary(w.idle.map((r) => r.evictedAfterMs / 1000), 1, " s")} | | 0 |`,
     `| Idle: sockets answering ping → pong after eviction / objects resident after the pings | ${summary(s.idle.map((r) => r.ponged))} / ${summary(s.idle.map((r) => r.residentAfterPing))} | ${summary(w.idle.map((r) => r.ponged))} / ${summary(w.idle.map((r) => r.residentAfterPing))} | | all / 0 |`,
     "",
-    `- ${S.rounds} rounds, workerd then sourdough in each; ${fmt(S.warmupMs)} ms warm-up then a ${fmt(S.windowMs)} ms window per traffic run; fresh rooms each round. The room is examples/chat/room.ts on both engines (each message is one SQLite insert + trim, then a broadcast).`,
+    `- ${S.rounds} rounds, workerd then sourdough in each, idle first, then fan-out, then many rooms; ${fmt(S.warmupMs)} ms warm-up then a ${fmt(S.windowMs)} ms window per traffic run; fresh rooms each round. The room is examples/chat/room.ts on both engines (each message is one SQLite insert + trim, then a broadcast).`,
     `- Clients (the \`ws\` package) run in one child process on the same ${os.availableParallelism()}-core machine as the servers; a load generator CPU near 1.0 means the figure is bounded by the client, not the server. sourdough: serve() (the gateway, holding the client sockets) in the bench process, 2 hosts × 1 isolate, idleEvictionMs ${IDLE_EVICTION_MS}. workerd: miniflare from bench/peers, the same classes bundled by esbuild, clients connected to workerd's own socket.`,
-    `- Idle memory: RSS growth of each server process from before the sockets opened to after every room was evicted (sourdough: gateway = this process, after a full GC; hosts as they are), divided by the sockets.`,
+    `- Idle memory: RSS growth of each server process from before the sockets opened (once no object was resident) to after every room was evicted (sourdough: gateway = this process, after a full GC; hosts as they are), divided by the sockets.`,
   ];
   return `${lines.join("\n")}\n`;
 }
