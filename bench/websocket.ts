@@ -4,6 +4,8 @@
  *   node --import tsx bench/websocket.ts           full: 3 rounds; 1 × 1000 fan-out, 100 × 10 rooms, 10 000 idle sockets
  *   node --import tsx bench/websocket.ts --quick   smoke: 2 rounds; 1 × 200, 20 × 10, 1 000 idle sockets
  *   ... --engines=workerd                         one engine only (default: sourdough,workerd)
+ *   ... --scenarios=fanout,rooms                  a subset (default: idle,fanout,rooms)
+ *   ... --in-flight=N                             fan-out: messages in flight (default 8)
  *
  * - Fan-out: one room, N receivers, one sender keeping 8 messages in flight (a message is done when
  *   every receiver has it): delivered messages/s, p50/p99 delivery latency (send → receipt).
@@ -31,7 +33,8 @@ const engines = (process.argv.find((a) => a.startsWith("--engines="))?.slice("--
 const S = quick
   ? { rounds: 2, fanout: 200, rooms: 20, perRoom: 10, idleRooms: 10, idlePerRoom: 100, warmupMs: 500, windowMs: 1500, evictWaitMs: 20_000 }
   : { rounds: 3, fanout: 1000, rooms: 100, perRoom: 10, idleRooms: 100, idlePerRoom: 100, warmupMs: 1000, windowMs: 5000, evictWaitMs: 30_000 };
-const IN_FLIGHT = 8;
+const IN_FLIGHT = Number(process.argv.find((a) => a.startsWith("--in-flight="))?.slice("--in-flight=".length) ?? 8);
+const scenarios = (process.argv.find((a) => a.startsWith("--scenarios="))?.slice("--scenarios=".length) ?? "idle,fanout,rooms").split(",");
 const IDLE_EVICTION_MS = 2000;
 type Engine = "sourdough" | "workerd";
 
@@ -152,8 +155,11 @@ const median = (xs: number[]) => {
 const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits }) : "—");
 const summary = (xs: number[], digits = 0, unit = "") => (xs.length === 0 ? "—" : `${fmt(median(xs), digits)}${unit} (${fmt(Math.min(...xs), digits)} – ${fmt(Math.max(...xs), digits)})`);
 
+const loadAverages: number[] = [];
+
 async function main(): Promise<void> {
   const started = performance.now();
+  loadAverages.push(os.loadavg()[0]!);
   const peers = await ensurePeers(log);
   const runs: Record<Engine, EngineRuns> = { sourdough: { fanout: [], rooms: [], idle: [] }, workerd: { fanout: [], rooms: [], idle: [] } };
   const servers: WsServer[] = [];
@@ -166,17 +172,17 @@ async function main(): Promise<void> {
     else log(`[bench] workerd rows skipped: ${peers.workerdMissing}`);
     log(`${quick ? "quick" : "full"} run: ${S.rounds} rounds; engines ${servers.map((s) => s.engine).join(", ")}; load generator pid ${load.pid}`);
     for (let round = 1; round <= S.rounds; round++) {
-      for (const server of servers) {
+      for (const server of scenarios.includes("idle") ? servers : []) {
         const r = await idleRound(server, load, round);
         runs[server.engine].idle.push(r);
         log(`round ${round} ${server.engine} idle ${r.sockets}: ${fmt(r.bytesPerSocket)} B/socket (${Object.entries(r.growth).map(([k, v]) => `${k} ${fmt(v / 1048576, 1)} MiB`).join(", ")}), resident ${r.residentAfterEviction} after ${fmt(r.evictedAfterMs)} ms, ${r.ponged} ponged, resident after ping ${r.residentAfterPing}`);
       }
-      for (const server of servers) {
+      for (const server of scenarios.includes("fanout") ? servers : []) {
         const r = await traffic(server, load, { cmd: "fanout", wsOrigin: server.wsOrigin, room: `fan${round}`, receivers: S.fanout, warmupMs: S.warmupMs, windowMs: S.windowMs, inFlight: IN_FLIGHT });
         runs[server.engine].fanout.push(r);
         log(`round ${round} ${server.engine} fan-out 1 × ${S.fanout}: ${fmt(r.delivered / r.seconds)} delivered/s, p50 ${fmt(r.p50Ms, 2)} ms, p99 ${fmt(r.p99Ms, 2)} ms, client CPU ${fmt(r.clientCpu, 2)}, server CPU ${cpuText(r)}`);
       }
-      for (const server of servers) {
+      for (const server of scenarios.includes("rooms") ? servers : []) {
         const r = await traffic(server, load, { cmd: "rooms", wsOrigin: server.wsOrigin, prefix: `rooms${round}-`, rooms: S.rooms, perRoom: S.perRoom, warmupMs: S.warmupMs, windowMs: S.windowMs });
         runs[server.engine].rooms.push(r);
         log(`round ${round} ${server.engine} rooms ${S.rooms} × ${S.perRoom}: ${fmt(r.delivered / r.seconds)} delivered/s (${fmt(r.sent / r.seconds)} sent/s), p50 ${fmt(r.p50Ms, 2)} ms, p99 ${fmt(r.p99Ms, 2)} ms, client CPU ${fmt(r.clientCpu, 2)}, server CPU ${cpuText(r)}`);
@@ -189,11 +195,12 @@ async function main(): Promise<void> {
     load.close();
     for (const server of servers) await server.close().catch((e: unknown) => log(`[bench] closing ${server.engine}: ${String(e)}`));
   }
+  loadAverages.push(os.loadavg()[0]!);
   const md = report(runs, peers.versions.workerd, (performance.now() - started) / 1000, failed);
   const out = new URL("./results/", import.meta.url);
   fs.mkdirSync(out, { recursive: true });
   fs.writeFileSync(new URL("websocket-latest.md", out), md);
-  fs.writeFileSync(new URL("websocket-latest.json", out), `${JSON.stringify({ quick, sizes: S, inFlight: IN_FLIGHT, idleEvictionMs: IDLE_EVICTION_MS, workerd: peers.versions.workerd ?? null, failed, runs, machine: { cpu: os.cpus()[0]?.model, cores: os.availableParallelism(), node: process.version } }, null, 2)}\n`);
+  fs.writeFileSync(new URL("websocket-latest.json", out), `${JSON.stringify({ quick, loadAverages, sizes: S, inFlight: IN_FLIGHT, idleEvictionMs: IDLE_EVICTION_MS, workerd: peers.versions.workerd ?? null, failed, runs, machine: { cpu: os.cpus()[0]?.model, cores: os.availableParallelism(), node: process.version } }, null, 2)}\n`);
   process.stdout.write(md);
   if (failed !== null) process.exitCode = 1;
 }
@@ -218,7 +225,7 @@ function report(runs: Record<Engine, EngineRuns>, workerdVersion: string | undef
     "",
     "| Scenario | sourdough: median (min – max) | workerd: median (min – max) | sourdough ÷ workerd, per round | Target |",
     "|---|---:|---:|---:|---|",
-    `| Fan-out 1 room × ${fmt(S.fanout)} sockets, one sender: delivered messages/s | ${summary(rate(s.fanout))} | ${summary(rate(w.fanout))} | ${ratio(rate(s.fanout), rate(w.fanout))} | ≥ 5× workerd |`,
+    `| Fan-out 1 room × ${fmt(S.fanout)} sockets, one sender (${IN_FLIGHT} messages in flight): delivered messages/s | ${summary(rate(s.fanout))} | ${summary(rate(w.fanout))} | ${ratio(rate(s.fanout), rate(w.fanout))} | ≥ 5× workerd |`,
     `| Fan-out: delivery latency p50 | ${summary(s.fanout.map((r) => r.p50Ms), 2, " ms")} | ${summary(w.fanout.map((r) => r.p50Ms), 2, " ms")} | | |`,
     `| Fan-out: delivery latency p99 | ${summary(s.fanout.map((r) => r.p99Ms), 2, " ms")} | ${summary(w.fanout.map((r) => r.p99Ms), 2, " ms")} | | |`,
     `| Many rooms ${fmt(S.rooms)} × ${S.perRoom}, everyone chatting: delivered messages/s | ${summary(rate(s.rooms))} | ${summary(rate(w.rooms))} | ${ratio(rate(s.rooms), rate(w.rooms))} | ≥ 5× workerd |`,
@@ -232,6 +239,7 @@ function report(runs: Record<Engine, EngineRuns>, workerdVersion: string | undef
     `| Idle: sockets answering ping → pong after eviction / objects resident after the pings | ${summary(s.idle.map((r) => r.ponged))} / ${summary(s.idle.map((r) => r.residentAfterPing))} | ${summary(w.idle.map((r) => r.ponged))} / ${summary(w.idle.map((r) => r.residentAfterPing))} | | all / 0 |`,
     "",
     `- ${S.rounds} rounds, workerd then sourdough in each, idle first, then fan-out, then many rooms; ${fmt(S.warmupMs)} ms warm-up then a ${fmt(S.windowMs)} ms window per traffic run; fresh rooms each round. The room is examples/chat/room.ts on both engines (each message is one SQLite insert + trim, then a broadcast).`,
+    `- Machine load (1-minute load average) at the start and the end: ${loadAverages.map((l) => fmt(l, 1)).join(" / ")} on ${os.availableParallelism()} cores: above the core count, every process waits for CPU and the figures measure the contention as much as the engines (server and client CPU below 1 core with high latency is the sign).`,
     `- Clients (the \`ws\` package) run in one child process on the same ${os.availableParallelism()}-core machine as the servers; a load generator CPU near 1.0 means the figure is bounded by the client, not the server. sourdough: serve() (the gateway, holding the client sockets) in the bench process, 2 hosts × 1 isolate, idleEvictionMs ${IDLE_EVICTION_MS}. workerd: miniflare from bench/peers, the same classes bundled by esbuild, clients connected to workerd's own socket.`,
     `- Idle memory: RSS growth of each server process from before the sockets opened (once no object was resident) to after every room was evicted (sourdough: gateway = this process, after a full GC; hosts as they are), divided by the sockets.`,
   ];
