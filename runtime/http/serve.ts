@@ -153,7 +153,7 @@ export function serve<Env = Record<string, unknown>>(worker: Worker<Env>, option
       closing ??= (async () => {
         unhandleSignals();
         ops.close();
-        await new Promise<void>((resolve) => {
+        const stopped = new Promise<void>((resolve) => {
           if (!server.listening) {
             server.closeAllConnections(); // drained by a signal: cut what outlived shutdownGraceMs
             return resolve();
@@ -161,7 +161,9 @@ export function serve<Env = Record<string, unknown>>(worker: Worker<Env>, option
           server.close(() => resolve());
           server.closeAllConnections();
         });
+        // server.close() waits for upgraded sockets too, which only the gateway closes: both at once.
         await gateway.close();
+        await stopped;
         await Promise.allSettled([...pending]);
         await coordinator.close();
       })();
