@@ -3,7 +3,9 @@
 // to test/engines/ws-room.ts (every API call by JSON command) and to the chat example's room.
 // Where the engines differ on purpose or by limit, the difference is in DIFFERENCES below and in
 // docs/compatibility.md (WebSocket section); everything else must match exactly.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { existsSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { ioHandles, isAlive } from "../support/cluster.ts";
 import { miniflareSkipReason } from "../support/miniflare.ts";
 import { startSourdough, startWorkerd, type WsEngine } from "./ws-engines.ts";
 import { TestClient } from "./ws-client.ts";
@@ -71,12 +73,19 @@ for (const { name, start, skip } of engines) {
       }
     };
 
+    let handlesBefore: string[];
     beforeAll(async () => {
+      handlesBefore = ioHandles();
       engine = await start();
     });
     afterAll(async () => {
       await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
+      const pids = engine?.app?.coordinator.hosts.flatMap((h) => [h.pid, h.standbyPid]).filter((p): p is number => p !== undefined) ?? [];
       await engine?.close();
+      // Nothing this suite started is left: host processes, workerd, sockets, temp dirs.
+      for (const pid of pids) expect(isAlive(pid), `host pid ${pid} still running`).toBe(false);
+      for (const dir of engine?.dirs ?? []) expect(existsSync(dir), `${dir} left behind`).toBe(false);
+      await vi.waitFor(() => expect(ioHandles()).toEqual(handlesBefore), { timeout: 5000 });
     });
 
     it("echoes text and binary frames unchanged", async () => {

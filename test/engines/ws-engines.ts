@@ -16,6 +16,8 @@ export interface WsEngine {
   readonly wsOrigin: string;
   /** sourdough only: the serve() handle (hosts, coordinator). */
   readonly app?: ServeHandle;
+  /** Temp directories it made (removed by close()). */
+  readonly dirs: string[];
   close(): Promise<void>;
 }
 
@@ -39,6 +41,7 @@ export async function startSourdough(options: Partial<ServeOptions> = {}): Promi
     origin: app.url,
     wsOrigin: app.url.replace(/^http/, "ws"),
     app,
+    dirs: [storageDir],
     async close() {
       await app.close();
       rmSync(storageDir, { recursive: true, force: true });
@@ -55,6 +58,7 @@ export async function startWorkerd(): Promise<WsEngine> {
     name: "workerd",
     origin: url.origin,
     wsOrigin: url.origin.replace(/^http/, "ws"),
+    dirs: [persistDir],
     async close() {
       await mf.dispose();
       rmSync(persistDir, { recursive: true, force: true });
