@@ -5,7 +5,7 @@
 import WebSocket from "ws";
 
 export type LoadCommand =
-  | { cmd: "fanout"; wsOrigin: string; room: string; receivers: number; warmupMs: number; windowMs: number; inFlight: number }
+  | { cmd: "fanout"; wsOrigin: string; room: string; receivers: number; warmupMs: number; windowMs: number; inFlight: number; storage: boolean }
   | { cmd: "rooms"; wsOrigin: string; prefix: string; rooms: number; perRoom: number; warmupMs: number; windowMs: number }
   | { cmd: "idle-open"; wsOrigin: string; prefix: string; rooms: number; perRoom: number }
   | { cmd: "idle-check" }
@@ -127,10 +127,12 @@ async function fanout(c: Extract<LoadCommand, { cmd: "fanout" }>): Promise<Traff
     if (left > 0) pending.set(seq, left);
     else if (pending.delete(seq)) release?.();
   };
-  // Receivers share one user name: joining then costs one presence frame each, not n join frames.
-  const url = `${c.wsOrigin}/room/${c.room}/ws?user=`;
-  const receivers = await openMany(Array.from({ length: c.receivers }, () => `${url}reader`), onMessage, () => w.finished || w.closed++);
-  const [sender] = await openMany([`${url}writer`], () => {}, () => w.finished || w.closed++);
+  // storage: the chat room (SQL insert per message); receivers share one user name, so joining costs
+  // one presence frame each, not n join frames. Without: the suite's room, a broadcast and nothing else.
+  const url = (user: string) => (c.storage ? `${c.wsOrigin}/room/${c.room}/ws?user=${user}` : `${c.wsOrigin}/t/${c.room}/ws`);
+  const receivers = await openMany(Array.from({ length: c.receivers }, () => url("reader")), onMessage, () => w.finished || w.closed++);
+  const [sender] = await openMany([url("writer")], () => {}, () => w.finished || w.closed++);
+  const frame = (text: string) => JSON.stringify(c.storage ? { type: "message", text } : { op: "broadcast", text: JSON.stringify({ text }) });
   await sleep(200);
   let seq = 0;
   let stop = false;
@@ -139,7 +141,7 @@ async function fanout(c: Extract<LoadCommand, { cmd: "fanout" }>): Promise<Traff
       while (pending.size >= c.inFlight) await new Promise<void>((r) => (release = r));
       const s = ++seq;
       pending.set(s, c.receivers);
-      sender!.send(JSON.stringify({ type: "message", text: `${s} ${now().toFixed(3)}` }));
+      sender!.send(frame(`${s} ${now().toFixed(3)}`));
       if (w.recording) w.sent++;
     }
   };

@@ -4,11 +4,13 @@
  *   node --import tsx bench/websocket.ts           full: 3 rounds; 1 × 1000 fan-out, 100 × 10 rooms, 10 000 idle sockets
  *   node --import tsx bench/websocket.ts --quick   smoke: 2 rounds; 1 × 200, 20 × 10, 1 000 idle sockets
  *   ... --engines=workerd                         one engine only (default: sourdough,workerd)
- *   ... --scenarios=fanout,rooms                  a subset (default: idle,fanout,rooms)
+ *   ... --scenarios=fanout,rooms                  a subset (default: idle,fanout,plain,rooms)
  *   ... --in-flight=N                             fan-out: messages in flight (default 8)
  *
  * - Fan-out: one room, N receivers, one sender keeping 8 messages in flight (a message is done when
  *   every receiver has it): delivered messages/s, p50/p99 delivery latency (send → receipt).
+ * - Fan-out without storage ("plain"): the same, through test/engines/ws-room.ts's broadcast (no SQL,
+ *   no output gate wait), to show how much of the fan-out figure is the per-message commit.
  * - Many rooms: R rooms × 10 users, each sending its next message when its previous one came back.
  * - Idle: M sockets in 100-socket rooms, left alone until every room object is evicted (sourdough
  *   idleEvictionMs 2 s; workerd its own policy); RSS growth of each server process per socket, objects
@@ -34,7 +36,7 @@ const S = quick
   ? { rounds: 2, fanout: 200, rooms: 20, perRoom: 10, idleRooms: 10, idlePerRoom: 100, warmupMs: 500, windowMs: 1500, evictWaitMs: 20_000 }
   : { rounds: 3, fanout: 1000, rooms: 100, perRoom: 10, idleRooms: 100, idlePerRoom: 100, warmupMs: 1000, windowMs: 5000, evictWaitMs: 30_000 };
 const IN_FLIGHT = Number(process.argv.find((a) => a.startsWith("--in-flight="))?.slice("--in-flight=".length) ?? 8);
-const scenarios = (process.argv.find((a) => a.startsWith("--scenarios="))?.slice("--scenarios=".length) ?? "idle,fanout,rooms").split(",");
+const scenarios = (process.argv.find((a) => a.startsWith("--scenarios="))?.slice("--scenarios=".length) ?? "idle,fanout,plain,rooms").split(",");
 const IDLE_EVICTION_MS = 2000;
 type Engine = "sourdough" | "workerd";
 
@@ -97,6 +99,7 @@ interface IdleResult {
 
 interface EngineRuns {
   fanout: TrafficResult[];
+  plain: TrafficResult[];
   rooms: TrafficResult[];
   idle: IdleResult[];
 }
@@ -161,7 +164,7 @@ async function main(): Promise<void> {
   const started = performance.now();
   loadAverages.push(os.loadavg()[0]!);
   const peers = await ensurePeers(log);
-  const runs: Record<Engine, EngineRuns> = { sourdough: { fanout: [], rooms: [], idle: [] }, workerd: { fanout: [], rooms: [], idle: [] } };
+  const runs: Record<Engine, EngineRuns> = { sourdough: { fanout: [], plain: [], rooms: [], idle: [] }, workerd: { fanout: [], plain: [], rooms: [], idle: [] } };
   const servers: WsServer[] = [];
   const load = new Load();
   let failed: string | null = null;
@@ -178,9 +181,14 @@ async function main(): Promise<void> {
         log(`round ${round} ${server.engine} idle ${r.sockets}: ${fmt(r.bytesPerSocket)} B/socket (${Object.entries(r.growth).map(([k, v]) => `${k} ${fmt(v / 1048576, 1)} MiB`).join(", ")}), resident ${r.residentAfterEviction} after ${fmt(r.evictedAfterMs)} ms, ${r.ponged} ponged, resident after ping ${r.residentAfterPing}`);
       }
       for (const server of scenarios.includes("fanout") ? servers : []) {
-        const r = await traffic(server, load, { cmd: "fanout", wsOrigin: server.wsOrigin, room: `fan${round}`, receivers: S.fanout, warmupMs: S.warmupMs, windowMs: S.windowMs, inFlight: IN_FLIGHT });
+        const r = await traffic(server, load, { cmd: "fanout", wsOrigin: server.wsOrigin, room: `fan${round}`, receivers: S.fanout, warmupMs: S.warmupMs, windowMs: S.windowMs, inFlight: IN_FLIGHT, storage: true });
         runs[server.engine].fanout.push(r);
         log(`round ${round} ${server.engine} fan-out 1 × ${S.fanout}: ${fmt(r.delivered / r.seconds)} delivered/s, p50 ${fmt(r.p50Ms, 2)} ms, p99 ${fmt(r.p99Ms, 2)} ms, client CPU ${fmt(r.clientCpu, 2)}, server CPU ${cpuText(r)}`);
+      }
+      for (const server of scenarios.includes("plain") ? servers : []) {
+        const r = await traffic(server, load, { cmd: "fanout", wsOrigin: server.wsOrigin, room: `plain${round}`, receivers: S.fanout, warmupMs: S.warmupMs, windowMs: S.windowMs, inFlight: IN_FLIGHT, storage: false });
+        runs[server.engine].plain.push(r);
+        log(`round ${round} ${server.engine} fan-out without storage 1 × ${S.fanout}: ${fmt(r.delivered / r.seconds)} delivered/s, p50 ${fmt(r.p50Ms, 2)} ms, p99 ${fmt(r.p99Ms, 2)} ms, client CPU ${fmt(r.clientCpu, 2)}, server CPU ${cpuText(r)}`);
       }
       for (const server of scenarios.includes("rooms") ? servers : []) {
         const r = await traffic(server, load, { cmd: "rooms", wsOrigin: server.wsOrigin, prefix: `rooms${round}-`, rooms: S.rooms, perRoom: S.perRoom, warmupMs: S.warmupMs, windowMs: S.windowMs });
@@ -205,12 +213,16 @@ async function main(): Promise<void> {
   if (failed !== null) process.exitCode = 1;
 }
 
+/** Server CPU (all its processes) per delivered message, µs: the cost, whatever share of the machine it got. */
+const cpuPerDelivery = (r: TrafficResult) => (Object.values(r.serverCpu ?? {}).reduce((a, b) => a + b, 0) * 1e6) / (r.delivered / r.seconds);
+
 /** One row per server process: its CPU (cores) during the windows of a scenario. */
 function cpuRows(label: string, sourdough: TrafficResult[], workerd: TrafficResult[]): string[] {
   const roles = (rs: TrafficResult[]) => [...new Set(rs.flatMap((r) => Object.keys(r.serverCpu ?? {})))];
   const cell = (rs: TrafficResult[], role: string) => summary(rs.map((r) => r.serverCpu?.[role] ?? Number.NaN).filter(Number.isFinite), 2);
   return [
     `| ${label}: server CPU during the windows (cores) | ${roles(sourdough).map((role) => `${role} ${cell(sourdough, role)}`).join("; ") || "—"} | ${roles(workerd).map((role) => `${role} ${cell(workerd, role)}`).join("; ") || "—"} | | |`,
+    `| ${label}: server CPU per delivered message (all server processes) | ${summary(sourdough.map(cpuPerDelivery), 1, " µs")} | ${summary(workerd.map(cpuPerDelivery), 1, " µs")} | workerd ÷ sourdough: ${workerd.length === 0 ? "—" : summary(workerd.map((r, i) => cpuPerDelivery(r) / cpuPerDelivery(sourdough[i]!)), 1, "×")} | |`,
   ];
 }
 
@@ -228,10 +240,13 @@ function report(runs: Record<Engine, EngineRuns>, workerdVersion: string | undef
     `| Fan-out 1 room × ${fmt(S.fanout)} sockets, one sender (${IN_FLIGHT} messages in flight): delivered messages/s | ${summary(rate(s.fanout))} | ${summary(rate(w.fanout))} | ${ratio(rate(s.fanout), rate(w.fanout))} | ≥ 5× workerd |`,
     `| Fan-out: delivery latency p50 | ${summary(s.fanout.map((r) => r.p50Ms), 2, " ms")} | ${summary(w.fanout.map((r) => r.p50Ms), 2, " ms")} | | |`,
     `| Fan-out: delivery latency p99 | ${summary(s.fanout.map((r) => r.p99Ms), 2, " ms")} | ${summary(w.fanout.map((r) => r.p99Ms), 2, " ms")} | | |`,
+    `| Fan-out without storage (the suite's room: broadcast only, no SQL write): delivered messages/s | ${summary(rate(s.plain))} | ${summary(rate(w.plain))} | ${ratio(rate(s.plain), rate(w.plain))} | (not a target: shows the commit's share) |`,
+    `| Fan-out without storage: delivery latency p50 / p99 | ${summary(s.plain.map((r) => r.p50Ms), 2, " ms")} / ${summary(s.plain.map((r) => r.p99Ms), 1, " ms")} | ${summary(w.plain.map((r) => r.p50Ms), 2, " ms")} / ${summary(w.plain.map((r) => r.p99Ms), 1, " ms")} | | |`,
     `| Many rooms ${fmt(S.rooms)} × ${S.perRoom}, everyone chatting: delivered messages/s | ${summary(rate(s.rooms))} | ${summary(rate(w.rooms))} | ${ratio(rate(s.rooms), rate(w.rooms))} | ≥ 5× workerd |`,
     `| Many rooms: delivery latency p50 / p99 | ${summary(s.rooms.map((r) => r.p50Ms), 2, " ms")} / ${summary(s.rooms.map((r) => r.p99Ms), 1, " ms")} | ${summary(w.rooms.map((r) => r.p50Ms), 2, " ms")} / ${summary(w.rooms.map((r) => r.p99Ms), 1, " ms")} | | |`,
     `| Load generator CPU during the windows (cores; fan-out / rooms) | ${summary(s.fanout.map((r) => r.clientCpu), 2)} / ${summary(s.rooms.map((r) => r.clientCpu), 2)} | ${summary(w.fanout.map((r) => r.clientCpu), 2)} / ${summary(w.rooms.map((r) => r.clientCpu), 2)} | | |`,
     ...cpuRows("Fan-out", s.fanout, w.fanout),
+    ...cpuRows("Fan-out without storage", s.plain, w.plain),
     ...cpuRows("Many rooms", s.rooms, w.rooms),
     `| Idle ${fmt(S.idleRooms * S.idlePerRoom)} hibernated sockets: RSS growth per socket, all server processes | ${summary(s.idle.map((r) => r.bytesPerSocket), 0, " B")} | ${summary(w.idle.map((r) => r.bytesPerSocket), 0, " B")} | | ≤ 10 KiB (sourdough) |`,
     ...[...new Set(s.idle.flatMap((r) => Object.keys(r.growth)))].map((role) => `| Idle: of which ${role} | ${summary(s.idle.map((r) => (r.growth[role] ?? Number.NaN) / r.sockets), 0, " B")} | | | |`),

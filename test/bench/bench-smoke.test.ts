@@ -56,13 +56,13 @@ describe("npm run bench -- --quick", () => {
     const websocket = json("websocket-latest.json") as {
       quick: boolean;
       failed: string | null;
-      runs: Record<"sourdough" | "workerd", { fanout: Traffic[]; rooms: Traffic[]; idle: Array<{ sockets: number; bytesPerSocket: number; ponged: number; closedByServer: number }> }>;
+      runs: Record<"sourdough" | "workerd", { fanout: Traffic[]; plain: Traffic[]; rooms: Traffic[]; idle: Array<{ sockets: number; bytesPerSocket: number; ponged: number; closedByServer: number }> }>;
     };
     expect(websocket).toMatchObject({ quick: true, failed: null });
     for (const engine of ["sourdough", "workerd"] as const) {
-      const { fanout, rooms, idle } = websocket.runs[engine];
-      expect(fanout.length, `${engine} fan-out rounds`).toBeGreaterThan(0);
-      for (const r of [...fanout, ...rooms]) {
+      const { fanout, plain, rooms, idle } = websocket.runs[engine];
+      for (const runs of [fanout, plain, rooms, idle]) expect(runs.length, `${engine}: rounds of every scenario`).toBeGreaterThan(0);
+      for (const r of [...fanout, ...plain, ...rooms]) {
         expect(r.delivered / r.seconds).toBeGreaterThan(0);
         expect(r.p99Ms).toBeGreaterThanOrEqual(r.p50Ms);
         expect(r.closed, `${engine}: sockets closed by the server mid-run`).toBe(0);
