@@ -18,12 +18,5 @@ const app = serve<Env>(worker, {
 });
 await app.ready;
 console.log(`chat: open ${app.url}/?room=lobby&user=alice and ${app.url}/?room=lobby&user=bob`);
+// Ctrl-C (SIGINT) or SIGTERM: serve() drains, closes every socket (1001) and the hosts, then exits.
 console.log(`${app.coordinator.hostCount} hosts; history in ${storageDir}; Ctrl-C stops`);
-let stopping = false;
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.on(signal, () => {
-    if (stopping) return;
-    stopping = true;
-    void app.close().then(() => console.log("chat: closed"));
-  });
-}

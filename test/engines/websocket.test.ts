@@ -224,3 +224,14 @@ for (const { name, start, skip } of engines) {
     });
   });
 }
+
+describe("serve().close() with WebSocket clients still connected", () => {
+  it("closes them with 1001 and returns (it used to wait forever for the upgraded sockets)", async () => {
+    const engine = await startSourdough();
+    const client = await TestClient.open(`${engine.wsOrigin}/t/closing/ws`);
+    const started = Date.now();
+    await engine.close();
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(await client.closed).toEqual({ code: 1001, reason: "server shutting down" });
+  });
+});
