@@ -121,6 +121,7 @@ export class WebSocketGateway implements WebSocketPeer {
   readonly #logger: Logger;
   readonly #wss: WebSocketServer;
   readonly #rooms = new Map<string, Room>();
+  readonly #corked = new Set<Duplex>();
   readonly #maxQueuedEvents: number;
   readonly #maxQueuedBytes: number;
   readonly #queueTimeoutMs: number;
@@ -383,8 +384,27 @@ export class WebSocketGateway implements WebSocketPeer {
       // Backpressure: a client that does not read is closed, never buffered without bound.
       return this.#closeClient(record, CloseCode.TOO_SLOW, `sourdough: client too slow: ${ws.bufferedAmount} bytes unread`);
     }
+    this.#cork(ws);
     ws.send(bytes, { binary: typeof data !== "string" });
   }
+
+  // What one turn sends to a client goes out in one write: a broadcast per message would otherwise cost
+  // a system call per socket per message (the fan-out was bound by writev). Measured on the fan-out
+  // bench (1 × 200, quick, 2 runs each way, alternating): gateway CPU per delivered message 3.9-5.1 µs
+  // uncorked, 1.6-2.1 µs corked. The socket is ws's underlying net.Socket (ws has no cork of its own);
+  // uncorked once per turn, at setImmediate.
+  #cork(ws: ClientSocket): void {
+    const socket = (ws as unknown as { _socket?: Duplex })._socket;
+    if (socket === undefined || this.#corked.has(socket)) return;
+    socket.cork();
+    this.#corked.add(socket);
+    if (this.#corked.size === 1) setImmediate(this.#uncorkAll);
+  }
+
+  readonly #uncorkAll = (): void => {
+    for (const socket of this.#corked) socket.uncork();
+    this.#corked.clear();
+  };
 
   #applyClose(record: ClientRecord, code: number | undefined, reason: string | undefined): void {
     if (record.ws === undefined) return void record.pending?.push({ close: code ?? null, reason: reason ?? null });
