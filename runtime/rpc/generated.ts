@@ -1,16 +1,11 @@
 // The runtime's view of sourdough-gen's output: per class and method, a stable method id and
 // straight-line codecs for its Params/Results structs. Classes with codecs use them on both sides of
 // a call (Call.methodId ≠ 0); the others travel as msgpackr bytes.
+import type { MethodCodec } from "../codecs/index.ts";
 import { ErrorCode, SourdoughError, type ErrorCode as Code } from "../errors.ts";
 
 /** One method's generated codec (sourdough.gen/codecs.ts). Bytes are framed Cap'n Proto messages. */
-export interface MethodCodec {
-  readonly id: number;
-  encodeParams(args: unknown[]): Uint8Array;
-  decodeParams(bytes: Uint8Array): unknown[];
-  encodeResult(value: unknown): Uint8Array;
-  decodeResult(bytes: Uint8Array): unknown;
-}
+export type { MethodCodec };
 
 export type ClassCodecs = Readonly<Record<string, MethodCodec>>;
 

@@ -7,7 +7,7 @@ import { existsSync, readFileSync, statSync, symlinkSync, writeFileSync } from "
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { runCli } from "../../codegen/run-cli.ts";
-import { REPO, removeDir, tempDir, tempProjectFiles, writeTree } from "./support/fixtures.ts";
+import { REPO, linkSourdough, removeDir, tempDir, tempProjectFiles, writeTree } from "./support/fixtures.ts";
 import { tsc } from "./support/tsc.ts";
 
 const COUNTER = `import { DurableObject } from "sourdough";
@@ -30,7 +30,7 @@ function project(files: Record<string, string> = {}): string {
   const dir = tempDir("cli");
   dirs.push(dir);
   writeTree(dir, { ...tempProjectFiles(), "src/counter.ts": COUNTER, ...files });
-  symlinkSync(join(REPO, "node_modules"), join(dir, "node_modules"));
+  linkSourdough(dir);
   return dir;
 }
 
@@ -179,6 +179,7 @@ export async function use(ns: CounterNamespace, stub: CounterStub): Promise<numb
 
   it("the executable exits with the command's code", async () => {
     const dir = project();
+    symlinkSync(join(REPO, "node_modules", "tsx"), join(dir, "node_modules", "tsx"), "dir"); // the loader it runs under
     const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
       const child = spawn(process.execPath, ["--import", "tsx", join(REPO, "codegen/cli.ts"), "--check"], { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
       let stderr = "";

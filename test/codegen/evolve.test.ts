@@ -1,7 +1,7 @@
 // Schema evolution across sourdough-gen runs on one project: compatible changes keep every ordinal and
 // method id and append new ones (old codecs and new codecs still understand each other); breaking
 // changes are refused, each named at its source; --allow-breaking retires what broke instead.
-import { cpSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
@@ -9,7 +9,7 @@ import { formatDiagnostic } from "../../codegen/diagnostics.ts";
 import { type GenerateResult, generate, writeFiles } from "../../codegen/generate.ts";
 import type { IrProject, IrStruct } from "../../codegen/ir.ts";
 import { capnpAvailable, loadSchema } from "../support/capnp-oracle.ts";
-import { REPO, removeDir, tempDir, tempProjectFiles, writeTree } from "./support/fixtures.ts";
+import { REPO, linkSourdough, removeDir, tempDir, tempProjectFiles, writeTree } from "./support/fixtures.ts";
 
 const V1 = `import { DurableObject } from "sourdough";
 
@@ -117,7 +117,7 @@ function project(source: string): { dir: string; gen: (allowBreaking?: boolean) 
   const dir = tempDir("evolve");
   dirs.push(dir);
   writeTree(dir, { ...tempProjectFiles(), "src/account.ts": source });
-  symlinkSync(join(REPO, "node_modules"), join(dir, "node_modules"));
+  linkSourdough(dir);
   const gen = (allowBreaking = false): GenerateResult => {
     const result = generate({ project: join(dir, "tsconfig.json"), out: join(dir, "sourdough.gen"), cwd: dir, allowBreaking });
     writeFiles(result.files);
