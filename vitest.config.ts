@@ -22,6 +22,16 @@ export default defineConfig({
           hookTimeout: 60_000,
         },
       },
+      {
+        // npm pack + installs with pnpm and npm into fresh projects (test/packaging/install.test.ts).
+        test: {
+          name: "packaging",
+          include: ["test/packaging/**/*.test.ts"],
+          pool: "forks",
+          testTimeout: 120_000,
+          hookTimeout: 600_000,
+        },
+      },
     ],
   },
 });
