@@ -43,7 +43,10 @@ export class Reader {
     return this;
   }
   fail(what: string): never {
-    throw new CodecError("ERR_PROTOCOL", `sourdough codec, ${this.label}: ${what}. The sender does not speak this schema.`);
+    throw new CodecError(
+      "ERR_PROTOCOL",
+      `sourdough codec, ${this.label}: ${what}. The bytes do not follow this side's schema: when both sides are sourdough, one runs stale codecs; re-run \`sourdough-gen\` and restart both with the same output.`,
+    );
   }
   spend(words: number, what: string): void {
     this.budget -= words + 1;
