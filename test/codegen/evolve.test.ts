@@ -199,6 +199,12 @@ describe("schema evolution", { timeout: 60_000 }, () => {
     const result = p.gen(true);
     expect(result.diagnostics).toEqual([]);
     expect(result.warnings).toHaveLength(6);
+    // The flag was given: the warnings say what broke and that it was accepted, never "pass --allow-breaking".
+    for (const w of result.warnings) {
+      expect(w.message).not.toContain("or pass --allow-breaking");
+      expect(w.message).toMatch(/ Accepted \(--allow-breaking\): update those peers\.$/);
+    }
+    expect(result.warnings.map((w) => w.message)).toContain("Account.close: the method was removed (method id 5). Callers built from the previous schema may still call it. Accepted (--allow-breaking): update those peers.");
     const ir = irOf(p.dir);
     const acc = account(ir);
     expect(acc?.retiredMethods).toEqual([{ name: "close", id: 5 }]);
