@@ -4,6 +4,8 @@ import { defineConfig } from "vitest/config";
 // so they run in forks, one file at a time, to keep a 2-core machine honest.
 export default defineConfig({
   test: {
+    // Without the capnp tool: one line saying how many tests were skipped and how to enable them.
+    reporters: ["./test/support/capnp-notice.ts", "default"],
     projects: [
       {
         test: {
