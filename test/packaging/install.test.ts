@@ -194,6 +194,8 @@ function writeProject(dir: string, manager: Manager, tarball: string): void {
  */
 async function localPrebuild(dir: string): Promise<string> {
   const pkgDir = join(REPO, "node_modules/better-sqlite3");
+  // No addon built here (another install layout): offer nothing, and the installs compile.
+  if (!existsSync(join(pkgDir, "build/Release/better_sqlite3.node"))) return dir;
   const { version } = JSON.parse(readFileSync(join(pkgDir, "package.json"), "utf8")) as { version: string };
   mkdirSync(dir, { recursive: true });
   const archive = join(dir, `better-sqlite3-v${version}-node-v${process.versions.modules}-${process.platform}-${process.arch}.tar.gz`);
