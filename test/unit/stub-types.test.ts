@@ -48,9 +48,9 @@ describe("DurableObjectStub<T>", () => {
   it("leaves every handler off the stub of a DurableObject subclass: alarm and the three webSocket* handlers", () => {
     class Handlers extends DurableObject {
       alarm(): void {}
-      webSocketMessage(): void {}
-      webSocketClose(): void {}
-      webSocketError(): void {}
+      override webSocketMessage(): void {}
+      override webSocketClose(): void {}
+      override webSocketError(): void {}
       ok(): number {
         return 3;
       }
