@@ -4,6 +4,8 @@ import { defineConfig } from "vitest/config";
 // so they run in forks, one file at a time, to keep a 2-core machine honest.
 export default defineConfig({
   test: {
+    // Without the capnp tool: one line saying how many tests were skipped and how to enable them.
+    reporters: ["./test/support/capnp-notice.ts", "default"],
     projects: [
       {
         test: {
@@ -20,6 +22,16 @@ export default defineConfig({
           fileParallelism: false,
           testTimeout: 60_000,
           hookTimeout: 60_000,
+        },
+      },
+      {
+        // npm pack + installs with pnpm and npm into fresh projects (test/packaging/install.test.ts).
+        test: {
+          name: "packaging",
+          include: ["test/packaging/**/*.test.ts"],
+          pool: "forks",
+          testTimeout: 120_000,
+          hookTimeout: 600_000,
         },
       },
     ],

@@ -20,8 +20,8 @@
  */
 import * as fs from "node:fs";
 import * as net from "node:net";
+import { FrameCarry, HEADER_BYTES, completeFrameLength } from "./echo-frames.ts";
 
-const HEADER_BYTES = 4;
 
 const socketPath = process.argv[2];
 if (socketPath === undefined || socketPath === "") {
@@ -31,7 +31,7 @@ if (socketPath === undefined || socketPath === "") {
 
 function handleConnection(conn: net.Socket): void {
   /** Bytes of an incomplete frame carried over from the previous chunk(s). */
-  let carry: Buffer | null = null;
+  const carry = new FrameCarry();
   /** Complete frames waiting for this turn's flush. */
   const out: Buffer[] = [];
   let flushScheduled = false;
@@ -48,23 +48,17 @@ function handleConnection(conn: net.Socket): void {
   };
 
   conn.on("data", (chunk: Buffer) => {
-    const buf: Buffer = carry === null ? chunk : Buffer.concat([carry, chunk]);
-    const end = buf.length;
+    const buf = carry.join(chunk);
     let off = 0;
-    while (end - off >= HEADER_BYTES) {
-      const len = buf.readUInt32LE(off);
-      if (end - off - HEADER_BYTES < len) break; // partial frame
-      off += HEADER_BYTES + len;
-    }
+    for (let len = completeFrameLength(buf, 0); len >= 0; len = completeFrameLength(buf, off)) off += HEADER_BYTES + len;
     if (off > 0) {
-      out.push(off === end ? buf : buf.subarray(0, off));
+      out.push(off === buf.length ? buf : buf.subarray(0, off));
       if (!flushScheduled) {
         flushScheduled = true;
         setImmediate(flush);
       }
     }
-    // Copy the (small) tail so we do not pin the whole chunk.
-    carry = off === end ? null : Buffer.from(buf.subarray(off));
+    carry.keep(buf, off);
   });
   conn.on("error", () => {
     conn.destroy();

@@ -32,6 +32,7 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { FrameCarry, HEADER_BYTES, completeFrameLength } from "./echo-frames.ts";
 
 export interface EchoResult {
   rttP50Us: number;
@@ -47,7 +48,6 @@ export interface RawEchoOptions {
   inFlight?: number[];
 }
 
-const HEADER_BYTES = 4;
 const PAYLOAD_BYTES = 60;
 const FRAME_BYTES = HEADER_BYTES + PAYLOAD_BYTES; // 64 bytes on the wire
 
@@ -82,7 +82,7 @@ class EchoClient {
   /** Called if the connection fails or closes unexpectedly. */
   onFailure: (err: Error) => void = () => {};
 
-  private carry: Buffer | null = null;
+  private readonly carry = new FrameCarry();
   private readonly queue: number[] = [];
   private flushScheduled = false;
   private closing = false;
@@ -128,12 +128,9 @@ class EchoClient {
   };
 
   private onData(chunk: Buffer): void {
-    const buf: Buffer = this.carry === null ? chunk : Buffer.concat([this.carry, chunk]);
-    const end = buf.length;
+    const buf = this.carry.join(chunk);
     let off = 0;
-    while (end - off >= HEADER_BYTES) {
-      const len = buf.readUInt32LE(off);
-      if (end - off - HEADER_BYTES < len) break;
+    for (let len = completeFrameLength(buf, 0); len >= 0; len = completeFrameLength(buf, off)) {
       if (len < 4) {
         this.onFailure(new Error(`echo reply too short (${len} bytes)`));
         return;
@@ -142,7 +139,7 @@ class EchoClient {
       off += HEADER_BYTES + len;
       this.onReply(seq);
     }
-    this.carry = off === end ? null : Buffer.from(buf.subarray(off));
+    this.carry.keep(buf, off);
   }
 }
 

@@ -5,13 +5,16 @@
 import { type IrClass, type IrEnum, type IrEnumValue, type IrField, type IrFlag, type IrProject, type IrStruct, describeWireType, nextOrdinal, sameWireType } from "./ir.ts";
 import { typeName, unique } from "./names.ts";
 
-/** A breaking change; `site` is a key of ScanResult.sites ("" when the thing no longer exists anywhere). */
+/**
+ * A breaking change; `site` is a key of ScanResult.sites ("" when the thing no longer exists anywhere).
+ * `message` says what changed and whom it breaks; `fix` what to do instead ("Keep it"): an error adds
+ * it with the --allow-breaking alternative, a warning (the flag was passed) leaves both out.
+ */
 export interface Break {
   site: string;
   message: string;
+  fix: string;
 }
-
-const FIX = "or pass --allow-breaking";
 
 /** The merged IR (a new object) and the breaks found. */
 export function evolve(next: IrProject, prev: IrProject | undefined): { ir: IrProject; breaks: Break[] } {
@@ -36,7 +39,7 @@ export function evolve(next: IrProject, prev: IrProject | undefined): { ir: IrPr
   }
   for (const p of prev.classes) {
     if (!ir.classes.some((c) => c.name === p.name)) {
-      breaks.push({ site: "", message: `class ${p.name} (${p.source}) was removed. Callers built from the previous schema may still call it. Keep it, ${FIX}.` });
+      breaks.push({ site: "", message: `class ${p.name} (${p.source}) was removed. Callers built from the previous schema may still call it.`, fix: "Keep it" });
     }
   }
   return { ir, breaks };
@@ -61,14 +64,14 @@ function mergeClass(c: IrClass, p: IrClass, breaks: Break[]): void {
     const was = order(pm.params, common);
     const now = order(m.params, common);
     if (was.join(",") !== now.join(",")) {
-      breaks.push({ site: where, message: `${where}: parameters were reordered (was ${was.join(", ")}; now ${now.join(", ")}). Callers built from the previous schema pass them in the old order. Restore the order, ${FIX}.` });
+      breaks.push({ site: where, message: `${where}: parameters were reordered (was ${was.join(", ")}; now ${now.join(", ")}). Callers built from the previous schema pass them in the old order.`, fix: "Restore the order" });
     }
     mergeStruct(m.params, pm.params, { kind: "params", where, site: where, breaks });
     mergeStruct(m.results, pm.results, { kind: "results", where, site: `${where}()`, breaks });
   }
   for (const pm of p.methods) {
     if (c.methods.some((m) => m.name === pm.name)) continue;
-    breaks.push({ site: c.name, message: `${c.name}.${pm.name}: the method was removed (method id ${pm.id}). Callers built from the previous schema may still call it. Keep it, ${FIX}.` });
+    breaks.push({ site: c.name, message: `${c.name}.${pm.name}: the method was removed (method id ${pm.id}). Callers built from the previous schema may still call it.`, fix: "Keep it" });
     c.retiredMethods.push({ name: pm.name, id: pm.id });
   }
   c.retiredMethods.sort((a, b) => a.id - b.id);
@@ -102,14 +105,14 @@ function mergeStruct(s: IrStruct, p: IrStruct, ctx: MergeContext): void {
     if (pf !== undefined) {
       const from = describeWireType(pf.type, pf.presence);
       const to = describeWireType(f.type, f.presence);
-      ctx.breaks.push({ site: siteOf(f), message: `${ctx.where}: ${what(ctx, f)} changed type from ${from} to ${to}. Peers built from the previous schema use the old type. Add a new ${ctx.kind === "struct" ? "field" : "method"} instead, ${FIX}.` });
+      ctx.breaks.push({ site: siteOf(f), message: `${ctx.where}: ${what(ctx, f)} changed type from ${from} to ${to}. Peers built from the previous schema use the old type.`, fix: `Add a new ${ctx.kind === "struct" ? "field" : "method"} instead` });
       retiredNow.push(pf);
     }
     fresh.push(f);
   }
   for (const pf of p.fields) {
     if (s.fields.some((f) => f.name === pf.name)) continue;
-    ctx.breaks.push({ site: ctx.kind === "params" ? ctx.where : ctx.site, message: `${ctx.where}: ${what(ctx, pf)} was removed (or renamed). Peers built from the previous schema still use it. Keep it, ${FIX}.` });
+    ctx.breaks.push({ site: ctx.kind === "params" ? ctx.where : ctx.site, message: `${ctx.where}: ${what(ctx, pf)} was removed (or renamed). Peers built from the previous schema still use it.`, fix: "Keep it" });
     retiredNow.push(pf);
   }
   const kept = s.fields.filter((f) => !fresh.includes(f));
@@ -149,7 +152,7 @@ function mergeEnum(e: IrEnum, p: IrEnum, breaks: Break[]): void {
   let next = Math.max(-1, ...p.values.map((v) => v.ordinal), ...p.retired.map((v) => v.ordinal)) + 1;
   for (const v of p.values) {
     if (e.values.some((x) => x.value === v.value)) continue;
-    breaks.push({ site: `enum:${e.name}`, message: `enum ${e.name} (${p.ts}): value ${JSON.stringify(v.value)} was removed. Peers built from the previous schema may still send it. Keep it, ${FIX}.` });
+    breaks.push({ site: `enum:${e.name}`, message: `enum ${e.name} (${p.ts}): value ${JSON.stringify(v.value)} was removed. Peers built from the previous schema may still send it.`, fix: "Keep it" });
     retired.push({ ...v, capnpName: unique(`obsolete${typeName(v.capnpName)}`, taken) });
   }
   for (const v of e.values) {

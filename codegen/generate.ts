@@ -78,7 +78,9 @@ export function generate(options: GenerateOptions): GenerateResult {
   const { ir, breaks } = evolve(scanned.ir, previous.ir);
   assignIds(ir);
   const at = (site: string): SourceLocation => scanned.sites[site] ?? { file: irPath, line: 1, column: 1 };
-  const breakDiagnostics = breaks.map((b): Diagnostic => ({ ...at(b.site), code: DiagnosticCode.BREAKING_CHANGE, message: b.message }));
+  // Refused: the fix, or the flag. Accepted with --allow-breaking: a warning that does not suggest the flag it was given.
+  const breakDiagnostics = breaks.map((b): Diagnostic => ({ ...at(b.site), code: DiagnosticCode.BREAKING_CHANGE, message: `${b.message} ${b.fix}, or pass --allow-breaking.` }));
+  const breakWarnings = breaks.map((b): Diagnostic => ({ ...at(b.site), code: DiagnosticCode.BREAKING_CHANGE, message: `${b.message} Accepted (--allow-breaking): update those peers.` }));
   const errors = sortDiagnostics([...problems, ...(options.allowBreaking === true ? [] : breakDiagnostics)]);
   const counts = { inputs: scanned.inputs, classes: ir.classes.length, methods: ir.classes.reduce((n, c) => n + c.methods.length, 0), outDir };
   if (errors.length > 0) return { ...counts, files: [], ir: undefined, diagnostics: errors, warnings: sortDiagnostics(scanned.warnings) };
@@ -91,7 +93,7 @@ export function generate(options: GenerateOptions): GenerateResult {
     file(OUTPUT_FILES.index, emitIndex(ir)),
     file(OUTPUT_FILES.ir, emitIr(ir)),
   ];
-  return { ...counts, files, ir, diagnostics: [], warnings: sortDiagnostics([...scanned.warnings, ...(options.allowBreaking === true ? breakDiagnostics : [])]) };
+  return { ...counts, files, ir, diagnostics: [], warnings: sortDiagnostics([...scanned.warnings, ...(options.allowBreaking === true ? breakWarnings : [])]) };
 }
 
 function readPrevious(irPath: string): { ir: IrProject | undefined } | { error: Diagnostic } {

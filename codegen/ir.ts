@@ -51,6 +51,11 @@ export interface IrField {
   has?: IrFlag;
   /** Set when presence is "optionalNullable". */
   isNull?: IrFlag;
+  /**
+   * Set on an optional parameter (`at?: Date`, or one with a default) whose wire presence is
+   * "required" because its value carries `undefined` itself (msgpack): printed with `?`.
+   */
+  optional?: true;
 }
 
 export interface IrStruct {

@@ -1,7 +1,7 @@
 // The sourdough-gen command: parses arguments and configuration, runs generate(), prints diagnostics
 // and the one-line summary, writes or checks the files, and watches when asked. Returns the exit code;
 // cli.ts is the process entry point that exits with it.
-import { type FSWatcher, readFileSync, watch } from "node:fs";
+import { type Dirent, type FSWatcher, readFileSync, readdirSync, statSync, watch } from "node:fs";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { parseArgs } from "node:util";
 import { formatDiagnostic } from "./diagnostics.ts";
@@ -149,26 +149,47 @@ function once(parsed: Parsed, io: CliIo): Outcome {
   return done(0);
 }
 
-// Regenerates on changes to the project's sources (not to the out dir) until io.signal aborts.
+// Regenerates on changes to the project's sources (not to the out dir) until io.signal aborts. It
+// watches the tsconfig's directory and every input's; a directory created in one of them (with its
+// subdirectories: `mkdir -p src/rooms/chat`) is watched from then on, and triggers a run, so the files
+// it brings become inputs.
 async function watchLoop(parsed: Parsed, io: CliIo, firstInputs: string[]): Promise<void> {
   const outDir = resolve(parsed.options.out);
+  const skipped = (dir: string): boolean => dir === outDir || dir.startsWith(outDir + sep) || /(^|[\\/])(node_modules|\.[^\\/]*)$/.test(dir);
+  let inputs = firstInputs;
+  const created = new Set<string>();
   let watchers: FSWatcher[] = [];
   let timer: NodeJS.Timeout | undefined;
-  const arm = (inputs: string[]): void => {
+  const schedule = (): void => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      const outcome = once(parsed, io);
+      if (outcome.inputs.length > 0) inputs = outcome.inputs;
+      arm();
+    }, 100);
+  };
+  const addTree = (dir: string): void => {
+    if (skipped(dir) || created.has(dir)) return;
+    created.add(dir);
+    for (const entry of readdirSafe(dir)) if (entry.isDirectory()) addTree(join(dir, entry.name));
+  };
+  const arm = (): void => {
     for (const w of watchers) w.close();
-    const dirs = new Set([dirname(parsed.options.project), ...inputs.map((f) => dirname(f))]);
-    watchers = [...dirs].filter((d) => d !== outDir && !d.startsWith(outDir + sep)).map((dir) =>
+    for (const dir of created) if (!isDirectory(dir)) created.delete(dir);
+    const dirs = new Set([dirname(parsed.options.project), ...inputs.map((f) => dirname(f)), ...created]);
+    watchers = [...dirs].filter((d) => !skipped(d) && isDirectory(d)).map((dir) =>
       watch(dir, (_event, name) => {
-        if (name !== null && !/\.(m|c)?tsx?$|(^|\/)(tsconfig.*|package)\.json$/.test(String(name))) return;
-        clearTimeout(timer);
-        timer = setTimeout(() => {
-          const outcome = once(parsed, io);
-          if (outcome.inputs.length > 0) arm(outcome.inputs);
-        }, 100);
+        if (name === null) return schedule();
+        if (/\.(m|c)?tsx?$|(^|\/)(tsconfig.*|package)\.json$/.test(String(name))) return schedule();
+        const path = join(dir, String(name));
+        if (!created.has(path) && isDirectory(path) && !skipped(path)) {
+          addTree(path);
+          schedule();
+        }
       }),
     );
   };
-  arm(firstInputs);
+  arm();
   io.out("sourdough-gen: watching for changes (Ctrl-C to stop)");
   await new Promise<void>((done) => {
     if (io.signal === undefined || io.signal.aborted) return done();
@@ -176,4 +197,16 @@ async function watchLoop(parsed: Parsed, io: CliIo, firstInputs: string[]): Prom
   });
   clearTimeout(timer);
   for (const w of watchers) w.close();
+}
+
+function isDirectory(path: string): boolean {
+  return statSync(path, { throwIfNoEntry: false })?.isDirectory() === true;
+}
+
+function readdirSafe(dir: string): Dirent[] {
+  try {
+    return readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return []; // removed meanwhile
+  }
 }

@@ -36,7 +36,8 @@ export function isLibrarySymbol(sym: TsSymbol | undefined): boolean {
 /** The TypeScript text of a type, without `import("...")` qualifiers (they would carry absolute paths). */
 export function typeText(t: Type, at: Node): string {
   const flags = ts.TypeFormatFlags.NoTruncation | ts.TypeFormatFlags.UseAliasDefinedOutsideCurrentScope;
-  return t.getText(at, flags).replace(/import\("[^"]*"\)\./g, "");
+  // Typed arrays are generic since TypeScript 5.7: their default `<ArrayBufferLike>` is noise to a reader.
+  return t.getText(at, flags).replace(/import\("[^"]*"\)\./g, "").replace(/\b((?:Ui|I)nt(?:8|16|32)Array|Uint8ClampedArray|Float(?:32|64)Array|Big(?:Ui|I)nt64Array|Buffer|DataView)<ArrayBufferLike>/g, "$1");
 }
 
 /**

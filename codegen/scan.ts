@@ -192,8 +192,10 @@ function scanMethod(className: string, m: MethodDeclaration, id: number, mapper:
     const pName = Node.isIdentifier(p.getNameNode()) ? p.getName() : `arg${i + 1}`;
     sites[`${className}.${name}(${pName})`] = locationOf(p);
     const site = { at: m, contextName: `${base}${typeName(pName)}`, ...referred(p) };
-    const mapped = mapper.mapField(p.getType(), site, p.isOptional() || p.hasInitializer());
-    params.fields.push(field(pName, unique(memberName(pName), names), mapped, p.getTypeNode()?.getText() ?? typeText(p.getType(), m)));
+    const optional = p.isOptional() || p.hasInitializer();
+    const mapped = mapper.mapField(p.getType(), site, optional);
+    const f = field(pName, unique(memberName(pName), names), mapped, p.getTypeNode()?.getText() ?? typeText(p.getType(), m));
+    params.fields.push(optional && f.presence === "required" ? { ...f, optional: true } : f);
   });
   const returned = awaited(m.getReturnType());
   sites[`${className}.${name}()`] = locationOf(m.getReturnTypeNode() ?? m.getNameNode());

@@ -94,13 +94,6 @@ export function listTypes(ir: IrProject): IrType[] {
   return [...seen.values()];
 }
 
-/** True when any live field anywhere travels as msgpack. */
-export function usesMsgpack(ir: IrProject): boolean {
-  const hit = (t: IrType): boolean => t.kind === "msgpack" || (t.kind === "list" && hit(t.element));
-  const structs = [...ir.structs, ...ir.classes.flatMap((c) => c.methods.flatMap((m) => [m.params, m.results]))];
-  return structs.some((s) => s.fields.some((f) => hit(f.type)));
-}
-
 /**
  * Structs whose default value would be infinite: reachable from themselves through required struct
  * fields. A null pointer to one reads as undefined instead of an object of defaults.

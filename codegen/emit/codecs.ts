@@ -4,8 +4,8 @@
 import type { IrClass, IrMethod, IrProject, IrStruct, IrType } from "../ir.ts";
 import { isIdentifier } from "../names.ts";
 import { banner } from "./banner.ts";
-import { type StructPlan, cyclicDefaults, listTypes, planStruct, typeKey, usesMsgpack } from "./codec-plan.ts";
-import { codecPrelude } from "./codec-prelude.ts";
+import { type StructPlan, cyclicDefaults, listTypes, planStruct, typeKey } from "./codec-plan.ts";
+import { codecImport } from "./codec-prelude.ts";
 import { fieldRead, listReader, structReaders } from "./codec-read.ts";
 import { fieldWrites, listWriter, stripStrings, structWriters } from "./codec-write.ts";
 
@@ -23,39 +23,40 @@ export function emitCodecs(ir: IrProject): string {
   const plans = new Map(ir.structs.filter((s) => reach.structs.has(s.name)).map((s) => [s.name, planStruct(s)]));
   const cyclic = cyclicDefaults(ir);
   const methods = ir.classes.flatMap((c) => c.methods.map((m) => ({ c, m })));
-  const out: string[] = [banner("//", ir).trimEnd()];
-  out.push("//");
-  out.push("// Cap'n Proto codecs for schema.capnp: straight-line reads and writes of each Params and Results struct,");
-  out.push("// byte-identical to capnp-ts for the same values. `codecs[className][methodName]` is the entry point.");
-  out.push("");
+  const head: string[] = [banner("//", ir).trimEnd()];
+  head.push("//");
+  head.push("// Cap'n Proto codecs for schema.capnp: straight-line reads and writes of each Params and Results struct,");
+  head.push("// byte-identical to capnp-ts for the same values. `codecs[className][methodName]` is the entry point.");
+  head.push("// The reader, writer and msgpack helpers they call are sourdough's (`sourdough/codecs`).");
+  head.push("");
+  const out: string[] = [];
   if (methods.length === 0) {
-    out.push(codecPrelude({ msgpack: false, minimal: true }));
     out.push("/** Codecs by class and method name: none, no class has RPC methods. */");
     out.push("export const codecs: Record<string, Record<string, MethodCodec>> = {};");
-    return out.join("\n") + "\n";
-  }
-  out.push(codecPrelude({ msgpack: usesMsgpack(ir), minimal: false }));
-  for (const e of ir.enums.filter((x) => reach.enums.has(x.name))) out.push(enumCode(e.name, [...e.values, ...e.retired.map((v) => ({ ...v, value: undefined }))]));
-  for (const plan of plans.values()) {
-    out.push(structWriters(plan, reach.direct.has(plan.struct.name)), structReaders(plan, reach.direct.has(plan.struct.name), { cyclic, depth: "depth + 1" }));
-  }
-  for (const t of listTypes(ir).filter((l) => reach.lists.has(typeKey(l)))) {
-    if (t.kind === "list") out.push(listWriter(t, plans), listReader(t));
-  }
-  for (const { c, m } of methods) out.push(methodCode(c, m, cyclic));
-  out.push("/** Codecs by class and method name; `id` is the method's stable id (Call.methodId). */");
-  out.push("export const codecs: Record<string, Record<string, MethodCodec>> = {");
-  for (const c of ir.classes) {
-    out.push(`  ${key(c.name)}: {`);
-    for (const m of c.methods) {
-      const p = m.params.name;
-      const r = m.results.name;
-      out.push(`    ${key(m.name)}: { id: ${m.id}, encodeParams: encode_${p}, decodeParams: decode_${p}, encodeResult: encode_${r}, decodeResult: decode_${r} },`);
+  } else {
+    for (const e of ir.enums.filter((x) => reach.enums.has(x.name))) out.push(enumCode(e.name, [...e.values, ...e.retired.map((v) => ({ ...v, value: undefined }))]));
+    for (const plan of plans.values()) {
+      out.push(structWriters(plan, reach.direct.has(plan.struct.name)), structReaders(plan, reach.direct.has(plan.struct.name), { cyclic, depth: "depth + 1" }));
     }
-    out.push("  },");
+    for (const t of listTypes(ir).filter((l) => reach.lists.has(typeKey(l)))) {
+      if (t.kind === "list") out.push(listWriter(t, plans), listReader(t));
+    }
+    for (const { c, m } of methods) out.push(methodCode(c, m, cyclic));
+    out.push("/** Codecs by class and method name; `id` is the method's stable id (Call.methodId). */");
+    out.push("export const codecs: Record<string, Record<string, MethodCodec>> = {");
+    for (const c of ir.classes) {
+      out.push(`  ${key(c.name)}: {`);
+      for (const m of c.methods) {
+        const p = m.params.name;
+        const r = m.results.name;
+        out.push(`    ${key(m.name)}: { id: ${m.id}, encodeParams: encode_${p}, decodeParams: decode_${p}, encodeResult: encode_${r}, decodeResult: decode_${r} },`);
+      }
+      out.push("  },");
+    }
+    out.push("};");
   }
-  out.push("};");
-  return out.join("\n") + "\n";
+  const body = out.join("\n") + "\n";
+  return [...head, codecImport(body), body].join("\n");
 }
 
 const key = (name: string): string => (isIdentifier(name) ? name : JSON.stringify(name));

@@ -26,7 +26,7 @@ export function emitSchema(ir: IrProject): string {
 
 /** `increment(by?: number): number` */
 export function signature(m: IrMethod): string {
-  const params = m.params.fields.map((f) => `${f.name}${f.presence === "optional" || f.presence === "optionalNullable" ? "?" : ""}: ${oneLine(f.ts)}`);
+  const params = m.params.fields.map((f) => `${f.name}${f.presence === "optional" || f.presence === "optionalNullable" || f.optional === true ? "?" : ""}: ${oneLine(f.ts)}`);
   return `${m.name}(${params.join(", ")}): ${oneLine(m.results.fields[0]?.ts ?? "void")}`;
 }
 

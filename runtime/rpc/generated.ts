@@ -1,16 +1,11 @@
 // The runtime's view of sourdough-gen's output: per class and method, a stable method id and
 // straight-line codecs for its Params/Results structs. Classes with codecs use them on both sides of
 // a call (Call.methodId ≠ 0); the others travel as msgpackr bytes.
+import type { MethodCodec } from "../codecs/index.ts";
 import { ErrorCode, SourdoughError, type ErrorCode as Code } from "../errors.ts";
 
 /** One method's generated codec (sourdough.gen/codecs.ts). Bytes are framed Cap'n Proto messages. */
-export interface MethodCodec {
-  readonly id: number;
-  encodeParams(args: unknown[]): Uint8Array;
-  decodeParams(bytes: Uint8Array): unknown[];
-  encodeResult(value: unknown): Uint8Array;
-  decodeResult(bytes: Uint8Array): unknown;
-}
+export type { MethodCodec };
 
 export type ClassCodecs = Readonly<Record<string, MethodCodec>>;
 
@@ -45,11 +40,19 @@ export class CodecTable {
   }
 }
 
-/** Generated codecs throw their own CodecError (name + code); callers see a SourdoughError. */
+/**
+ * A generated codec's CodecError (recognized by name and code: codecs.ts of older sourdough-gen
+ * versions defined their own class) as the SourdoughError callers see. Its message already names the
+ * method and the value's path (`ChatRoom.post, argument 2 (text): …`, `sourdough codec, ChatRoom.count
+ * result: …`), so it is kept as it is; `where` prefixes only a message that does not start with the
+ * method's name.
+ */
 export function codecFailure(error: unknown, where: string): unknown {
   if (error instanceof Error && error.name === "CodecError") {
     const code = (error as { code?: unknown }).code;
-    return new SourdoughError(typeof code === "string" ? (code as Code) : ErrorCode.PROTOCOL, `${where}: ${error.message}`, { cause: error });
+    const method = where.slice(0, where.lastIndexOf(" "));
+    const located = error.message.startsWith(method) || error.message.startsWith(`sourdough codec, ${method}`);
+    return new SourdoughError(typeof code === "string" ? (code as Code) : ErrorCode.PROTOCOL, located ? error.message : `${where}: ${error.message}`, { cause: error });
   }
   return error;
 }

@@ -3,11 +3,11 @@
 // configuration, --watch, the executable's exit code, and generated files that type-check in the
 // project (a wrong stub argument does not).
 import { spawn } from "node:child_process";
-import { existsSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { runCli } from "../../codegen/run-cli.ts";
-import { REPO, removeDir, tempDir, tempProjectFiles, writeTree } from "./support/fixtures.ts";
+import { REPO, linkSourdough, removeDir, tempDir, tempProjectFiles, writeTree } from "./support/fixtures.ts";
 import { tsc } from "./support/tsc.ts";
 
 const COUNTER = `import { DurableObject } from "sourdough";
@@ -30,7 +30,7 @@ function project(files: Record<string, string> = {}): string {
   const dir = tempDir("cli");
   dirs.push(dir);
   writeTree(dir, { ...tempProjectFiles(), "src/counter.ts": COUNTER, ...files });
-  symlinkSync(join(REPO, "node_modules"), join(dir, "node_modules"));
+  linkSourdough(dir);
   return dir;
 }
 
@@ -177,8 +177,26 @@ export async function use(ns: CounterNamespace, stub: CounterStub): Promise<numb
     expect(out.filter((l) => l.startsWith("sourdough-gen: 1 class"))).toHaveLength(2);
   });
 
+  it("--watch picks up files in new directories, nested ones included", async () => {
+    const dir = project();
+    const stop = new AbortController();
+    const out: string[] = [];
+    const done = runCli(["--watch"], { cwd: dir, out: (l) => out.push(l), err: (l) => out.push(l), signal: stop.signal });
+    await until(() => out.some((l) => l.includes("watching")));
+    mkdirSync(join(dir, "src/rooms/chat"), { recursive: true });
+    writeFileSync(join(dir, "src/rooms/chat/room.ts"), 'import { DurableObject } from "sourdough";\n\nexport class Room extends DurableObject {\n  post(text: string): number {\n    return text.length;\n  }\n}\n');
+    await until(() => out.some((l) => l.startsWith("sourdough-gen: 2 classes, 3 methods")));
+    // The new directory is watched from then on: a later edit in it regenerates too.
+    writeFileSync(join(dir, "src/rooms/chat/room.ts"), 'import { DurableObject } from "sourdough";\n\nexport class Room extends DurableObject {\n  post(text: string): number {\n    return text.length;\n  }\n\n  clear(): void {}\n}\n');
+    await until(() => out.some((l) => l.startsWith("sourdough-gen: 2 classes, 4 methods")));
+    stop.abort();
+    expect(await done).toBe(0);
+    expect(readFileSync(join(dir, "sourdough.gen/stubs.ts"), "utf8")).toContain('"clear"');
+  });
+
   it("the executable exits with the command's code", async () => {
     const dir = project();
+    symlinkSync(join(REPO, "node_modules", "tsx"), join(dir, "node_modules", "tsx"), "dir"); // the loader it runs under
     const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
       const child = spawn(process.execPath, ["--import", "tsx", join(REPO, "codegen/cli.ts"), "--check"], { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
       let stderr = "";

@@ -1,7 +1,7 @@
 // Schema evolution across sourdough-gen runs on one project: compatible changes keep every ordinal and
 // method id and append new ones (old codecs and new codecs still understand each other); breaking
 // changes are refused, each named at its source; --allow-breaking retires what broke instead.
-import { cpSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
@@ -9,7 +9,7 @@ import { formatDiagnostic } from "../../codegen/diagnostics.ts";
 import { type GenerateResult, generate, writeFiles } from "../../codegen/generate.ts";
 import type { IrProject, IrStruct } from "../../codegen/ir.ts";
 import { capnpAvailable, loadSchema } from "../support/capnp-oracle.ts";
-import { REPO, removeDir, tempDir, tempProjectFiles, writeTree } from "./support/fixtures.ts";
+import { REPO, linkSourdough, removeDir, tempDir, tempProjectFiles, writeTree } from "./support/fixtures.ts";
 
 const V1 = `import { DurableObject } from "sourdough";
 
@@ -117,7 +117,7 @@ function project(source: string): { dir: string; gen: (allowBreaking?: boolean) 
   const dir = tempDir("evolve");
   dirs.push(dir);
   writeTree(dir, { ...tempProjectFiles(), "src/account.ts": source });
-  symlinkSync(join(REPO, "node_modules"), join(dir, "node_modules"));
+  linkSourdough(dir);
   const gen = (allowBreaking = false): GenerateResult => {
     const result = generate({ project: join(dir, "tsconfig.json"), out: join(dir, "sourdough.gen"), cwd: dir, allowBreaking });
     writeFiles(result.files);
@@ -199,6 +199,12 @@ describe("schema evolution", { timeout: 60_000 }, () => {
     const result = p.gen(true);
     expect(result.diagnostics).toEqual([]);
     expect(result.warnings).toHaveLength(6);
+    // The flag was given: the warnings say what broke and that it was accepted, never "pass --allow-breaking".
+    for (const w of result.warnings) {
+      expect(w.message).not.toContain("or pass --allow-breaking");
+      expect(w.message).toMatch(/ Accepted \(--allow-breaking\): update those peers\.$/);
+    }
+    expect(result.warnings.map((w) => w.message)).toContain("Account.close: the method was removed (method id 5). Callers built from the previous schema may still call it. Accepted (--allow-breaking): update those peers.");
     const ir = irOf(p.dir);
     const acc = account(ir);
     expect(acc?.retiredMethods).toEqual([{ name: "close", id: 5 }]);

@@ -6,7 +6,7 @@ import { basename, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { formatDiagnostic } from "../../codegen/diagnostics.ts";
 import { generate } from "../../codegen/generate.ts";
-import { CASES, INVALID_CASES, REPO, generateCase } from "./support/fixtures.ts";
+import { CASES, INVALID_CASES, REPO, caseNamed, generateCase } from "./support/fixtures.ts";
 
 const update = process.env.UPDATE_GOLDEN === "1";
 
@@ -37,6 +37,18 @@ describe("sourdough-gen golden fixtures", { timeout: 60_000 }, () => {
     if (c === undefined) throw new Error("types case missing");
     const again = generate({ project: c.project, out: c.expected, include: c.include, fresh: true, cwd: REPO });
     expect(again.files).toEqual(generateCase(c).files);
+  });
+
+  it("records and prints an optional parameter after a required one as optional, msgpack or not", () => {
+    const { ir, files } = generateCase(caseNamed("types"));
+    const restock = ir?.classes.find((c) => c.name === "Kitchen")?.methods.find((m) => m.name === "restock");
+    const optional = (f: { presence: string; optional?: true }): boolean => f.presence !== "required" || f.optional === true;
+    expect(restock?.params.fields.map((f) => [f.name, optional(f)])).toEqual([["sku", false], ["by", true], ["at", true]]);
+    const schema = files.find((f) => f.path.endsWith("schema.capnp"))?.content ?? "";
+    expect(schema).toContain("# Kitchen.restock(sku: string, by?: Int32, at?: Date): number, method id");
+    // Typed arrays print without TypeScript 5.7's default type argument.
+    expect(schema).toContain("# Kitchen.bytes(data: Uint8Array, raw: ArrayBuffer, chunks: Uint8Array[]): Uint8Array, method id");
+    expect(schema).not.toContain("ArrayBufferLike");
   });
 
   it("starts every generated file with a do-not-edit banner naming its sources", () => {

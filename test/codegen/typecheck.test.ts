@@ -14,7 +14,7 @@ describe("generated TypeScript", { timeout: 60_000 }, () => {
     const files = CASES.flatMap((c) => readdirSync(c.expected).filter((f) => f.endsWith(".ts")).map((f) => join(c.expected, f)));
     expect(files.length).toBeGreaterThanOrEqual(CASES.length * 3);
     const config = join(dir, "tsconfig.json");
-    writeFileSync(config, JSON.stringify({ compilerOptions: { ...STRICTEST, typeRoots: [join(REPO, "node_modules/@types")], paths: { sourdough: [join(REPO, "dist/runtime/index.d.ts")] } }, files }, null, 2));
+    writeFileSync(config, JSON.stringify({ compilerOptions: { ...STRICTEST, typeRoots: [join(REPO, "node_modules/@types")], paths: { sourdough: [join(REPO, "dist/runtime/index.d.ts")], "sourdough/codecs": [join(REPO, "dist/runtime/codecs/index.d.ts")] } }, files }, null, 2));
     expect(tsc(config)).toBe("");
   });
 });

@@ -45,7 +45,7 @@ describe("generated codecs: the counter example on 2 hosts", () => {
     const error = await stub.increment("5").catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SourdoughError);
     expect(error).toMatchObject({ code: "ERR_UNSUPPORTED_TYPE" });
-    expect((error as Error).message).toContain("Counter.increment arguments");
+    expect((error as Error).message).toBe('Counter.increment, argument 1 (by): expected a number, got "5".'); // the method named once
   });
 
   it("dispatches by method id on the host, answering in the Results layout", async () => {
@@ -62,6 +62,7 @@ describe("generated codecs: the counter example on 2 hosts", () => {
     expect(first.which).toBe(1);
     expect(codec.decodeResult((first as { payload: Uint8Array }).payload)).toBe(41);
     expect(byId.get(2)).toMatchObject({ which: 2, code: "ERR_PROTOCOL" }); // msgpack bytes are not Params
+    expect((byId.get(2) as { message: string }).message).toMatch(/^sourdough codec, Counter\.increment parameters: .*re-run `sourdough-gen`/);
     expect(byId.get(3)).toMatchObject({ which: 2, code: "ERR_METHOD_NOT_FOUND" });
   });
 });

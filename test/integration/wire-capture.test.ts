@@ -5,14 +5,12 @@ import { CallKind } from "../../runtime/wire/envelope.ts";
 import { FrameWriter } from "../../runtime/wire/frame-writer.ts";
 import { decodePayload, encodePayload } from "../../runtime/wire/payload.ts";
 import { TestCounter } from "../fixtures/objects.ts";
-import { capnpAvailable, decodeWithSchema, loadSchema } from "../support/capnp-oracle.ts";
+import { decodeWithSchema, loadSchema } from "../support/capnp-oracle.ts";
 import { startCluster, type TestCluster } from "../support/cluster.ts";
 import { exchangeFrames } from "../support/raw-socket.ts";
 
-const haveCapnp = capnpAvailable();
-if (!haveCapnp) console.warn("SKIPPED live wire capture: the `capnp` tool is not installed (apt-get install capnproto).");
 
-describe.skipIf(!haveCapnp)("frames captured from a live host", () => {
+describe("frames captured from a live host", () => {
   let cluster: TestCluster;
   beforeAll(async () => {
     cluster = await startCluster({ hostCount: 1, isolatesPerHost: 1 });

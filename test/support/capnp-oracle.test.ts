@@ -10,10 +10,10 @@ import {
   loadSchema,
 } from "./capnp-oracle.ts";
 import type { OracleSchema, SlotFieldInfo, StructInfo } from "./capnp-oracle.ts";
+import { CAPNP_MARK } from "./capnp-notice.ts";
 
 const RPC_SCHEMA = fileURLToPath(new URL("../../schema/rpc.capnp", import.meta.url));
 const haveCapnp = capnpAvailable();
-if (!haveCapnp) console.warn("capnp not installed: apt-get install capnproto (skipping the capnp oracle tests)");
 
 let cached: Promise<OracleSchema> | undefined;
 const rpc = (): Promise<OracleSchema> => (cached ??= loadSchema(RPC_SCHEMA));
@@ -26,7 +26,7 @@ function slot(st: StructInfo, name: string): SlotFieldInfo {
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString("hex");
 
-describe.skipIf(!haveCapnp)("capnp oracle (schema/rpc.capnp)", () => {
+describe.skipIf(!haveCapnp)(`capnp oracle (schema/rpc.capnp) ${CAPNP_MARK}`, () => {
   it("describes the layout the capnp compiler assigns", async () => {
     const schema = await rpc();
     expect(schema.file).toBe(RPC_SCHEMA);

@@ -41,7 +41,9 @@
 //   capnp (C++) writes offset -1 (both valid, both non-null).
 
 import { execFile, execFileSync } from "node:child_process";
-import { dirname, resolve } from "node:path";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as capnp from "capnp-ts";
 import type { ListCtor, Pointer, Struct, StructCtor } from "capnp-ts";
@@ -164,6 +166,8 @@ const CAPNP = "capnp";
 let available: boolean | undefined;
 
 export function capnpAvailable(): boolean {
+  // SOURDOUGH_NO_CAPNP=1 behaves as a machine without the tool (to check what a fresh clone runs).
+  if (process.env["SOURDOUGH_NO_CAPNP"] === "1") return false;
   if (available === undefined) {
     try {
       execFileSync(CAPNP, ["--version"], { stdio: ["ignore", "pipe", "pipe"], timeout: 10_000 });
@@ -173,6 +177,45 @@ export function capnpAvailable(): boolean {
     }
   }
   return available;
+}
+
+// Compiled schema nodes, committed: `capnp compile -o-` output (a CodeGeneratorRequest) for every
+// schema the tests load, keyed by the schema's file name and text. loadSchema reads them where the
+// tool is missing, so a fresh clone runs the byte-identity tests (capnp-ts against the schema); only
+// the tests that run the tool itself (capnp encode/decode) still need it.
+// Regenerate (needs capnp): `node --import tsx test/support/capnp-compiled.ts`.
+export const COMPILED_DIR = fileURLToPath(new URL("../fixtures/capnp-compiled/", import.meta.url));
+/** Set by test/support/capnp-compiled.ts: loadSchema also writes what it compiled to COMPILED_DIR. */
+const RECORD = process.env["SOURDOUGH_CAPNP_RECORD"] === "1";
+
+/** Where the compiled nodes of `path` (with `importPaths`) are committed. */
+export function compiledNodesPath(path: string, importPaths: readonly string[] = []): string {
+  const hash = createHash("sha256").update(basename(path)).update("\0").update(readFileSync(path));
+  for (const p of importPaths) hash.update("\0").update(resolve(p));
+  return join(COMPILED_DIR, `${basename(path)}.${hash.digest("hex").slice(0, 16)}.bin`);
+}
+
+/** Whether loadSchema can load `path`: the capnp tool is installed, or its compiled nodes are committed. */
+export function schemaLoadable(path: string | URL): boolean {
+  return capnpAvailable() || existsSync(compiledNodesPath(toPath(path)));
+}
+
+async function compiledNodes(path: string, importPaths: readonly string[]): Promise<Buffer> {
+  const committed = compiledNodesPath(path, importPaths);
+  if (!capnpAvailable()) {
+    if (existsSync(committed)) return readFileSync(committed);
+    throw new Error(
+      `capnp is not installed and ${path} has no committed compiled nodes (${committed}): install capnp (apt-get install capnproto), ` +
+        "or regenerate them where it is: node --import tsx test/support/capnp-compiled.ts",
+    );
+  }
+  const dir = dirname(path);
+  const bytes = await run(["compile", "-o-", `--src-prefix=${dir}`, ...importArgs(importPaths), path], dir);
+  if (RECORD) {
+    mkdirSync(COMPILED_DIR, { recursive: true });
+    writeFileSync(committed, bytes);
+  }
+  return bytes;
 }
 
 function run(args: string[], cwd: string, input?: Uint8Array | string): Promise<Buffer> {
@@ -285,10 +328,7 @@ export async function loadSchema(file: string | URL, options: LoadSchemaOptions 
   const path = toPath(file);
   const dir = dirname(path);
   const importPaths = options.importPaths ?? [];
-  const bytes = await run(
-    ["compile", "-o-", `--src-prefix=${dir}`, ...importArgs(importPaths), path],
-    dir,
-  );
+  const bytes = await compiledNodes(path, importPaths);
   const message = new capnp.Message(bytes, false);
   const request = message.getRoot(s.CodeGeneratorRequest);
 

@@ -1,6 +1,6 @@
 // Compile-time checks (run by `npm test` through tsc --noEmit): stubs carry the class's signatures.
 import { describe, expectTypeOf, it } from "vitest";
-import { withCallOptions, type DurableObjectId, type DurableObjectNamespace, type DurableObjectStub } from "sourdough";
+import { DurableObject, withCallOptions, type DurableObjectId, type DurableObjectNamespace, type DurableObjectStub } from "sourdough";
 import type { TestCounter } from "../fixtures/objects.ts";
 
 describe("DurableObjectStub<T>", () => {
@@ -43,6 +43,27 @@ describe("DurableObjectStub<T>", () => {
       }
     }
     expectTypeOf<keyof DurableObjectStub<Reserved>>().toEqualTypeOf<"ok" | "id" | "name" | "fetch">();
+  });
+
+  it("leaves every handler off the stub of a DurableObject subclass: alarm and the three webSocket* handlers", () => {
+    class Handlers extends DurableObject {
+      alarm(): void {}
+      override webSocketMessage(): void {}
+      override webSocketClose(): void {}
+      override webSocketError(): void {}
+      ok(): number {
+        return 3;
+      }
+    }
+    expectTypeOf<keyof DurableObjectStub<Handlers>>().toEqualTypeOf<"ok" | "id" | "name" | "fetch">();
+    const check = (stub: DurableObjectStub<Handlers>) => {
+      // @ts-expect-error the runtime calls alarm(); a stub never does
+      void stub.alarm();
+      // @ts-expect-error a WebSocket handler, not an RPC method
+      void stub.webSocketClose();
+      return stub.ok();
+    };
+    expectTypeOf(check).returns.toEqualTypeOf<Promise<number>>();
   });
 
   it("keeps Object.prototype's names local: a class's own toString is not an RPC on the stub", () => {

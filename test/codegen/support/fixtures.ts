@@ -1,7 +1,7 @@
 // The golden fixtures of sourdough-gen: test/codegen/fixtures/<case>/input.ts → <case>/expected/*
 // (or <case>/expected-errors.txt). The counter-example case reads examples/counter/counter.ts through
 // the repository's own tsconfig. Generation is memoized per process: ts-morph projects are slow to load.
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -76,8 +76,17 @@ export function writeTree(dir: string, files: Record<string, string>): void {
 }
 
 /**
- * A tsconfig for a temp project: ESM, strict, `sourdough` resolved to this repository's runtime
- * sources (so generated stubs type-check), msgpackr from this repository's node_modules.
+ * Installs this repository as the temp project's only dependency: `node_modules/sourdough` links
+ * here (built dist/), nothing else. Generated code must run with that alone (issue 13).
+ */
+export function linkSourdough(dir: string): void {
+  mkdirSync(join(dir, "node_modules"), { recursive: true });
+  symlinkSync(REPO, join(dir, "node_modules", "sourdough"), "dir");
+}
+
+/**
+ * A tsconfig for a temp project: ESM, strict, `sourdough` and `sourdough/codecs` resolved to this
+ * repository's built declarations (so generated stubs and codecs type-check), and nothing else.
  */
 export function tempProjectFiles(extra: Record<string, unknown> = {}): Record<string, string> {
   return {
@@ -94,7 +103,7 @@ export function tempProjectFiles(extra: Record<string, unknown> = {}): Record<st
           noEmit: true,
           skipLibCheck: true,
           allowImportingTsExtensions: true,
-          paths: { sourdough: [join(REPO, "dist/runtime/index.d.ts")], msgpackr: [join(REPO, "node_modules/msgpackr")] },
+          paths: { sourdough: [join(REPO, "dist/runtime/index.d.ts")], "sourdough/codecs": [join(REPO, "dist/runtime/codecs/index.d.ts")] },
           ...extra,
         },
         include: ["src"],

@@ -1,7 +1,9 @@
-// The message writer of a generated codecs.ts, as text (see codec-prelude.ts): slab allocation in
-// capnp-ts's order, pointer encoding, and the value checks behind ERR_UNSUPPORTED_TYPE messages.
+// The message writer of sourdough-gen's codecs: slab allocation in capnp-ts's order, pointer
+// encoding, and the value checks behind ERR_UNSUPPORTED_TYPE messages. Generated codecs.ts files call
+// it field by field (`w.int(...)`, `w.text(...)`); it is public for them, not for hand-written code.
+import { CodecError, MAX_DEPTH, describe } from "./errors.ts";
 
-export const WRITER = `/** Messages are written into slabs of this size; an output is a view of its slab, never reused. */
+/** Messages are written into slabs of this size; an output is a view of its slab, never reused. */
 const SLAB = 64 * 1024;
 
 /** Thrown by Writer.grow to start a message over at the beginning of a fresh slab. */
@@ -11,7 +13,7 @@ const RESTART = Symbol("restart");
 // where capnp-ts would allocate it (a struct's pointer targets follow it, depth first, in ordinal order).
 // Offsets are absolute in the slab. A message that outgrows a slab it shares restarts in a fresh one;
 // one that starts a slab grows it in place. Outputs are views of their slab: no copy, no zero-fill.
-class Writer {
+export class Writer {
   buf = Buffer.alloc(SLAB);
   dv: DataView = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
   /** Where the message being written starts, and where it ends so far. */
@@ -59,7 +61,7 @@ class Writer {
     this.dv.setUint32(p, (((at - p - 8) / 8) * 4 + 1) >>> 0, true);
     this.dv.setUint32(p + 4, (count * 8 + size) >>> 0, true);
   }
-  /** A list of \`count\` elements of \`bytes\` bytes (element size code \`size\`); returns where its content starts. */
+  /** A list of `count` elements of `bytes` bytes (element size code `size`); returns where its content starts. */
   list(p: number, size: number, count: number, bytes: number): number {
     const at = this.alloc(Math.ceil((count * bytes) / 8) * 8);
     this.listPtr(p, at, size, count);
@@ -118,12 +120,12 @@ class Writer {
 
   fail(at: string | number, expected: string, v: unknown): never {
     let where = "";
-    for (const p of this.path) where += typeof p === "number" ? \`[\${p}]\` : p;
-    where += typeof at === "number" ? \`[\${at}]\` : at;
-    throw new CodecError("ERR_UNSUPPORTED_TYPE", \`\${where}: expected \${expected}, got \${describe(v)}.\`);
+    for (const p of this.path) where += typeof p === "number" ? `[${p}]` : p;
+    where += typeof at === "number" ? `[${at}]` : at;
+    throw new CodecError("ERR_UNSUPPORTED_TYPE", `${where}: expected ${expected}, got ${describe(v)}.`);
   }
   deep(v: unknown): void {
-    if (this.path.length > MAX_DEPTH * 2) this.fail("", \`a value nested at most \${MAX_DEPTH} levels deep (is it cyclic?)\`, v);
+    if (this.path.length > MAX_DEPTH * 2) this.fail("", `a value nested at most ${MAX_DEPTH} levels deep (is it cyclic?)`, v);
   }
   num(v: unknown, at: string | number): number {
     if (typeof v !== "number") this.fail(at, "a number", v);
@@ -166,8 +168,8 @@ class Writer {
 
 const shared = new Writer();
 
-/** Runs \`write\` for one message and returns its bytes (again from the start when the writer says RESTART). */
-function encode<T>(value: T, write: (w: Writer, value: T) => void): Uint8Array {
+/** Runs `write` for one message and returns its bytes (again from the start when the writer says RESTART). */
+export function encode<T>(value: T, write: (w: Writer, value: T) => void): Uint8Array {
   // A getter that encodes while another encode is under way gets a writer of its own.
   const w = shared.busy ? new Writer() : shared;
   w.busy = true;
@@ -185,4 +187,3 @@ function encode<T>(value: T, write: (w: Writer, value: T) => void): Uint8Array {
     w.release();
   }
 }
-`;
