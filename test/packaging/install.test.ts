@@ -156,9 +156,9 @@ const TSCONFIG = {
     verbatimModuleSyntax: true,
     allowImportingTsExtensions: true,
     noEmit: true,
-    // As \`tsc --init\` sets it. Without it, dist/runtime/storage/sql-cursor.d.ts's \`import type
-    // Database from "better-sqlite3"\` fails (TS7016): @types/better-sqlite3 is a devDependency.
-    skipLibCheck: true,
+    // The package's own declarations are checked too: the types they import (@types/better-sqlite3,
+    // @types/ws) must come with sourdough, not from the user's project.
+    skipLibCheck: false,
     types: ["node"],
     // @types/node is the user's environment (a tool here, like tsc), not a project dependency.
     typeRoots: [join(REPO, "node_modules/@types")],
