@@ -97,7 +97,5 @@ describe.skipIf(skip)("counter example on sourdough and workerd", () => {
     expect([existsSync(project.dir), existsSync(storageDir)]).toEqual([false, false]);
   });
 
-  // The chat example (examples/chat, WebSockets) joins here once it exists: build it with
-  // buildWorkerdProject("examples/chat/main.ts", …) and run one WebSocket script on both engines.
-  it.todo("runs the chat example on both engines (examples/chat: WebSockets)");
+  // The chat example (WebSockets) on both engines: test/engines/cloudflare-chat.test.ts.
 });
