@@ -249,8 +249,8 @@ export class CapSession {
     const describe = () => `RpcStub(export ${entry.id} of ${this.#wire.peer}${disposed || entry.released ? ", released" : ""})`;
     const call = (method: string, args: unknown[]): Promise<unknown> => {
       const where = method === "" ? `callback ${entry.id}` : `RpcTarget ${entry.id}.${method}`;
+      if (this.#closed !== undefined && !disposed) return Promise.reject(released(`${where}: ${this.#closed}`));
       if (disposed || entry.released) return Promise.reject(released(`${where}: called after the reference was released (disposed, or received as an argument of a call that has completed; dup() it to keep it past the call)`));
-      if (this.#closed !== undefined) return Promise.reject(released(`${where}: ${this.#closed}`));
       let payload: Uint8Array;
       try {
         payload = encodeArgs(session, args, where);
@@ -419,7 +419,14 @@ export function rpcPromise(promise: Promise<unknown>, wire: CapWire | undefined,
       } catch (error) {
         return Promise.reject(error);
       }
-      return rpcPromise(wire.call(0, questionId, method, payload, here), wire, undefined, here);
+      // If the call it depends on fails, that failure is the pipelined call's too.
+      const sent = wire.call(0, questionId, method, payload, here).catch((error: unknown) =>
+        promise.then(
+          () => Promise.reject(error),
+          (first: unknown) => Promise.reject(first),
+        ),
+      );
+      return rpcPromise(sent, wire, undefined, here);
     }
     return rpcPromise(
       promise.then((value) => {

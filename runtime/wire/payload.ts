@@ -151,6 +151,9 @@ export function encodePayload(value: unknown, where: Where, maxBytes?: number): 
     if (isOutOfRoom(error)) {
       throw new SourdoughError(ErrorCode.TOO_LARGE, `${whereText(where)}: the value is too large to encode (${(error as Error).message}). Send less per call, or store it and pass a key.`, { cause: error });
     }
+    if (error instanceof SourdoughError && (error.code === ErrorCode.TOO_MANY_REFERENCES || error.code === ErrorCode.REFERENCE_RELEASED)) {
+      throw new SourdoughError(error.code, `${whereText(where)}: ${error.message}`, { cause: error });
+    }
     throw unsupportedValue(value, whereText(where), error);
   }
 }
