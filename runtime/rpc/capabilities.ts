@@ -73,6 +73,11 @@ interface DecodeContext {
 let encoding: EncodeContext | undefined;
 let decoding: DecodeContext | undefined;
 
+/** True while a call's arguments or result are encoded (references may cross). */
+export function referencesAllowed(): boolean {
+  return encoding !== undefined;
+}
+
 /** Called by payload.ts for a function or RpcTarget being encoded: its export id on this connection. */
 export function exportForEncoding(value: object, where: () => string): number {
   const ctx = encoding;

@@ -5,7 +5,7 @@
 import { Packr, addExtension } from "msgpackr";
 import { ErrorCode, SourdoughError, describeValue } from "../errors.ts";
 import { describeBytes } from "./limits.ts";
-import { RpcTarget, decodeWithSession, encodeWithSession, exportForEncoding, importForDecoding, setArgumentEncoder, type CapSession, type RpcHandle } from "../rpc/capabilities.ts";
+import { RpcTarget, decodeWithSession, encodeWithSession, exportForEncoding, importForDecoding, referencesAllowed, setArgumentEncoder, type CapSession, type RpcHandle } from "../rpc/capabilities.ts";
 
 const REFUSED: ReadonlyArray<{ Class: abstract new (...args: never[]) => object; why: string }> = [
   { Class: Promise, why: "a Promise cannot cross RPC. Await it and pass the result" },
@@ -281,7 +281,10 @@ interface Found {
 
 /** Slow path, only after a failed encode: find the first value that cannot be copied, with its path. */
 function findUnclonable(value: unknown, path: string, seen: Set<object>, depth: number): Found | undefined {
-  if (typeof value === "function") return undefined; // crosses by reference within a call
+  if (typeof value === "function") {
+    if (referencesAllowed()) return undefined; // crosses by reference within a call
+    return { path, why: `${describeValue(value)} cannot cross RPC. Pass data, not functions` };
+  }
   if (typeof value === "symbol") return { path, why: `${describeValue(value)} cannot cross RPC. Use a string` };
   if (value === null || typeof value !== "object" || seen.has(value)) return undefined;
   if (depth > MAX_WALK_DEPTH) return { path, why: `the value is nested more than ${MAX_WALK_DEPTH} levels deep here. Flatten it` };
