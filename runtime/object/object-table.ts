@@ -265,7 +265,7 @@ export class ObjectTable implements OutputGate {
       // Cloudflare's rule: references received as arguments are released when the call completes
       // (those the object dup()ed stay).
       if (imported.length > 0) disposeAll(imported);
-      this.#finishWithReferences(conn, caps, q, obj, encode, ok, value, where, entry?.pipelined);
+      this.#finishWithReferences(conn, open, caps, q, obj, encode, ok, value, where, entry?.pipelined);
     };
     const event: ObjectEvent = {
       method,
@@ -300,7 +300,7 @@ export class ObjectTable implements OutputGate {
   // Encodes the result with the connection's exports (an RpcTarget or function returned becomes a
   // reference the caller can call), holds a returned reference for pipelined calls, then answers
   // through the output gate and runs the pipelined calls that waited for this answer.
-  #finishWithReferences(conn: FrameConnection, caps: ServerCaps | undefined, q: number, obj: ActiveObject, encode: (value: unknown) => Uint8Array, ok: boolean, value: unknown, where: string, pipelined: CallMessage[] | undefined): void {
+  #finishWithReferences(conn: FrameConnection, open: OpenCalls, caps: ServerCaps | undefined, q: number, obj: ActiveObject, encode: (value: unknown) => Uint8Array, ok: boolean, value: unknown, where: string, pipelined: CallMessage[] | undefined): void {
     let held = false;
     const withExports = caps === undefined ? encode : (v: unknown) => encodeWithSession(caps.session, obj, () => encode(v)).value;
     if (ok && caps !== undefined && isReference(value)) {
@@ -311,7 +311,7 @@ export class ObjectTable implements OutputGate {
     if (pipelined === undefined) return;
     for (const p of pipelined) {
       if (!ok) this.#replyError(conn, p.questionId, value);
-      else this.#onReferenceCall(conn, undefined, p);
+      else this.#onReferenceCall(conn, open, p);
     }
   }
 
@@ -319,7 +319,7 @@ export class ObjectTable implements OutputGate {
   // call (Call.promisedAnswer: promise pipelining). Runs as an event of the object that handed the
   // reference out (input gate, output gate); refused with ERR_REFERENCE_RELEASED for an export id or
   // answer this connection does not hold (released, or forged): the connection stays up.
-  #onReferenceCall(conn: FrameConnection, open: OpenCalls | undefined, call: CallMessage): void {
+  #onReferenceCall(conn: FrameConnection, open: OpenCalls, call: CallMessage): void {
     const q = call.questionId;
     const caps = this.#caps.get(conn);
     const fail = (error: unknown) => this.#replyError(conn, q, error);
@@ -331,7 +331,7 @@ export class ObjectTable implements OutputGate {
     let owner: unknown;
     try {
       if (call.promisedAnswer !== 0) {
-        const running = open?.get(call.promisedAnswer);
+        const running = open.get(call.promisedAnswer);
         if (running !== undefined) {
           (running.pipelined ??= []).push(call); // runs once that call answered
           return;
@@ -365,11 +365,11 @@ export class ObjectTable implements OutputGate {
     const maxCallBytes = this.#options.maxCallBytes ?? DEFAULT_MAX_CALL_BYTES;
     const encode = (v: unknown) => encodePayload(v, `${where} result`, maxCallBytes);
     const finish = (ok: boolean, value: unknown) => {
-      open?.take(q);
+      const entry = open.take(q);
       if (imported.length > 0) disposeAll(imported);
-      this.#finishWithReferences(conn, caps, q, obj, encode, ok, value, where, undefined);
+      this.#finishWithReferences(conn, open, caps, q, obj, encode, ok, value, where, entry?.pipelined);
     };
-    obj.deliver({
+    const event: ObjectEvent = {
       method: call.method === "" ? "callback" : call.method,
       run: () => {
         let result: unknown;
@@ -382,10 +382,15 @@ export class ObjectTable implements OutputGate {
         else finish(true, result);
       },
       fail: (error) => {
+        const entry = open.take(q);
         if (imported.length > 0) disposeAll(imported);
         fail(error);
+        if (entry?.pipelined !== undefined) for (const p of entry.pipelined) this.#replyError(conn, p.questionId, error);
       },
-    });
+    };
+    // Listed like any call: a Cancel reaches it, and calls pipelined on its answer wait for it.
+    open.set(q, { obj, event });
+    obj.deliver(event);
   }
 
   // A WebSocket event from serve()'s gateway: an event of the object like a call (input gate,

@@ -108,6 +108,9 @@ describe.each([
     expect(n).toBe(1);
     expect(await stub.getRoom("p").sibling().post("two")).toBe(2);
     expect(await stub.posts("p")).toEqual(["one", "two"]);
+    // A chain whose middle step is slow: the last call waits for it at the callee.
+    expect(await stub.getRoom("p").slowSibling(50).post("three")).toBe(3);
+    expect(await stub.getRoom("p").slowSibling(20).slowSibling(20).sibling().post("four")).toBe(4);
     // A pipelined call on a result that is no RpcTarget fails with a clear error.
     const bad = await (stub.count() as unknown as { post(t: string): Promise<unknown> }).post("x").catch((e: unknown) => e);
     expect(bad).toBeInstanceOf(Error);
