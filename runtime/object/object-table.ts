@@ -290,7 +290,7 @@ export class ObjectTable implements OutputGate {
         stats?.done(startedAt, error);
         if (imported.length > 0) disposeAll(imported);
         this.#replyError(conn, q, error);
-        if (entry?.pipelined !== undefined) for (const p of entry.pipelined) this.#replyError(conn, p.questionId, error);
+        if (entry?.pipelined !== undefined) this.#failPipelined(conn, entry.pipelined, error);
       },
     };
     open.set(q, { obj, event });
@@ -309,9 +309,20 @@ export class ObjectTable implements OutputGate {
     }
     this.#finish(conn, q, obj, withExports, ok, value, where, held);
     if (pipelined === undefined) return;
+    if (!ok) return this.#failPipelined(conn, pipelined, value);
+    for (const p of pipelined) this.#onReferenceCall(conn, open, p);
+  }
+
+  // The call these were pipelined on failed: so do they, and the calls pipelined on them.
+  #failPipelined(conn: FrameConnection, pipelined: CallMessage[], error: unknown): void {
+    const caps = this.#caps.get(conn);
     for (const p of pipelined) {
-      if (!ok) this.#replyError(conn, p.questionId, value);
-      else this.#onReferenceCall(conn, open, p);
+      this.#replyError(conn, p.questionId, error);
+      const next = caps?.queued.get(p.questionId);
+      if (next !== undefined) {
+        caps!.queued.delete(p.questionId);
+        this.#failPipelined(conn, next, error);
+      }
     }
   }
 
@@ -322,7 +333,13 @@ export class ObjectTable implements OutputGate {
   #onReferenceCall(conn: FrameConnection, open: OpenCalls, call: CallMessage): void {
     const q = call.questionId;
     const caps = this.#caps.get(conn);
-    const fail = (error: unknown) => this.#replyError(conn, q, error);
+    // Calls pipelined on this one that arrived while it was itself queued behind another.
+    const dependents = caps?.queued.get(q);
+    if (dependents !== undefined) caps!.queued.delete(q);
+    const fail = (error: unknown) => {
+      this.#replyError(conn, q, error);
+      if (dependents !== undefined) this.#failPipelined(conn, dependents, error);
+    };
     if (caps === undefined) return fail(new SourdoughError(ErrorCode.REFERENCE_RELEASED, `call on reference ${call.target}: the connection closed.`));
     const label = call.method === "" ? "function" : `.${call.method}`;
     let where = `reference ${call.target}${label}`;
@@ -334,6 +351,13 @@ export class ObjectTable implements OutputGate {
         const running = open.get(call.promisedAnswer);
         if (running !== undefined) {
           (running.pipelined ??= []).push(call); // runs once that call answered
+          caps.queued.set(q, dependents ?? []);
+          return;
+        }
+        const queuedBehind = caps.queued.get(call.promisedAnswer);
+        if (queuedBehind !== undefined) {
+          queuedBehind.push(call); // that call is itself waiting for an answer
+          caps.queued.set(q, dependents ?? []);
           return;
         }
         const answer = caps.held.get(call.promisedAnswer);
@@ -385,11 +409,11 @@ export class ObjectTable implements OutputGate {
         const entry = open.take(q);
         if (imported.length > 0) disposeAll(imported);
         fail(error);
-        if (entry?.pipelined !== undefined) for (const p of entry.pipelined) this.#replyError(conn, p.questionId, error);
+        if (entry?.pipelined !== undefined) this.#failPipelined(conn, entry.pipelined, error);
       },
     };
     // Listed like any call: a Cancel reaches it, and calls pipelined on its answer wait for it.
-    open.set(q, { obj, event });
+    open.set(q, dependents === undefined || dependents.length === 0 ? { obj, event } : { obj, event, pipelined: dependents });
     obj.deliver(event);
   }
 

@@ -40,6 +40,8 @@ export interface CapWire {
   release(exportId: number, count: number): void;
   /** Whether `promisedAnswer` calls can be sent for this still-unanswered question (pipelining). */
   canPipeline(questionId: number): boolean;
+  /** The question id of the last call sent through call() (0: none, or this side does not pipeline). */
+  readonly lastQuestionId: number;
   /** Who the peer is, for messages ("the caller's connection", "host 0 isolate 1"). */
   readonly peer: string;
 }
@@ -277,7 +279,11 @@ export class CapSession {
     const methods = new Map<string, (...args: unknown[]) => Promise<unknown>>();
     const target = function rpcStub(): void {} as unknown as Record<PropertyKey, unknown>;
     return new Proxy(target, {
-      apply: (_t, _this, args: unknown[]) => rpcPromise(call("", args), session.#wire, undefined, `callback ${entry.id}`),
+      apply: (_t, _this, args: unknown[]) => {
+        const before = session.#wire.lastQuestionId;
+        const promise = call("", args);
+        return rpcPromise(promise, session.#wire, questionAfter(session.#wire, before), `callback ${entry.id}`);
+      },
       get: (_t, prop) => {
         if (prop === "dup") return () => (disposed || entry.released ? session.#brokenHandle(describe()) : session.#handle(entry));
         if (prop === Symbol.dispose) return dispose;
@@ -289,7 +295,11 @@ export class CapSession {
         if (prop === "toString" || prop === "toJSON") return describe;
         let m = methods.get(prop);
         if (m === undefined) {
-          m = (...args: unknown[]) => rpcPromise(call(prop, args), session.#wire, undefined, `RpcTarget ${entry.id}.${prop}`);
+          m = (...args: unknown[]) => {
+            const before = session.#wire.lastQuestionId;
+            const promise = call(prop, args);
+            return rpcPromise(promise, session.#wire, questionAfter(session.#wire, before), `RpcTarget ${entry.id}.${prop}`);
+          };
           methods.set(prop, m);
         }
         return m;
@@ -390,37 +400,43 @@ export type RpcPromise<T> = Promise<Stubified<T>> & ([T] extends [never] ? unkno
  * calls the method on it (one more round trip, same outcome).
  */
 export function rpcPromise(promise: Promise<unknown>, wire: CapWire | undefined, questionId: number | undefined, where: string): Promise<unknown> {
-  const methods = new Map<string, (...args: unknown[]) => Promise<unknown>>();
-  return new Proxy(promise, {
-    get(p, prop) {
-      if (prop === "then") return then;
-      if (prop === "catch") return catch_;
-      if (prop === "finally") return finally_;
-      if (typeof prop !== "string" || prop === "constructor") return (p as unknown as Record<PropertyKey, unknown>)[prop];
-      let m = methods.get(prop);
-      if (m === undefined) {
-        m = (...args: unknown[]) => pipelined(prop, args);
-        methods.set(prop, m);
-      }
-      return m;
-    },
-  });
-  function then(this: unknown, a?: (v: unknown) => unknown, b?: (e: unknown) => unknown): Promise<unknown> {
-    return promise.then(a, b);
+  return new Proxy(promise, new PipelineHandler(promise, wire, questionId, where));
+}
+
+// One small object per call (the Proxy's handler); the bound then/catch/finally and the method
+// functions are made on first use only, so `await stub.m()` pays for the Proxy and this object.
+class PipelineHandler implements ProxyHandler<Promise<unknown>> {
+  #then: Promise<unknown>["then"] | undefined;
+  #methods: Map<string, (...args: unknown[]) => Promise<unknown>> | undefined;
+  constructor(
+    readonly promise: Promise<unknown>,
+    readonly wire: CapWire | undefined,
+    readonly questionId: number | undefined,
+    readonly where: string,
+  ) {}
+
+  get(p: Promise<unknown>, prop: PropertyKey): unknown {
+    if (prop === "then") return (this.#then ??= p.then.bind(p));
+    if (prop === "catch" || prop === "finally") return (p[prop] as (...a: unknown[]) => unknown).bind(p);
+    if (typeof prop !== "string" || prop === "constructor") return (p as unknown as Record<PropertyKey, unknown>)[prop];
+    const methods = (this.#methods ??= new Map());
+    let m = methods.get(prop);
+    if (m === undefined) {
+      m = (...args: unknown[]) => this.#pipelined(prop, args);
+      methods.set(prop, m);
+    }
+    return m;
   }
-  function catch_(this: unknown, b?: (e: unknown) => unknown): Promise<unknown> {
-    return promise.catch(b);
-  }
-  function finally_(this: unknown, f?: () => void): Promise<unknown> {
-    return promise.finally(f);
-  }
-  function pipelined(method: string, args: unknown[]): Promise<unknown> {
+
+  #pipelined(method: string, args: unknown[]): Promise<unknown> {
+    const { promise, wire, questionId, where } = this;
     const here = `${where} → ${method}`;
     if (wire !== undefined && questionId !== undefined && wire.canPipeline(questionId)) {
       const session = pipelineSession(wire);
+      const before = wire.lastQuestionId;
       let payload: Uint8Array;
       try {
-        payload = encodeArgs(session!, args, `${here}`);
+        payload = encodeArgs(session!, args, here);
       } catch (error) {
         return Promise.reject(error);
       }
@@ -431,7 +447,7 @@ export function rpcPromise(promise: Promise<unknown>, wire: CapWire | undefined,
           (first: unknown) => Promise.reject(first),
         ),
       );
-      return rpcPromise(sent, wire, undefined, here);
+      return rpcPromise(sent, wire, questionAfter(wire, before), here);
     }
     return rpcPromise(
       promise.then((value) => {
@@ -446,6 +462,12 @@ export function rpcPromise(promise: Promise<unknown>, wire: CapWire | undefined,
       here,
     );
   }
+}
+
+/** The question a call just made was given, or undefined when it was refused before it got one. */
+export function questionAfter(wire: { readonly lastQuestionId: number }, before: number): number | undefined {
+  const after = wire.lastQuestionId;
+  return after !== before && after !== 0 ? after : undefined;
 }
 
 // The session whose exports a pipelined call's arguments join (the wire knows its connection's).

@@ -22,6 +22,8 @@ export class ServerCaps implements CapWire {
   readonly session: CapSession;
   /** Answers kept for pipelined calls: question id → the reference the call returned, and its object. */
   readonly held = new Map<number, { value: object; owner: unknown }>();
+  /** Pipelined calls still waiting for the call they address, by question id → calls pipelined on them. */
+  readonly queued = new Map<number, import("../wire/envelope.ts").CallMessage[]>();
   readonly peer: string;
   readonly #conn: FrameConnection;
   readonly #gate: Gate;
@@ -71,6 +73,9 @@ export class ServerCaps implements CapWire {
     this.#conn.flushSoon();
   }
 
+  /** This side does not pipeline (canPipeline is false): no question is ever offered. */
+  readonly lastQuestionId = 0;
+
   canPipeline(): boolean {
     return false; // this side's calls on references wait for their result before the next call
   }
@@ -96,6 +101,7 @@ export class ServerCaps implements CapWire {
     if (this.#closed !== undefined) return;
     this.#closed = reason;
     this.held.clear();
+    this.queued.clear();
     this.session.close(reason);
     const questions = [...this.#questions.values()];
     this.#questions.clear();

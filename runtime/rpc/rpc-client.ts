@@ -172,6 +172,9 @@ export class RpcClient {
         conn.flushSoon();
       },
       canPipeline: (questionId) => client.#questions.get(questionId) !== undefined,
+      get lastQuestionId() {
+        return client.lastQuestionId;
+      },
     };
     this.#caps = new CapSession(this.capWire, options.maxExports);
     registerWireSession(this.capWire, () => this.#caps);

@@ -9,7 +9,7 @@ import type { DurableObject } from "../object/durable-object.ts";
 import { CallKind } from "../wire/envelope.ts";
 import { asWireResponse, requestToWire, responseFromWire } from "../wire/fetch-payload.ts";
 import { encodeCallPayload, encodePayload } from "../wire/payload.ts";
-import { rpcPromise, type RpcPromise } from "./capabilities.ts";
+import { questionAfter, rpcPromise, type RpcPromise } from "./capabilities.ts";
 import { codecFailure, type ClassCodecs, type CodecTable } from "./generated.ts";
 import type { CallOptions, CallTarget, ResultDecoder, RpcClient } from "./rpc-client.ts";
 
@@ -235,8 +235,9 @@ function createStub<T>(...args: [StubState] | [ClientRouter, string, DurableObje
         if (codec === undefined) {
           const c = client();
           const { bytes } = encodeCallPayload(args, `${where} arguments`, c.maxCallBytes, c.caps);
+          const before = c.lastQuestionId;
           const promise = c.call(CallKind.Method, target, prop, 0, bytes, where, undefined, options);
-          return rpcPromise(promise, c.capWire, c.lastQuestionId, where);
+          return rpcPromise(promise, c.capWire, questionAfter(c, before), where);
         }
         let payload: Uint8Array;
         try {

@@ -111,6 +111,11 @@ describe.each([
     // A chain whose middle step is slow: the last call waits for it at the callee.
     expect(await stub.getRoom("p").slowSibling(50).post("three")).toBe(3);
     expect(await stub.getRoom("p").slowSibling(20).slowSibling(20).sibling().post("four")).toBe(4);
+    // A step of the chain fails: every call pipelined after it gets that failure.
+    const room = stub.getRoom("p") as unknown as { slowSibling(ms: number): { nothing(): { post(t: string): Promise<unknown> } } };
+    const chainFail = await room.slowSibling(20).nothing().post("x").catch((e: unknown) => e);
+    expect(chainFail).toMatchObject({ code: ErrorCode.METHOD_NOT_FOUND });
+    expect(await stub.posts("p")).toEqual(["one", "two", "three", "four"]);
     // A pipelined call on a result that is no RpcTarget fails with a clear error.
     const bad = await (stub.count() as unknown as { post(t: string): Promise<unknown> }).post("x").catch((e: unknown) => e);
     expect(bad).toBeInstanceOf(Error);
