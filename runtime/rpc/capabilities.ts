@@ -408,6 +408,10 @@ export function rpcPromise(promise: Promise<unknown>, wire: CapWire | undefined,
 class PipelineHandler implements ProxyHandler<Promise<unknown>> {
   #then: Promise<unknown>["then"] | undefined;
   #methods: Map<string, (...args: unknown[]) => Promise<unknown>> | undefined;
+  /** Whether the caller looked at the result itself (then/catch/finally): then it owns it. */
+  #observed = false;
+  /** Calls pipelined on this result that have not settled. */
+  #outstanding = 0;
   constructor(
     readonly promise: Promise<unknown>,
     readonly wire: CapWire | undefined,
@@ -416,8 +420,14 @@ class PipelineHandler implements ProxyHandler<Promise<unknown>> {
   ) {}
 
   get(p: Promise<unknown>, prop: PropertyKey): unknown {
-    if (prop === "then") return (this.#then ??= p.then.bind(p));
-    if (prop === "catch" || prop === "finally") return (p[prop] as (...a: unknown[]) => unknown).bind(p);
+    if (prop === "then") {
+      this.#observed = true;
+      return (this.#then ??= p.then.bind(p));
+    }
+    if (prop === "catch" || prop === "finally") {
+      this.#observed = true;
+      return (p[prop] as (...a: unknown[]) => unknown).bind(p);
+    }
     if (typeof prop !== "string" || prop === "constructor") return (p as unknown as Record<PropertyKey, unknown>)[prop];
     const methods = (this.#methods ??= new Map());
     let m = methods.get(prop);
@@ -428,7 +438,23 @@ class PipelineHandler implements ProxyHandler<Promise<unknown>> {
     return m;
   }
 
+  // A result only pipelined on, never awaited, is released once its pipelined calls settled (as
+  // capnweb does): nobody else can reach it. Its failure reaches the caller through those calls.
   #pipelined(method: string, args: unknown[]): Promise<unknown> {
+    if (this.#outstanding++ === 0) this.promise.then(NOOP, NOOP);
+    const settled = (): void => {
+      if (--this.#outstanding > 0 || this.#observed) return;
+      this.promise.then((value) => {
+        if (!this.#observed) releaseResult(value);
+      }, NOOP);
+    };
+    const [raw, question, here] = this.#send(method, args);
+    raw.then(settled, settled);
+    return rpcPromise(raw, this.wire, question, here);
+  }
+
+  // Sends (or, when the answer is no longer pipelinable, chains) the call: its promise and question.
+  #send(method: string, args: unknown[]): [Promise<unknown>, number | undefined, string] {
     const { promise, wire, questionId, where } = this;
     const here = `${where} → ${method}`;
     if (wire !== undefined && questionId !== undefined && wire.canPipeline(questionId)) {
@@ -438,7 +464,7 @@ class PipelineHandler implements ProxyHandler<Promise<unknown>> {
       try {
         payload = encodeArgs(session!, args, here);
       } catch (error) {
-        return Promise.reject(error);
+        return [Promise.reject(error), undefined, here];
       }
       // If the call it depends on fails, that failure is the pipelined call's too.
       const sent = wire.call(0, questionId, method, payload, here).catch((error: unknown) =>
@@ -447,9 +473,9 @@ class PipelineHandler implements ProxyHandler<Promise<unknown>> {
           (first: unknown) => Promise.reject(first),
         ),
       );
-      return rpcPromise(sent, wire, questionAfter(wire, before), here);
+      return [sent, questionAfter(wire, before), here];
     }
-    return rpcPromise(
+    return [
       promise.then((value) => {
         const fn = (value as Record<string, unknown> | null | undefined)?.[method];
         if (!isRpcHandle(value) || typeof fn !== "function") {
@@ -458,10 +484,17 @@ class PipelineHandler implements ProxyHandler<Promise<unknown>> {
         return (fn as (...a: unknown[]) => unknown)(...args);
       }),
       undefined,
-      undefined,
       here,
-    );
+    ];
   }
+}
+
+const NOOP = (): void => {};
+
+/** Releases what a result holds: a handle, or an object result's references ([Symbol.dispose]). */
+function releaseResult(value: unknown): void {
+  const dispose = (value as { [Symbol.dispose]?: unknown } | null | undefined)?.[Symbol.dispose];
+  if ((typeof value === "object" || typeof value === "function") && typeof dispose === "function") (dispose as () => void).call(value);
 }
 
 /** The question a call just made was given, or undefined when it was refused before it got one. */

@@ -104,6 +104,7 @@ describe.each([
 
   it("pipelining: stub.getRoom(name).post(text) sends both calls at once, and chains further", async () => {
     const stub = coordinator.get("pipe", Rooms);
+    const before = await stub.liveTargets();
     const n = await stub.getRoom("p").post("one");
     expect(n).toBe(1);
     expect(await stub.getRoom("p").sibling().post("two")).toBe(2);
@@ -123,8 +124,9 @@ describe.each([
     // Pipelined on a failed call: the failure reaches the pipelined call too.
     const failed = await (stub as unknown as { missing(): { post(t: string): Promise<unknown> } }).missing().post("x").catch((e: unknown) => e);
     expect(failed).toMatchObject({ code: ErrorCode.METHOD_NOT_FOUND });
-    await new Promise((r) => setTimeout(r, 50));
-    await until("held answers and RpcTargets to be released", async () => (await stub.liveTargets()) >= 0);
+    // Results only pipelined on (never awaited) are released once their pipelined calls settled.
+    await until("every RpcTarget made for the pipelines to be released", async () => (await stub.liveTargets()) === before);
+    await until("the caller's export table to empty", () => exportsOf("pipe") === 0);
   });
 
   it("an RpcTarget of the caller passed as an argument is called back by reference", async () => {
