@@ -188,6 +188,10 @@ describe("a caller holding references dies", () => {
     const stubA = coordinator.get(a, Rooms);
     const stubB = coordinator.get(b, Rooms);
     await stubA.lendTo(stubB);
+    // A also holds an RpcTarget of B: B's export table has it until A's connection goes.
+    const baseline = await stubB.liveTargets();
+    expect(await stubA.holdRoomOf(stubB)).toBe(1);
+    expect(await stubB.liveTargets()).toBe(baseline + 1);
     const ok = await stubB.callKept("x");
     expect(ok).toEqual([{ ok: true, value: `from ${pids[0]}: x` }]);
     process.kill(pids[0]!, "SIGKILL");
@@ -199,5 +203,7 @@ describe("a caller holding references dies", () => {
     expect(outcome).toMatchObject({ ok: false, code: ErrorCode.REFERENCE_RELEASED });
     expect(outcome!.message).toMatch(/closed/);
     expect(await stubB.pid()).toBe(pids[bIndex]); // B's host survived
+    // The closed connection released B's exports: the RpcTarget A held was dropped (its dispose ran).
+    await until("B to drop the RpcTarget the dead host held", async () => (await stubB.liveTargets()) === baseline);
   });
 });
