@@ -292,7 +292,8 @@ export class CapSession {
           if (prop === inspect.custom || prop === Symbol.toPrimitive) return describe;
           return undefined;
         }
-        if (prop === "toString" || prop === "toJSON") return describe;
+        if (prop === "toString") return describe;
+        if (prop === "toJSON") return undefined; // msgpackr would send toJSON()'s text instead of the reference
         let m = methods.get(prop);
         if (m === undefined) {
           m = (...args: unknown[]) => {
