@@ -105,7 +105,12 @@ describe.each([
   it("pipelining: stub.getRoom(name).post(text) sends both calls at once, and chains further", async () => {
     const stub = coordinator.get("pipe", Rooms);
     const before = await stub.liveTargets();
-    const n = await stub.getRoom("p").post("one");
+    // Both calls are issued at once: their question ids are taken before anything is awaited.
+    const client = coordinator.clientFor("Rooms", stub.id.toString());
+    const q0 = client.lastQuestionId;
+    const both = stub.getRoom("p").post("one");
+    expect(client.lastQuestionId).toBe(q0 + 2);
+    const n = await both;
     expect(n).toBe(1);
     expect(await stub.getRoom("p").sibling().post("two")).toBe(2);
     expect(await stub.posts("p")).toEqual(["one", "two"]);
