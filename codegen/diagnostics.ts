@@ -18,6 +18,8 @@ export const DiagnosticCode = {
   RESERVED_NAME: "SD1006",
   /** A `fetch` method that cannot take a Request and return a Response: it is the HTTP handler, never an RPC method. */
   FETCH_NOT_HANDLER: "SD1007",
+  /** (warning) A method takes or returns a function, RpcTarget, stub or id: it has no codec and travels as msgpack. */
+  BY_REFERENCE: "SD1008",
   /** A change against the previous sourdough.ir.json breaks callers built from it. */
   BREAKING_CHANGE: "SD2001",
   /** The previous sourdough.ir.json cannot be read. */

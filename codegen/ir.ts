@@ -106,6 +106,11 @@ export interface IrClass {
   methods: IrMethod[];
   /** Methods removed with --allow-breaking: their ids stay reserved. */
   retiredMethods: Array<{ name: string; id: number }>;
+  /**
+   * Methods whose parameters or result hold a function, RpcTarget, stub or id: no codec, they travel
+   * as msgpack by name (the runtime passes those values by reference). Absent in older IR files.
+   */
+  msgpackMethods?: string[];
 }
 
 export interface IrProject {

@@ -81,6 +81,35 @@ export function classify(t: Type, at: Node, deep: boolean, seen: Set<ts.Type> = 
   return first([...inner, ...index, ...props], (x) => classify(x, at, deep, seen));
 }
 
+/** Names of the values the runtime passes by reference or by address, not by copy. */
+const REFERENCE_NAMES = new Set(["RpcTarget", "DurableObjectStub", "DurableObjectId"]);
+
+/**
+ * The first type inside `t` (itself, a member, an element, a property, a type argument) that crosses
+ * RPC by reference or by address: a function, an RpcTarget (subclass), a DurableObjectStub or a
+ * DurableObjectId. Generated codecs do not map these (yet); a method using one travels as msgpack.
+ */
+export function referenceIn(t: Type, at: Node, seen: Set<ts.Type> = new Set()): string | undefined {
+  if (seen.has(t.compilerType) || seen.size > 2_000) return undefined;
+  seen.add(t.compilerType);
+  if (t.isUnion()) return first(t.getUnionTypes(), (p) => referenceIn(p, at, seen));
+  if (t.isIntersection()) return first(t.getIntersectionTypes(), (p) => referenceIn(p, at, seen));
+  if (!t.isObject()) return undefined;
+  if (t.getCallSignatures().length > 0) return typeText(t, at);
+  const named = (x: Type): boolean => REFERENCE_NAMES.has(x.getSymbol()?.getName() ?? "") || REFERENCE_NAMES.has(x.getAliasSymbol()?.getName() ?? "");
+  const bases = (x: Type, depth: number): boolean => depth < 20 && x.getBaseTypes().some((b) => named(b) || bases(b, depth + 1));
+  if (named(t) || bases(t, 0)) return typeText(t, at);
+  const inner: Type[] = [...t.getTypeArguments(), ...t.getAliasTypeArguments(), ...(t.isTuple() ? t.getTupleElements() : [])];
+  const element = t.getArrayElementType();
+  if (element !== undefined) inner.push(element);
+  if (isLibrarySymbol(t.getSymbol())) return first(inner, (x) => referenceIn(x, at, seen));
+  // A class's methods live on its prototype (classify refuses such instances): only data properties count.
+  const props = t.getProperties()
+    .filter((p) => !p.getDeclarations().some((d) => Node.isMethodDeclaration(d) || Node.isMethodSignature(d)))
+    .map((p) => p.getTypeAtLocation(at));
+  return first([...inner, ...props], (x) => referenceIn(x, at, seen));
+}
+
 function first<T, R>(items: readonly T[], f: (item: T) => R | undefined): R | undefined {
   for (const item of items) {
     const r = f(item);

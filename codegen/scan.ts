@@ -9,7 +9,7 @@ import { IR_VERSION, type IrClass, type IrMethod, type IrProject, type IrStruct 
 import { methodNameRule } from "./method-names.ts";
 import { memberName, typeName, unique } from "./names.ts";
 import { TypeMapper, assignOrdinals, field, locationOf, referred } from "./scan-types.ts";
-import { typeText } from "./scan-values.ts";
+import { referenceIn, typeText } from "./scan-values.ts";
 
 export interface ScanOptions {
   /** Absolute path of the tsconfig.json. */
@@ -74,13 +74,15 @@ export function scan(options: ScanOptions): ScanResult {
         problems.errors.push({ ...locationOf(cls), code: DiagnosticCode.DUPLICATE_CLASS, message: `${name}: another exported Durable Object class has this name (${duplicate.source}). The class name is the namespace: rename one of them.` });
         continue;
       }
+      const msgpackMethods: string[] = [];
       classes.push({
         name,
         exportName: cls.isDefaultExport() ? "default" : name,
         module: moduleSpecifier(options.outDir, path, keepTs),
         source: relative(projectDir, path).split(sep).join("/"),
-        methods: scanMethods(name, chain, mapper, taken, sites, problems),
+        methods: scanMethods(name, chain, mapper, taken, sites, problems, msgpackMethods),
         retiredMethods: [],
+        ...(msgpackMethods.length > 0 ? { msgpackMethods } : {}),
       });
     }
   }
@@ -131,7 +133,7 @@ function publicInstance(m: MethodDeclaration): boolean {
   return m.getScope() === Scope.Public && !m.isStatic() && !m.getName().startsWith("[");
 }
 
-function scanMethods(className: string, chain: ClassDeclaration[], mapper: TypeMapper, taken: Set<string>, sites: Record<string, SourceLocation>, problems: Problems): IrMethod[] {
+function scanMethods(className: string, chain: ClassDeclaration[], mapper: TypeMapper, taken: Set<string>, sites: Record<string, SourceLocation>, problems: Problems, byReference: string[]): IrMethod[] {
   const byName = new Map<string, MethodDeclaration>();
   for (const c of [...chain].reverse()) {
     for (const m of c.getInstanceMethods()) if (publicInstance(m)) byName.set(m.getName(), m);
@@ -160,6 +162,12 @@ function scanMethods(className: string, chain: ClassDeclaration[], mapper: TypeM
     const rest = m.getParameters().find((p) => p.isRestParameter());
     if (rest !== undefined) {
       diagnostics.push({ ...locationOf(rest), code: DiagnosticCode.REST_PARAMETER, message: `${where}, parameter \`${rest.getName()}\`: rest parameters are not supported over RPC. Take an array instead.` });
+      continue;
+    }
+    const reference = m.getParameters().filter((p) => p.getName() !== "this").map((p) => referenceIn(p.getType(), m)).find((r) => r !== undefined) ?? referenceIn(awaited(m.getReturnType()), m);
+    if (reference !== undefined) {
+      byReference.push(name);
+      problems.warnings.push({ ...locationOf(m.getNameNode()), code: DiagnosticCode.BY_REFERENCE, message: `${where}: \`${reference}\` crosses RPC by reference (a function, RpcTarget, stub or id), which generated codecs do not map yet, so this method has no codec: it travels as msgpack, by name, like a method of a class without generated codecs.` });
       continue;
     }
     methods.push(scanMethod(className, m, methods.length + 1, mapper, taken, sites));

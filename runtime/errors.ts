@@ -42,6 +42,14 @@ export const ErrorCode = {
   OVERLOADED: "ERR_OVERLOADED",
   /** The object was reset (its instance discarded) while this event waited or ran; retry the call. */
   OBJECT_RESET: "ERR_OBJECT_RESET",
+  /**
+   * A function or RpcTarget passed by reference was called after it was released (disposed, or its
+   * call completed without dup()), after the connection that carried it closed, or under an export
+   * id the peer never handed out.
+   */
+  REFERENCE_RELEASED: "ERR_REFERENCE_RELEASED",
+  /** A connection's export table (functions and RpcTargets passed by reference) is full. */
+  TOO_MANY_REFERENCES: "ERR_TOO_MANY_REFERENCES",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

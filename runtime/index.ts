@@ -3,6 +3,7 @@ export { DurableObject, type DurableObjectState, type DurableObjectClass } from 
 export { ClusterCoordinator, type ClusterCoordinatorOptions } from "./coordinator/cluster-coordinator.ts";
 export type { HostInfo, HostState } from "./coordinator/host-process.ts";
 export { DurableObjectNamespace, withCallOptions, type DurableObjectStub } from "./rpc/stub.ts";
+export { RpcTarget, type RpcStub, type RpcPromise, type RpcHandle } from "./rpc/capabilities.ts";
 export type { CallOptions } from "./rpc/rpc-client.ts";
 export type { RemoteErrorFields } from "./rpc/remote-error.ts";
 export type { GeneratedModule, MethodCodec } from "./rpc/generated.ts";

@@ -10,6 +10,8 @@ struct Message {
     exception @2 :Exception;
     cancel @3 :Cancel;
     control @4 :Control;
+    release @5 :Release;
+    finish @6 :Finish;
   }
 }
 
@@ -30,11 +32,19 @@ struct Call {
   method @5 :Text;
   payload @6 :Data;        # arguments, msgpackr-encoded (structured-clone semantics) until generated codecs exist
   name @7 :Text;           # the name given to idFromName, when there is one (ctx.id.name)
+  target @8 :UInt32;       # 0: the object named above; else an export id of the receiver of this
+                           # message (a function or RpcTarget it passed by reference); `method`
+                           # names the RpcTarget's method, "" calls the function itself
+  promisedAnswer @9 :UInt32; # 0: none; else the question id (of the sender, on this connection) of
+                           # an earlier call whose result, an RpcTarget or function, is the target
+                           # (promise pipelining: sent before that result arrived)
 }
 
 struct Return {
   questionId @0 :UInt32;
   payload @1 :Data;        # the result, msgpackr-encoded
+  heldAnswer @2 :Bool;     # the result is a reference the callee keeps for pipelined calls on this
+                           # question until the caller sends Finish
 }
 
 struct Exception {
@@ -48,6 +58,15 @@ struct Exception {
 
 struct Cancel {
   questionId @0 :UInt32;   # the caller no longer wants this answer
+}
+
+struct Release {
+  exportId @0 :UInt32;     # an export id of the receiver: the sender drops `count` references to it
+  count @1 :UInt32;        # how many times the sender had received it
+}
+
+struct Finish {
+  questionId @0 :UInt32;   # the sender's question whose held answer (Return.heldAnswer) may be dropped
 }
 
 struct Control {

@@ -18,7 +18,8 @@ export function emitStubs(ir: IrProject): string {
   }
   out.push("");
   for (const c of ir.classes) {
-    const keys = [...c.methods.map((m) => m.name), "id", "name", "fetch"].map((k) => JSON.stringify(k)).join(" | ");
+    // Methods without a codec (they pass references) are callable too: they travel as msgpack.
+    const keys = [...c.methods.map((m) => m.name), ...(c.msgpackMethods ?? []), "id", "name", "fetch"].map((k) => JSON.stringify(k)).join(" | ");
     const listed = c.methods.length === 0 ? "no RPC methods" : `its RPC methods (${c.methods.map((m) => m.name).join(", ")})`;
     out.push(`/** A typed stub of ${c.name}: ${listed}, plus \`id\`, \`name\` and \`fetch\`. */`);
     out.push(`export type ${c.name}Stub = Pick<$sourdough.DurableObjectStub<${c.name}>, ${keys}>;`);

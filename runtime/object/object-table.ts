@@ -7,6 +7,9 @@ import { ErrorCode, SourdoughError, describeValue } from "../errors.ts";
 import { DurableObjectId, isValidId } from "../ids.ts";
 import type { CodecTable } from "../rpc/generated.ts";
 import { errorToWire } from "../rpc/remote-error.ts";
+import { decodeWithSession, disposeAll, encodeWithSession, isReference, resolveMember, type RpcHandle } from "../rpc/capabilities.ts";
+import { ServerCaps } from "../rpc/peer-caps.ts";
+import { decodeCallPayload, encodePayload } from "../wire/payload.ts";
 import type { OutputGate } from "../rpc/rpc-client.ts";
 import type { AlarmEntry, AlarmIndex } from "../storage/alarm-index.ts";
 import { ObjectStorage } from "../storage/object-storage.ts";
@@ -52,6 +55,8 @@ export interface ObjectTableOptions {
   recorder?: EventRecorder;
   /** Counts calls, errors, latency, activations, evictions and resets (ops/table-stats.ts); none when off. */
   stats?: TableStats;
+  /** Most functions and RpcTargets this side exports on one connection (default 10,000). */
+  maxExports?: number;
 }
 
 /** Cloudflare resets an object whose blockConcurrencyWhile callback runs this long. */
@@ -63,13 +68,18 @@ interface ObjectAddress {
   name: string | undefined;
 }
 
-/** The calls of one connection that have not been answered, by question id (for Cancel). */
-type OpenCalls = IdTable<{ obj: ActiveObject; event: ObjectEvent }>; // not a Map: see id-table.ts
+/**
+ * The calls of one connection that have not been answered, by question id (for Cancel), with the
+ * pipelined calls that wait for their answer.
+ */
+type OpenCalls = IdTable<{ obj: ActiveObject; event: ObjectEvent; pipelined?: CallMessage[] }>; // not a Map: see id-table.ts
 
 export class ObjectTable implements OutputGate {
   readonly #options: ObjectTableOptions;
   readonly #objects = new Map<string, ActiveObject>();
   readonly #connections = new Set<FrameConnection>();
+  /** Each connection's references (callbacks it passed, RpcTargets its objects returned). */
+  readonly #caps = new Map<FrameConnection, ServerCaps>();
   readonly #dirty = new Set<ActiveObject>();
   #turnEndScheduled = false;
   /** Senders waiting for this turn's writes to be committed (the output gate). */
@@ -122,12 +132,23 @@ export class ObjectTable implements OutputGate {
         message: (m) => this.#onMessage(conn, open, m),
         close: () => {
           this.#connections.delete(conn);
+          this.#caps.get(conn)?.close("the connection to the caller that passed this reference closed (the caller disconnected, or its process died)");
+          this.#caps.delete(conn);
           for (const [, entry] of open.takeAll()) this.#cancelEntry(entry, "the caller's connection closed"); // nobody waits for these
         },
       },
       { maxFrameBytes: this.#options.maxFrameBytes },
     );
     this.#connections.add(conn);
+    const gate = (send: (error: Error | undefined) => void) => (this.#dirty.size > 0 ? this.afterCommit(send) : send(undefined));
+    this.#caps.set(conn, new ServerCaps(conn, "the caller", gate, this.#options.maxExports));
+  }
+
+  /** Exports (references handed to callers) held over all connections: 0 once they were released. */
+  get exportCount(): number {
+    let n = 0;
+    for (const c of this.#caps.values()) n += c.session.exportCount;
+    return n;
   }
 
   /** Closes every connection and every database (committing pending writes). */
@@ -161,7 +182,10 @@ export class ObjectTable implements OutputGate {
   #onMessage(conn: FrameConnection, open: OpenCalls, message: Message): void {
     if (message.which === Which.Call) this.#onCall(conn, open, message);
     else if (message.which === Which.Cancel) this.#cancel(open, message.questionId, "the caller canceled the call");
-    // Return/Exception/Control from a caller carry nothing for us.
+    else if (message.which === Which.Return || message.which === Which.Exception) this.#caps.get(conn)?.answer(message); // a callback's answer
+    else if (message.which === Which.Release) this.#caps.get(conn)?.session.releaseExport(message.exportId, message.count);
+    else if (message.which === Which.Finish) this.#caps.get(conn)?.held.delete(message.questionId);
+    // Control from a caller carries nothing for us.
   }
 
   // A canceled call still waiting for its object's gate is dropped; a running one sees its
@@ -190,6 +214,7 @@ export class ObjectTable implements OutputGate {
       stats?.refused(error);
       this.#replyError(conn, q, error);
     };
+    if (call.target !== 0 || call.promisedAnswer !== 0) return this.#onReferenceCall(conn, open, call);
     if (sync) {
       // The gateway re-sends an object's sockets on a new connection; no object needs to run.
       try {
@@ -206,13 +231,17 @@ export class ObjectTable implements OutputGate {
       return fail(new SourdoughError(ErrorCode.BAD_CLASS, `${where}: no Durable Object class named ${describeValue(call.namespace)} is loaded in ${this.#options.label} (loaded: ${known}). Register the class with the coordinator.`));
     }
     let plan: CallPlan | undefined;
+    const caps = this.#caps.get(conn);
+    let imported: RpcHandle[];
     try {
-      plan =
+      // Functions and RpcTargets in the arguments arrive as handles of this connection's caller.
+      ({ value: plan, imported } = decodeWithSession(caps?.session, () =>
         call.kind === CallKind.WebSocket
           ? this.#webSocketPlan(call)
           : planCall(call, Class, this.#options.codecs, this.#options.label, where, this.#options.maxCallBytes ?? DEFAULT_MAX_CALL_BYTES, (client) =>
               this.#sockets.link(client, conn, { namespace: call.namespace, objectId: call.objectId, name: call.name }, where),
-            );
+            ),
+      ));
     } catch (error) {
       return fail(error);
     }
@@ -230,10 +259,13 @@ export class ObjectTable implements OutputGate {
     }
     const startedAt = stats === undefined ? 0 : stats.start();
     const finish = (ok: boolean, value: unknown) => {
-      open.take(q);
+      const entry = open.take(q);
       this.#sockets.eventEnded(obj.key, event); // sockets it accepted and never returned in a 101 are dropped
       stats?.done(startedAt, ok ? undefined : value);
-      this.#finish(conn, q, obj, encode, ok, value, where);
+      // Cloudflare's rule: references received as arguments are released when the call completes
+      // (those the object dup()ed stay).
+      if (imported.length > 0) disposeAll(imported);
+      this.#finishWithReferences(conn, open, caps, q, obj, encode, ok, value, where, entry?.pipelined);
     };
     const event: ObjectEvent = {
       method,
@@ -254,12 +286,134 @@ export class ObjectTable implements OutputGate {
         }
       },
       fail: (error) => {
-        open.take(q);
+        const entry = open.take(q);
         stats?.done(startedAt, error);
+        if (imported.length > 0) disposeAll(imported);
         this.#replyError(conn, q, error);
+        if (entry?.pipelined !== undefined) this.#failPipelined(conn, entry.pipelined, error);
       },
     };
     open.set(q, { obj, event });
+    obj.deliver(event);
+  }
+
+  // Encodes the result with the connection's exports (an RpcTarget or function returned becomes a
+  // reference the caller can call), holds a returned reference for pipelined calls, then answers
+  // through the output gate and runs the pipelined calls that waited for this answer.
+  #finishWithReferences(conn: FrameConnection, open: OpenCalls, caps: ServerCaps | undefined, q: number, obj: ActiveObject, encode: (value: unknown) => Uint8Array, ok: boolean, value: unknown, where: string, pipelined: CallMessage[] | undefined): void {
+    let held = false;
+    const withExports = caps === undefined ? encode : (v: unknown) => encodeWithSession(caps.session, obj, () => encode(v)).value;
+    if (ok && caps !== undefined && isReference(value)) {
+      caps.held.set(q, { value, owner: obj });
+      held = true;
+    }
+    this.#finish(conn, q, obj, withExports, ok, value, where, held);
+    if (pipelined === undefined) return;
+    if (!ok) return this.#failPipelined(conn, pipelined, value);
+    for (const p of pipelined) this.#onReferenceCall(conn, open, p);
+  }
+
+  // The call these were pipelined on failed: so do they, and the calls pipelined on them.
+  #failPipelined(conn: FrameConnection, pipelined: CallMessage[], error: unknown): void {
+    const caps = this.#caps.get(conn);
+    for (const p of pipelined) {
+      this.#replyError(conn, p.questionId, error);
+      const next = caps?.queued.get(p.questionId);
+      if (next !== undefined) {
+        caps!.queued.delete(p.questionId);
+        this.#failPipelined(conn, next, error);
+      }
+    }
+  }
+
+  // A call addressed to a reference this side exported (Call.target), or to the answer of an earlier
+  // call (Call.promisedAnswer: promise pipelining). Runs as an event of the object that handed the
+  // reference out (input gate, output gate); refused with ERR_REFERENCE_RELEASED for an export id or
+  // answer this connection does not hold (released, or forged): the connection stays up.
+  #onReferenceCall(conn: FrameConnection, open: OpenCalls, call: CallMessage): void {
+    const q = call.questionId;
+    const caps = this.#caps.get(conn);
+    // Calls pipelined on this one that arrived while it was itself queued behind another.
+    const dependents = caps?.queued.get(q);
+    if (dependents !== undefined) caps!.queued.delete(q);
+    const fail = (error: unknown) => {
+      this.#replyError(conn, q, error);
+      if (dependents !== undefined) this.#failPipelined(conn, dependents, error);
+    };
+    if (caps === undefined) return fail(new SourdoughError(ErrorCode.REFERENCE_RELEASED, `call on reference ${call.target}: the connection closed.`));
+    const label = call.method === "" ? "function" : `.${call.method}`;
+    let where = `reference ${call.target}${label}`;
+    let fn: (...args: unknown[]) => unknown;
+    let self: unknown;
+    let owner: unknown;
+    try {
+      if (call.promisedAnswer !== 0) {
+        const running = open.get(call.promisedAnswer);
+        if (running !== undefined) {
+          (running.pipelined ??= []).push(call); // runs once that call answered
+          caps.queued.set(q, dependents ?? []);
+          return;
+        }
+        const queuedBehind = caps.queued.get(call.promisedAnswer);
+        if (queuedBehind !== undefined) {
+          queuedBehind.push(call); // that call is itself waiting for an answer
+          caps.queued.set(q, dependents ?? []);
+          return;
+        }
+        const answer = caps.held.get(call.promisedAnswer);
+        if (answer === undefined) {
+          throw new SourdoughError(ErrorCode.REFERENCE_RELEASED, `pipelined call ${JSON.stringify(call.method)} on question ${call.promisedAnswer}: this connection holds no such answer. A call's result can be called before it resolves only when it is an RpcTarget or a function (this one was not, or it failed, or was finished).`);
+        }
+        where = `${describeValue(answer.value)}.${call.method}`;
+        ({ fn, self } = resolveMember(answer.value, call.method, where));
+        owner = answer.owner;
+      } else {
+        ({ fn, self, owner } = caps.session.resolveCall(call.target, call.method, where));
+      }
+    } catch (error) {
+      return fail(error);
+    }
+    const obj = owner as ActiveObject | undefined;
+    if (obj === undefined || this.#objects.get(obj.key) !== obj) {
+      return fail(new SourdoughError(ErrorCode.REFERENCE_RELEASED, `${where}: the object that handed out this reference was reset or evicted since; ask it for a new one.`));
+    }
+    let args: unknown;
+    let imported: RpcHandle[];
+    try {
+      ({ value: args, imported } = decodeCallPayload(call.payload, `${where} arguments`, caps.session));
+      if (!Array.isArray(args)) throw new SourdoughError(ErrorCode.PROTOCOL, `${where}: arguments must be an array, got ${describeValue(args)}.`);
+    } catch (error) {
+      return fail(error);
+    }
+    const list = args as unknown[];
+    const maxCallBytes = this.#options.maxCallBytes ?? DEFAULT_MAX_CALL_BYTES;
+    const encode = (v: unknown) => encodePayload(v, `${where} result`, maxCallBytes);
+    const finish = (ok: boolean, value: unknown) => {
+      const entry = open.take(q);
+      if (imported.length > 0) disposeAll(imported);
+      this.#finishWithReferences(conn, open, caps, q, obj, encode, ok, value, where, entry?.pipelined);
+    };
+    const event: ObjectEvent = {
+      method: call.method === "" ? "callback" : call.method,
+      run: () => {
+        let result: unknown;
+        try {
+          result = fn.apply(self, list);
+        } catch (error) {
+          return finish(false, error);
+        }
+        if (isThenable(result)) result.then((v) => finish(true, v), (e: unknown) => finish(false, e));
+        else finish(true, result);
+      },
+      fail: (error) => {
+        const entry = open.take(q);
+        if (imported.length > 0) disposeAll(imported);
+        fail(error);
+        if (entry?.pipelined !== undefined) this.#failPipelined(conn, entry.pipelined, error);
+      },
+    };
+    // Listed like any call: a Cancel reaches it, and calls pipelined on its answer wait for it.
+    open.set(q, dependents === undefined || dependents.length === 0 ? { obj, event } : { obj, event, pipelined: dependents });
     obj.deliver(event);
   }
 
@@ -281,10 +435,10 @@ export class ObjectTable implements OutputGate {
   // committed together at the end of the turn (group commit: the events of one object that ran this
   // turn, and other objects', share one commit each), and the answers wait for it; an event that
   // wrote nothing is answered at once.
-  #finish(conn: FrameConnection, q: number, obj: ActiveObject, encode: (value: unknown) => Uint8Array, ok: boolean, value: unknown, where: string): void {
+  #finish(conn: FrameConnection, q: number, obj: ActiveObject, encode: (value: unknown) => Uint8Array, ok: boolean, value: unknown, where: string, held = false): void {
     obj.inFlight--;
     obj.lastActive = Date.now();
-    const answer = ok ? this.#encodeResult(encode, value, where) : { error: value };
+    const answer = ok ? this.#encodeResult(encode, value, where, held) : { error: value };
     if (!obj.storage.hasUncommittedWrites) {
       this.#answer(conn, q, answer, where);
       conn.flushSoon();
@@ -298,7 +452,7 @@ export class ObjectTable implements OutputGate {
   }
 
   // Encoded now: the object may change the value after it returned it.
-  #encodeResult(encode: (value: unknown) => Uint8Array, value: unknown, where: string): { bytes: Uint8Array } | { error: unknown } {
+  #encodeResult(encode: (value: unknown) => Uint8Array, value: unknown, where: string, held: boolean): { bytes: Uint8Array; held: boolean } | { error: unknown } {
     let bytes: Uint8Array;
     try {
       bytes = encode(value);
@@ -308,14 +462,17 @@ export class ObjectTable implements OutputGate {
     // Checked before writing: a result too large for the wire fails its call, not the connection.
     const limit = this.#options.maxCallBytes ?? DEFAULT_MAX_CALL_BYTES;
     if (bytes.length > limit) return { error: callTooLarge(where, "result", bytes.length, limit) };
-    return { bytes };
+    return { bytes, held };
   }
 
-  #answer(conn: FrameConnection, q: number, answer: { bytes: Uint8Array } | { error: unknown }, where: string): void {
+  #answer(conn: FrameConnection, q: number, answer: { bytes: Uint8Array; held: boolean } | { error: unknown }, where: string): void {
     if (conn.closed) return;
-    if ("error" in answer) return this.#replyError(conn, q, answer.error);
+    if ("error" in answer) {
+      this.#caps.get(conn)?.held.delete(q);
+      return this.#replyError(conn, q, answer.error);
+    }
     try {
-      conn.writer.writeReturn(q, answer.bytes);
+      conn.writer.writeReturn(q, answer.bytes, answer.held);
     } catch (error) {
       this.#replyError(conn, q, error instanceof SourdoughError ? new SourdoughError(error.code, `${where}: ${error.message}.`) : error);
     }
@@ -464,6 +621,7 @@ export class ObjectTable implements OutputGate {
     for (const [key, obj] of this.#objects) {
       if (obj.inFlight > 0 || obj.blockers > 0 || obj.waiting.size > 0 || obj.lastActive > cutoff || obj.storage.inExplicitTransaction) continue;
       if (this.#sockets.pinsObject(key)) continue; // a WebSocket accepted with accept() needs its listeners
+      if (this.#handsOutReferences(obj)) continue; // a caller still holds an RpcTarget of this object
 
       this.#objects.delete(key);
       this.#options.stats?.evicted(obj.namespace, obj.storage.bytesWritten);
@@ -567,6 +725,11 @@ export class ObjectTable implements OutputGate {
         },
       });
     });
+  }
+
+  #handsOutReferences(obj: ActiveObject): boolean {
+    for (const c of this.#caps.values()) if (c.session.ownsAny(obj)) return true;
+    return false;
   }
 
   #markDirty(obj: ActiveObject): void {

@@ -7,8 +7,9 @@ import type { Pipe } from "../transport/pipe.ts";
 import { IdTable } from "../util/id-table.ts";
 import { CallKind, ControlWhich, Which, type CallMessage, type Message, type TargetCache } from "../wire/envelope.ts";
 import { DEFAULT_MAX_CALL_BYTES, callTooLarge } from "../wire/limits.ts";
-import { decodePayload } from "../wire/payload.ts";
-import { errorFromWire } from "./remote-error.ts";
+import { decodeCallPayload, encodeCallPayload } from "../wire/payload.ts";
+import { CapSession, disposeAll, registerWireSession, type CapWire, type RpcHandle } from "./capabilities.ts";
+import { errorFromWire, errorToWire } from "./remote-error.ts";
 
 export interface CallTarget extends TargetCache {
   namespace: string;
@@ -36,6 +37,8 @@ export interface RpcClientOptions {
    * when the connection closes with calls in flight, so they fail with the real reason.
    */
   whyDown?: (since: number) => PeerDown | undefined;
+  /** Most functions and RpcTargets this side exports on one connection at once (default 10,000). */
+  maxExports?: number;
   /** serve()'s WebSocket gateway, when this process has one (read at each use: it registers late). */
   webSockets?: () => WebSocketPeer | undefined;
 }
@@ -83,11 +86,31 @@ export interface OutputGate {
   afterCommit(release: (error: Error | undefined) => void): void;
 }
 
-/** Turns a Return payload into the result: msgpackr, or a generated codec's decodeResult. */
-export type ResultDecoder = (payload: Uint8Array, where: string) => unknown;
+/**
+ * Turns a Return payload into the result: msgpackr, or a generated codec's decodeResult. `caps` is the
+ * connection's capability session: references in the result become handles of it.
+ */
+export type ResultDecoder = (payload: Uint8Array, where: string, caps?: CapSession) => unknown;
 
-/** The msgpackr path, for classes without generated codecs. */
-export const decodeMsgpackResult: ResultDecoder = (payload, where) => decodePayload(payload, `${where} result`);
+/**
+ * The msgpackr path, for classes without generated codecs. A result holding references (functions,
+ * RpcTargets) belongs to the caller, as on Cloudflare: an object result gets a [Symbol.dispose] that
+ * releases every reference in it (`using result = await stub.m()`).
+ */
+export const decodeMsgpackResult: ResultDecoder = (payload, where, caps) => {
+  const { value, imported } = decodeCallPayload(payload, `${where} result`, caps);
+  if (imported.length > 0) ownResult(value, imported);
+  return value;
+};
+
+/** Gives an object result holding references a non-enumerable [Symbol.dispose] releasing them. */
+export function ownResult(value: unknown, imported: RpcHandle[]): void {
+  if (typeof value === "object" && value !== null && !Object.isFrozen(value) && !Object.hasOwn(value, Symbol.dispose)) {
+    Object.defineProperty(value, Symbol.dispose, { value: () => disposeAll(imported), enumerable: false, configurable: true });
+  }
+}
+
+const NO_TARGET: CallTarget = { namespace: "", objectId: "", name: undefined };
 
 interface Question {
   resolve(value: unknown): void;
@@ -109,9 +132,13 @@ interface Unsent {
   method: string;
   methodId: number;
   payload: Uint8Array;
+  exportTarget: number;
+  promisedAnswer: number;
 }
 
 export class RpcClient {
+  /** The question id of the last call() (pipelined calls address its answer). */
+  lastQuestionId = 0;
   /** Largest encoded arguments one call may carry (`maxCallBytes`); stubs pass it to encodePayload. */
   readonly maxCallBytes: number;
   readonly #dial: Dial;
@@ -125,11 +152,37 @@ export class RpcClient {
   #connectedAt = 0;
   #closed = false;
   #goodbye: string | undefined; // why the peer said it is closing the connection, if it did
+  /** Functions and RpcTargets passed by reference on the current connection (a new one per connection). */
+  #caps: CapSession;
+  /** The capability session's way out: calls on the peer's exports go through call(). */
+  readonly capWire: CapWire;
 
   constructor(dial: Dial, options: RpcClientOptions) {
     this.#dial = dial;
     this.#options = options;
     this.maxCallBytes = options.maxCallBytes ?? DEFAULT_MAX_CALL_BYTES;
+    const client = this;
+    this.capWire = {
+      peer: options.peer,
+      call: (target, promisedAnswer, method, payload, where) => this.call(CallKind.Method, NO_TARGET, method, 0, payload, where, decodeMsgpackResult, undefined, target, promisedAnswer),
+      release: (exportId, count) => {
+        const conn = this.#conn;
+        if (conn === undefined || conn.closed) return; // the peer dropped its exports with the connection
+        conn.writer.writeRelease(exportId, count);
+        conn.flushSoon();
+      },
+      canPipeline: (questionId) => client.#questions.get(questionId) !== undefined,
+      get lastQuestionId() {
+        return client.lastQuestionId;
+      },
+    };
+    this.#caps = new CapSession(this.capWire, options.maxExports);
+    registerWireSession(this.capWire, () => this.#caps);
+  }
+
+  /** The capability session of the current connection (exports and imports of references). */
+  get caps(): CapSession {
+    return this.#caps;
   }
 
   /** Connects now if not connected (the WebSocket gateway re-attaches to a restarted isolate). */
@@ -165,6 +218,8 @@ export class RpcClient {
     where: string,
     decode: ResultDecoder = decodeMsgpackResult,
     options?: CallOptions,
+    exportTarget = 0,
+    promisedAnswer = 0,
   ): Promise<unknown> {
     if (this.#closed) {
       return Promise.reject(new SourdoughError(ErrorCode.CLOSED, `${where}: the client was closed. Create a new coordinator or stub.`));
@@ -175,6 +230,7 @@ export class RpcClient {
     if (payload.length > limit) return Promise.reject(callTooLarge(where, kind === CallKind.Fetch ? "request" : "arguments", payload.length, limit));
     const id = this.#nextId;
     this.#nextId = id === 0xffffffff ? 1 : id + 1;
+    this.lastQuestionId = id;
     let question!: Question;
     const promise = new Promise<unknown>((resolve, reject) => {
       question = { resolve, reject, where, decode, sent: false, done: undefined, target, method };
@@ -183,13 +239,13 @@ export class RpcClient {
     if (options !== undefined || this.#options.callTimeoutMs !== undefined) this.#watch(id, question, options);
     const gate = this.#options.outputGate;
     if (gate !== undefined) {
-      if (this.#held.push({ id, kind, target, method, methodId, payload }) === 1) gate.afterCommit(this.#release);
+      if (this.#held.push({ id, kind, target, method, methodId, payload, exportTarget, promisedAnswer }) === 1) gate.afterCommit(this.#release);
       return promise;
     }
     const conn = this.#conn;
     if (conn !== undefined && !conn.closed) {
       try {
-        conn.writer.writeCall(id, kind, methodId, target.namespace, target.objectId, method, payload, target.name, target);
+        conn.writer.writeCall(id, kind, methodId, target.namespace, target.objectId, method, payload, target.name, target, exportTarget, promisedAnswer);
       } catch (error) {
         this.#take(id);
         return Promise.reject(writerRefusal(where, error));
@@ -197,7 +253,7 @@ export class RpcClient {
       question.sent = true;
       conn.flushSoon();
     } else {
-      this.#unsent.push({ id, kind, target, method, methodId, payload });
+      this.#unsent.push({ id, kind, target, method, methodId, payload, exportTarget, promisedAnswer });
       this.#connect();
     }
     return promise;
@@ -262,6 +318,7 @@ export class RpcClient {
   close(reason = "the client was closed"): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#caps.close(`the client was closed (${reason})`);
     this.#failAll(ErrorCode.CLOSED, reason, false);
     this.#conn?.end();
     this.#conn = undefined;
@@ -322,7 +379,7 @@ export class RpcClient {
     const q = this.#questions.get(u.id);
     if (q === undefined) return;
     try {
-      conn.writer.writeCall(u.id, u.kind, u.methodId, u.target.namespace, u.target.objectId, u.method, u.payload, u.target.name, u.target);
+      conn.writer.writeCall(u.id, u.kind, u.methodId, u.target.namespace, u.target.objectId, u.method, u.payload, u.target.name, u.target, u.exportTarget, u.promisedAnswer);
     } catch (error) {
       this.#take(u.id);
       return q.reject(writerRefusal(q.where, error));
@@ -333,10 +390,11 @@ export class RpcClient {
   #onMessage(message: Message): void {
     switch (message.which) {
       case Which.Return: {
+        if (message.heldAnswer) this.#finish(message.questionId); // we pipeline on the handle from now on
         const q = this.#take(message.questionId);
         if (q === undefined) return;
         try {
-          q.resolve(q.decode(message.payload, q.where));
+          q.resolve(q.decode(message.payload, q.where, this.#caps));
         } catch (error) {
           q.reject(error as Error);
         }
@@ -352,10 +410,71 @@ export class RpcClient {
         return;
       case Which.Call:
         if (message.kind === CallKind.WebSocket && message.questionId === 0) this.#options.webSockets?.()?.operation(message, this);
+        else if (message.target !== 0) this.#serveExport(message);
+        else this.#refuse(message.questionId, `a call addressed to no export (target 0, method ${JSON.stringify(message.method)}): a callee may call back only the functions and RpcTargets it was passed`);
+        return;
+      case Which.Release:
+        this.#caps.releaseExport(message.exportId, message.count);
         return;
       case Which.Cancel:
-        return; // a callee never sends these to a caller today; ignore rather than guess
+      case Which.Finish:
+        return; // the caller side holds no answers and runs callbacks to completion
     }
+  }
+
+  #finish(questionId: number): void {
+    const conn = this.#conn;
+    if (conn === undefined || conn.closed) return;
+    conn.writer.writeFinish(questionId);
+    conn.flushSoon();
+  }
+
+  // The callee calls a function or RpcTarget this side passed it: run it here and answer on the same
+  // connection. References in the arguments are released when the call completes (unless dup()ed).
+  #serveExport(call: CallMessage): void {
+    const conn = this.#conn;
+    const caps = this.#caps;
+    const where = `${this.#options.peer} calling back ${call.method === "" ? `function ${call.target}` : `RpcTarget ${call.target}.${call.method}`}`;
+    let imported: RpcHandle[] = [];
+    const answer = (ok: boolean, value: unknown) => {
+      disposeAll(imported);
+      if (conn === undefined || conn.closed || call.questionId === 0) return;
+      if (ok) {
+        try {
+          const { bytes } = encodeCallPayload(value, `${where} result`, this.maxCallBytes, caps);
+          conn.writer.writeReturn(call.questionId, bytes);
+          conn.flushSoon();
+          return;
+        } catch (error) {
+          value = error;
+        }
+      }
+      const w = errorToWire(value);
+      conn.writer.writeException(call.questionId, w.retryable, w.name, w.message, w.code, w.stack);
+      conn.flushSoon();
+    };
+    let result: unknown;
+    try {
+      const { fn, self } = caps.resolveCall(call.target, call.method, where);
+      const decoded = decodeCallPayload(call.payload, `${where} arguments`, caps);
+      imported = decoded.imported;
+      if (!Array.isArray(decoded.value)) throw new SourdoughError(ErrorCode.PROTOCOL, `${where}: arguments must be an array.`);
+      result = fn.apply(self, decoded.value);
+    } catch (error) {
+      return answer(false, error);
+    }
+    if (result !== null && typeof result === "object" && typeof (result as { then?: unknown }).then === "function") {
+      (result as PromiseLike<unknown>).then((v) => answer(true, v), (e: unknown) => answer(false, e));
+    } else {
+      answer(true, result);
+    }
+  }
+
+  #refuse(questionId: number, why: string): void {
+    const conn = this.#conn;
+    if (conn === undefined || conn.closed || questionId === 0) return;
+    conn.writer.writeException(questionId, false, "SourdoughError", `${this.#options.peer}: ${why}.`, ErrorCode.REFERENCE_RELEASED, undefined);
+    conn.flushSoon();
   }
 
   #take(id: number): Question | undefined {
@@ -366,6 +485,10 @@ export class RpcClient {
 
   #onClose(conn: FrameConnection, error: Error | undefined): void {
     if (this.#conn === conn) this.#conn = undefined;
+    // The references of this connection die with it: exports dropped, imports fail their calls.
+    const caps = this.#caps;
+    this.#caps = new CapSession(this.capWire, this.#options.maxExports);
+    caps.close(`the connection to ${this.#options.peer} that carried the reference closed${error === undefined ? "" : ` (${error.message.replace(/\.+$/, "")})`}; references do not survive a reconnect, ask the object for a new one`);
     if (!this.#closed) this.#options.webSockets?.()?.closed(this);
     const detail = (this.#goodbye ?? error?.message)?.replace(/\.+$/, "");
     this.#goodbye = undefined;

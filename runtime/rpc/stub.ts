@@ -8,7 +8,8 @@ import { DurableObjectId, idFromName, idFromString, isValidId, newUniqueId } fro
 import type { DurableObject } from "../object/durable-object.ts";
 import { CallKind } from "../wire/envelope.ts";
 import { asWireResponse, requestToWire, responseFromWire } from "../wire/fetch-payload.ts";
-import { encodePayload } from "../wire/payload.ts";
+import { encodeCallPayload, encodePayload } from "../wire/payload.ts";
+import { questionAfter, rpcPromise, type RpcPromise } from "./capabilities.ts";
 import { codecFailure, type ClassCodecs, type CodecTable } from "./generated.ts";
 import type { CallOptions, CallTarget, ResultDecoder, RpcClient } from "./rpc-client.ts";
 
@@ -24,7 +25,7 @@ export interface ClientRouter {
   readonly clusterId: string;
 }
 
-type AsyncMethod<F> = F extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : never;
+type AsyncMethod<F> = F extends (...args: infer A) => infer R ? (...args: A) => RpcPromise<Awaited<R>> : never;
 
 /** Object.prototype's names: on a stub they are the local methods (toString gives a description). */
 type ObjectMethods = "constructor" | "toString" | "toLocaleString" | "valueOf" | "hasOwnProperty" | "isPrototypeOf" | "propertyIsEnumerable" | "toJSON";
@@ -233,7 +234,10 @@ function createStub<T>(...args: [StubState] | [ClientRouter, string, DurableObje
       try {
         if (codec === undefined) {
           const c = client();
-          return c.call(CallKind.Method, target, prop, 0, encodePayload(args, `${where} arguments`, c.maxCallBytes), where, undefined, options);
+          const { bytes } = encodeCallPayload(args, `${where} arguments`, c.maxCallBytes, c.caps);
+          const before = c.lastQuestionId;
+          const promise = c.call(CallKind.Method, target, prop, 0, bytes, where, undefined, options);
+          return rpcPromise(promise, c.capWire, questionAfter(c, before), where);
         }
         let payload: Uint8Array;
         try {

@@ -35,11 +35,13 @@ export function decodeMessage(buf: Buffer, segStart: number, segEnd: number): Me
         method: readText(seg, m, 2, "Call.method") ?? "",
         payload: readBytes(seg, m, 3, "Call.payload") ?? EMPTY,
         name: readText(seg, m, 4, "Call.name"),
+        target: u32(buf, m, 8),
+        promisedAnswer: u32(buf, m, 12),
       };
     }
     case Which.Return: {
       const m = req(member, "return");
-      return { which, questionId: u32(buf, m, 0), payload: readBytes(seg, m, 0, "Return.payload") ?? EMPTY };
+      return { which, questionId: u32(buf, m, 0), payload: readBytes(seg, m, 0, "Return.payload") ?? EMPTY, heldAnswer: m.dataBytes > 4 && (buf[m.data + 4]! & 1) === 1 };
     }
     case Which.Exception: {
       const m = req(member, "exception");
@@ -55,6 +57,12 @@ export function decodeMessage(buf: Buffer, segStart: number, segEnd: number): Me
     }
     case Which.Cancel:
       return { which, questionId: u32(buf, req(member, "cancel"), 0) };
+    case Which.Release: {
+      const m = req(member, "release");
+      return { which, exportId: u32(buf, m, 0), count: u32(buf, m, 4) };
+    }
+    case Which.Finish:
+      return { which, questionId: u32(buf, req(member, "finish"), 0) };
     case Which.Control: {
       const m = req(member, "control");
       const control = u16(buf, m, 8) as ControlWhich;

@@ -8,6 +8,10 @@ export enum Which {
   Exception = 2,
   Cancel = 3,
   Control = 4,
+  /** The sender drops references to an export of the receiver (capabilities.ts). */
+  Release = 5,
+  /** The sender no longer pipelines on a question whose answer the receiver held. */
+  Finish = 6,
 }
 export enum CallKind {
   Method = 0,
@@ -31,11 +35,26 @@ export interface CallMessage {
   method: string;
   payload: Uint8Array;
   name: string | undefined;
+  /** 0: the object named by namespace/objectId; else an export id of the receiver. */
+  target: number;
+  /** 0: none; else the sender's earlier question whose (reference) result is the target. */
+  promisedAnswer: number;
 }
 export interface ReturnMessage {
   which: Which.Return;
   questionId: number;
   payload: Uint8Array;
+  /** The callee keeps the (reference) result for pipelined calls until the caller sends Finish. */
+  heldAnswer: boolean;
+}
+export interface ReleaseMessage {
+  which: Which.Release;
+  exportId: number;
+  count: number;
+}
+export interface FinishMessage {
+  which: Which.Finish;
+  questionId: number;
 }
 export interface ExceptionMessage {
   which: Which.Exception;
@@ -61,7 +80,7 @@ export interface ControlMessage {
   value: bigint; // ping/pong nonce
   reason: string | undefined; // goodbye text
 }
-export type Message = CallMessage | ReturnMessage | ExceptionMessage | CancelMessage | ControlMessage;
+export type Message = CallMessage | ReturnMessage | ExceptionMessage | CancelMessage | ControlMessage | ReleaseMessage | FinishMessage;
 
 /**
  * Thrown for any frame that violates the framing or layout rules, or that this end cannot hold; the

@@ -26,11 +26,13 @@ const SHORT_TEXT_BYTES = 4 * 1024;
 
 const STRUCT_SIZES = {
   message: { data: 1, ptrs: 1 },
-  call: { data: 1, ptrs: 5 },
+  call: { data: 2, ptrs: 5 },
   return: { data: 1, ptrs: 1 },
   exception: { data: 1, ptrs: 4 },
   cancel: { data: 1, ptrs: 0 },
   control: { data: 2, ptrs: 1 },
+  release: { data: 1, ptrs: 0 },
+  finish: { data: 1, ptrs: 0 },
 } as const;
 
 export class FrameWriter {
@@ -81,6 +83,8 @@ export class FrameWriter {
     payload: Uint8Array,
     name: string | undefined,
     target?: TargetCache,
+    exportTarget = 0,
+    promisedAnswer = 0,
   ): void {
     const s = STRUCT_SIZES.call;
     this.#checkData(payload.length);
@@ -88,6 +92,8 @@ export class FrameWriter {
     const call = this.#begin(Which.Call, s.data, s.ptrs, worst);
     try {
       this.#callBody(call, questionId, kind, methodId, namespace, objectIdHex, method, payload, name, target);
+      if (exportTarget !== 0) this.#buf.writeUInt32LE(exportTarget >>> 0, this.#segByte(call) + 8);
+      if (promisedAnswer !== 0) this.#buf.writeUInt32LE(promisedAnswer >>> 0, this.#segByte(call) + 12);
     } catch (error) {
       this.#pos = this.#frameStart;
       throw error;
@@ -135,11 +141,12 @@ export class FrameWriter {
   }
 
   /** Writes a Return. Throws ERR_TOO_LARGE (writing nothing) when the frame would be over the limit. */
-  writeReturn(questionId: number, payload: Uint8Array): void {
+  writeReturn(questionId: number, payload: Uint8Array, heldAnswer = false): void {
     const s = STRUCT_SIZES.return;
     this.#checkData(payload.length);
     const ret = this.#begin(Which.Return, s.data, s.ptrs, payload.length + 8);
     this.#buf.writeUInt32LE(questionId >>> 0, this.#segByte(ret));
+    if (heldAnswer) this.#buf[this.#segByte(ret) + 4] = 1;
     this.#data(ret + s.data, payload);
     this.#end();
   }
@@ -178,6 +185,23 @@ export class FrameWriter {
     const s = STRUCT_SIZES.cancel;
     const c = this.#begin(Which.Cancel, s.data, s.ptrs, 0);
     this.#buf.writeUInt32LE(questionId >>> 0, this.#segByte(c));
+    this.#end();
+  }
+
+  /** Writes a Release: the sender drops `count` references to the receiver's export `exportId`. */
+  writeRelease(exportId: number, count: number): void {
+    const s = STRUCT_SIZES.release;
+    const r = this.#begin(Which.Release, s.data, s.ptrs, 0);
+    this.#buf.writeUInt32LE(exportId >>> 0, this.#segByte(r));
+    this.#buf.writeUInt32LE(count >>> 0, this.#segByte(r) + 4);
+    this.#end();
+  }
+
+  /** Writes a Finish: the receiver may drop the answer it held for `questionId`. */
+  writeFinish(questionId: number): void {
+    const s = STRUCT_SIZES.finish;
+    const f = this.#begin(Which.Finish, s.data, s.ptrs, 0);
+    this.#buf.writeUInt32LE(questionId >>> 0, this.#segByte(f));
     this.#end();
   }
 

@@ -5,6 +5,7 @@
 import { Packr, addExtension } from "msgpackr";
 import { ErrorCode, SourdoughError, describeValue } from "../errors.ts";
 import { describeBytes } from "./limits.ts";
+import { RpcTarget, decodeWithSession, encodeWithSession, exportForEncoding, importForDecoding, referencesAllowed, setArgumentEncoder, type CapSession, type RpcHandle } from "../rpc/capabilities.ts";
 
 const REFUSED: ReadonlyArray<{ Class: abstract new (...args: never[]) => object; why: string }> = [
   { Class: Promise, why: "a Promise cannot cross RPC. Await it and pass the result" },
@@ -26,6 +27,7 @@ function refusal(value: object): string | undefined {
   const proto: unknown = Object.getPrototypeOf(value);
   if (proto === Object.prototype || proto === null || proto === Map.prototype || Array.isArray(value)) return undefined;
   for (const Class of BUILT_INS) if (value instanceof Class) return undefined;
+  if (value instanceof RpcTarget) return undefined;
   for (const { Class, why } of REFUSED) if (value instanceof Class) return why;
   if (BOXED.some((Class) => value instanceof Class)) {
     return `a boxed ${describeValue(value).slice(2)} cannot cross RPC. Pass the primitive (value.valueOf())`;
@@ -85,11 +87,47 @@ addExtension({
   },
 });
 
+// Functions and RpcTargets in a call's arguments or result cross by reference (rpc/capabilities.ts):
+// the payload carries the sender's export id; the receiver gets a handle. 0x67: an RpcTarget,
+// 0x68: a function (msgpackr hands functions to writeFunction, which returns what to write instead).
+class FunctionRef {
+  constructor(readonly id: number) {}
+}
+addExtension({
+  Class: RpcTarget,
+  type: 0x67,
+  write: (target: RpcTarget) => exportForEncoding(target, () => "RpcTarget"),
+  read: (id: unknown) => importForDecoding(id),
+});
+addExtension({
+  Class: FunctionRef,
+  type: 0x68,
+  write: (ref: FunctionRef) => ref.id,
+  read: (id: unknown) => importForDecoding(id),
+});
+
 const packr = new Packr({ structuredClone: true });
 // msgpackr writes functions as undefined unless writeFunction says otherwise; its typing omits the argument.
-(packr as unknown as { writeFunction: (fn: unknown) => never }).writeFunction = (fn) => {
-  throw new TypeError(`${describeValue(fn)} cannot cross RPC. Pass data, not functions`);
+(packr as unknown as { writeFunction: (fn: unknown) => FunctionRef }).writeFunction = (fn) => {
+  if (typeof fn === "function" && /^class[\s{]/.test(Function.prototype.toString.call(fn))) throw new TypeError(`${describeValue(fn)} is a class, which cannot cross RPC. Pass an instance of an RpcTarget subclass, or data`);
+  return new FunctionRef(exportForEncoding(fn as object, () => "function"));
 };
+
+/**
+ * Encodes a call's arguments or result with `session` exporting the functions and RpcTargets in it
+ * (`owner`: the object whose event exports them). Without a session, references are refused.
+ */
+export function encodeCallPayload(value: unknown, where: Where, maxBytes: number | undefined, session: CapSession | undefined, owner?: unknown): { bytes: Uint8Array; exported: number } {
+  const { value: bytes, exported } = encodeWithSession(session, owner, () => encodePayload(value, where, maxBytes));
+  return { bytes, exported };
+}
+
+/** Decodes a call's arguments or result, importing the references in it through `session`. */
+export function decodeCallPayload(bytes: Uint8Array, where: Where, session: CapSession | undefined): { value: unknown; imported: RpcHandle[] } {
+  return decodeWithSession(session, () => decodePayload(bytes, where));
+}
+
+setArgumentEncoder((session, args, where) => encodeCallPayload(args, where, undefined, session).bytes);
 
 /** Names what is being encoded for error messages, e.g. "Counter.add arguments"; lazy on hot paths. */
 export type Where = string | (() => string);
@@ -112,6 +150,9 @@ export function encodePayload(value: unknown, where: Where, maxBytes?: number): 
   } catch (error) {
     if (isOutOfRoom(error)) {
       throw new SourdoughError(ErrorCode.TOO_LARGE, `${whereText(where)}: the value is too large to encode (${(error as Error).message}). Send less per call, or store it and pass a key.`, { cause: error });
+    }
+    if (error instanceof SourdoughError && (error.code === ErrorCode.TOO_MANY_REFERENCES || error.code === ErrorCode.REFERENCE_RELEASED)) {
+      throw new SourdoughError(error.code, `${whereText(where)}: ${error.message}`, { cause: error });
     }
     throw unsupportedValue(value, whereText(where), error);
   }
@@ -240,7 +281,10 @@ interface Found {
 
 /** Slow path, only after a failed encode: find the first value that cannot be copied, with its path. */
 function findUnclonable(value: unknown, path: string, seen: Set<object>, depth: number): Found | undefined {
-  if (typeof value === "function") return { path, why: `${describeValue(value)} cannot cross RPC. Pass data, not functions` };
+  if (typeof value === "function") {
+    if (referencesAllowed()) return undefined; // crosses by reference within a call
+    return { path, why: `${describeValue(value)} cannot cross RPC. Pass data, not functions` };
+  }
   if (typeof value === "symbol") return { path, why: `${describeValue(value)} cannot cross RPC. Use a string` };
   if (value === null || typeof value !== "object" || seen.has(value)) return undefined;
   if (depth > MAX_WALK_DEPTH) return { path, why: `the value is nested more than ${MAX_WALK_DEPTH} levels deep here. Flatten it` };

@@ -33,6 +33,10 @@ describe("npm run bench -- --quick", () => {
       expect(run.lost).toEqual([]);
       expect(run.slots.every((s) => s.serving >= 0 && s.serving <= 1)).toBe(true);
     }
+    const pipelining = json("pipelining-latest.json") as { quick: boolean; medians: Record<string, number> };
+    expect(pipelining.quick).toBe(true);
+    expect(Object.values(pipelining.medians)).toHaveLength(3);
+    expect(Object.values(pipelining.medians).every((x) => x > 0)).toBe(true);
     type PerSide = Record<string, number[]>;
     const containment = json("containment-latest.json") as {
       quick: boolean;

@@ -85,12 +85,12 @@ describe("sourdough-gen", { timeout: 60_000 }, () => {
   });
 
   it("reports every problem tsc-style, exits 1 and writes nothing", async () => {
-    const dir = project({ "src/bad.ts": 'import { DurableObject } from "sourdough";\nexport class Bad extends DurableObject {\n  on(cb: () => void, s: symbol): void {}\n}\n' });
+    const dir = project({ "src/bad.ts": 'import { DurableObject } from "sourdough";\nexport class Bad extends DurableObject {\n  on(n: number, s: symbol): void {}\n  off(x: { h: WeakMap<object, number> }): void {}\n}\n' });
     const r = await run(dir);
     expect(r.code).toBe(1);
     expect(r.err).toEqual([
-      "src/bad.ts:3:6 - error SD1001: Bad.on, parameter `cb` (argument 1): `() => void`: functions cannot cross RPC. Pass data instead; to call back, pass the name of a Durable Object and call it through its namespace.",
-      "src/bad.ts:3:22 - error SD1001: Bad.on, parameter `s` (argument 2): `symbol`: symbols cannot cross RPC. Use a string.",
+      "src/bad.ts:3:17 - error SD1001: Bad.on, parameter `s` (argument 2): `symbol`: symbols cannot cross RPC. Use a string.",
+      "src/bad.ts:4:7 - error SD1001: Bad.off, parameter `x` (argument 1), at `.h`: `WeakMap<object, number>`: a WeakMap cannot cross RPC. Use a Map.",
       "sourdough-gen: 2 errors; nothing was written.",
     ]);
     expect(existsSync(join(dir, "sourdough.gen"))).toBe(false);
@@ -120,6 +120,21 @@ describe("sourdough-gen", { timeout: 60_000 }, () => {
     expect(r.out[0]).toMatch(/^sourdough-gen: 1 class, 2 methods in \d+ ms → gen\/$/);
     expect(readFileSync(join(dir, "gen/registry.ts"), "utf8")).toContain("Other: {");
     expect((await run(dir, "-o", "elsewhere", "src")).out[0]).toMatch(/2 classes, 4 methods .* → elsewhere\/$/);
+  });
+
+  it("a method taking a function or returning an RpcTarget gets no codec: a warning says it travels as msgpack", async () => {
+    const src = 'import { DurableObject, RpcTarget } from "sourdough";\nexport class Room extends RpcTarget {\n  post(t: string): number {\n    return t.length;\n  }\n}\nexport class Hub extends DurableObject {\n  on(cb: (x: number) => void): void {}\n  room(): Room {\n    return new Room();\n  }\n  count(): number {\n    return 1;\n  }\n}\n';
+    const dir = project({ "src/hub.ts": src });
+    const r = await run(dir);
+    expect(r.code).toBe(0);
+    expect(r.err).toEqual([
+      "src/hub.ts:8:3 - warning SD1008: Hub.on: `(x: number) => void` crosses RPC by reference (a function, RpcTarget, stub or id), which generated codecs do not map yet, so this method has no codec: it travels as msgpack, by name, like a method of a class without generated codecs.",
+      "src/hub.ts:9:3 - warning SD1008: Hub.room: `Room` crosses RPC by reference (a function, RpcTarget, stub or id), which generated codecs do not map yet, so this method has no codec: it travels as msgpack, by name, like a method of a class without generated codecs.",
+    ]);
+    const codecs = readFileSync(join(dir, "sourdough.gen", "codecs.ts"), "utf8");
+    expect(codecs).toContain("count");
+    expect(codecs).not.toMatch(/\bon:|\broom:/);
+    expect(readFileSync(join(dir, "sourdough.gen", "stubs.ts"), "utf8")).toContain('"count" | "on" | "room"');
   });
 
   it("reports a missing or broken tsconfig as an error at the tsconfig", async () => {

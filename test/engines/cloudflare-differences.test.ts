@@ -104,11 +104,8 @@ describe.skipIf(skip)("sourdough and workerd differences (probe app)", () => {
     });
   });
 
-  it("differs on functions as arguments: workerd passes a stub, sourdough refuses", async () => {
-    expect(await onBoth("/function-argument")).toEqual({
-      sourdough: { error: { name: "DataCloneError", message: "Probe.echo arguments[0]: function (anonymous) cannot cross RPC. Pass data, not functions.", code: "ERR_UNSUPPORTED_TYPE" } },
-      workerd: { value: "function" },
-    });
+  it("passes functions as arguments by reference on both engines (no longer a difference, issue 14)", async () => {
+    expect(await onBoth("/function-argument")).toEqual({ sourdough: { value: "function" }, workerd: { value: "function" } });
   });
 
   it("differs on the largest stored value (2,100,000 characters pass on workerd only) and on the message over it", async () => {

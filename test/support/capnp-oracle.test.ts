@@ -38,7 +38,7 @@ describe.skipIf(!haveCapnp)(`capnp oracle (schema/rpc.capnp) ${CAPNP_MARK}`, () 
       shortName: "Call",
       id: "0x8a6dfffe34cc524d",
       isGroup: false,
-      dataWordCount: 1,
+      dataWordCount: 2,
       pointerCount: 5,
       discriminantCount: 0,
     });
@@ -51,6 +51,8 @@ describe.skipIf(!haveCapnp)(`capnp oracle (schema/rpc.capnp) ${CAPNP_MARK}`, () 
       "method",
       "payload",
       "name",
+      "target",
+      "promisedAnswer",
     ]);
     expect(slot(call, "questionId")).toMatchObject({
       ordinal: 0,
@@ -68,6 +70,8 @@ describe.skipIf(!haveCapnp)(`capnp oracle (schema/rpc.capnp) ${CAPNP_MARK}`, () 
       bits: { start: 32, end: 48 },
     });
     expect(slot(call, "methodId")).toMatchObject({ type: { kind: "uint16" }, bits: { start: 48, end: 64 } });
+    expect(slot(call, "target")).toMatchObject({ ordinal: 8, type: { kind: "uint32" }, bits: { start: 64, end: 96 } });
+    expect(slot(call, "promisedAnswer")).toMatchObject({ ordinal: 9, type: { kind: "uint32" }, bits: { start: 96, end: 128 } });
     const pointers = ["namespace", "objectId", "method", "payload", "name"].map((n) => {
       const f = slot(call, n);
       return [n, f.type.kind, f.pointerIndex, f.bits];
@@ -87,13 +91,15 @@ describe.skipIf(!haveCapnp)(`capnp oracle (schema/rpc.capnp) ${CAPNP_MARK}`, () 
     ]);
 
     const message = findStruct(schema, "Message");
-    expect(message).toMatchObject({ dataWordCount: 1, pointerCount: 1, discriminantCount: 5, discriminantOffset: 0 });
+    expect(message).toMatchObject({ dataWordCount: 1, pointerCount: 1, discriminantCount: 7, discriminantOffset: 0 });
     expect(message.fields.map((f) => [f.name, f.discriminantValue, f.kind === "slot" ? f.pointerIndex : null])).toEqual([
       ["call", 0, 0],
       ["return", 1, 0],
       ["exception", 2, 0],
       ["cancel", 3, 0],
       ["control", 4, 0],
+      ["release", 5, 0],
+      ["finish", 6, 0],
     ]);
     expect(slot(message, "control").type).toEqual({ kind: "struct", name: "Control", id: "0x85e0038a8d5def25" });
 
@@ -107,6 +113,11 @@ describe.skipIf(!haveCapnp)(`capnp oracle (schema/rpc.capnp) ${CAPNP_MARK}`, () 
     expect(exception).toMatchObject({ dataWordCount: 1, pointerCount: 4 });
     expect(slot(exception, "retryable")).toMatchObject({ type: { kind: "bool" }, bits: { start: 32, end: 33 } });
     expect(findStruct(schema, "Cancel")).toMatchObject({ dataWordCount: 1, pointerCount: 0 });
+    expect(slot(findStruct(schema, "Return"), "heldAnswer")).toMatchObject({ type: { kind: "bool" }, bits: { start: 32, end: 33 } });
+    const release = findStruct(schema, "Release");
+    expect(release).toMatchObject({ dataWordCount: 1, pointerCount: 0 });
+    expect(slot(release, "count")).toMatchObject({ type: { kind: "uint32" }, bits: { start: 32, end: 64 } });
+    expect(findStruct(schema, "Finish")).toMatchObject({ dataWordCount: 1, pointerCount: 0 });
   });
 
   const callValue = {
@@ -120,6 +131,8 @@ describe.skipIf(!haveCapnp)(`capnp oracle (schema/rpc.capnp) ${CAPNP_MARK}`, () 
       method: "increment",
       payload: new Uint8Array([0x93, 1, 2, 3]),
       name: "alice",
+      target: 0,
+      promisedAnswer: 0,
     },
   };
 
@@ -143,13 +156,13 @@ describe.skipIf(!haveCapnp)(`capnp oracle (schema/rpc.capnp) ${CAPNP_MARK}`, () 
     const sparse = encodeWithSchema(schema, "Message", { call: { questionId: 1, method: "m" } });
     expect(decodeWithSchema(schema, "Message", sparse)).toEqual({
       $which: "call",
-      call: { questionId: 1, kind: "method", methodId: 0, method: "m" },
+      call: { questionId: 1, kind: "method", methodId: 0, method: "m", target: 0, promisedAnswer: 0 },
     });
     // Empty Text and Data are not absent.
     const empty = encodeWithSchema(schema, "Message", { call: { namespace: "", objectId: new Uint8Array(0) } });
     expect(decodeWithSchema(schema, "Message", empty)).toEqual({
       $which: "call",
-      call: { questionId: 0, kind: "method", methodId: 0, namespace: "", objectId: new Uint8Array(0) },
+      call: { questionId: 0, kind: "method", methodId: 0, namespace: "", objectId: new Uint8Array(0), target: 0, promisedAnswer: 0 },
     });
     const ex = {
       $which: "exception",
@@ -198,7 +211,7 @@ describe.skipIf(!haveCapnp)(`capnp oracle (schema/rpc.capnp) ${CAPNP_MARK}`, () 
     );
     expect(decodeWithSchema(schema, "Message", bytes)).toEqual({
       $which: "call",
-      call: { questionId: 7, kind: "fetch", methodId: 0, namespace: "Counter", method: "increment" },
+      call: { questionId: 7, kind: "fetch", methodId: 0, namespace: "Counter", method: "increment", target: 0, promisedAnswer: 0 },
     });
 
     const pong = await capnpEncode(schema, "Message", "(control = (pong = 18446744073709551615))");

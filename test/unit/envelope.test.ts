@@ -28,9 +28,9 @@ describe("envelope codec", () => {
       w.writeControl(ControlWhich.Goodbye, 0n, "bye");
     });
     expect(got).toEqual([
-      { which: Which.Call, questionId: 7, kind: CallKind.Fetch, methodId: 3, namespace: "Counter", objectId: ID, method: "increment", payload: Buffer.from(payload), name: "naïve ☃ name" },
-      { which: Which.Call, questionId: 0xffffffff, kind: CallKind.Method, methodId: 0, namespace: "C", objectId: ID, method: "m", payload: Buffer.alloc(0), name: undefined },
-      { which: Which.Return, questionId: 8, payload: Buffer.from([1, 2, 3]) },
+      { which: Which.Call, questionId: 7, kind: CallKind.Fetch, methodId: 3, namespace: "Counter", objectId: ID, method: "increment", payload: Buffer.from(payload), name: "naïve ☃ name", target: 0, promisedAnswer: 0 },
+      { which: Which.Call, questionId: 0xffffffff, kind: CallKind.Method, methodId: 0, namespace: "C", objectId: ID, method: "m", payload: Buffer.alloc(0), name: undefined, target: 0, promisedAnswer: 0 },
+      { which: Which.Return, questionId: 8, payload: Buffer.from([1, 2, 3]), heldAnswer: false },
       { which: Which.Exception, questionId: 9, retryable: true, name: "TypeError", message: "bad ☃", code: "E_X", stack: "stack\nline" },
       { which: Which.Exception, questionId: 10, retryable: false, name: "Error", message: "", code: undefined, stack: undefined },
       { which: Which.Cancel, questionId: 11 },

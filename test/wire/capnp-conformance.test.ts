@@ -26,19 +26,27 @@ const cases: Array<{ name: string; write: (w: FrameWriter) => void; value: Recor
   {
     name: "call",
     write: (w) => w.writeCall(7, CallKind.Fetch, 2, "Counter", ID, "increment", new Uint8Array([1, 2, 3, 4, 5]), "room ☃"),
-    value: { call: { questionId: 7, kind: "fetch", methodId: 2, namespace: "Counter", objectId: Buffer.from(ID, "hex"), method: "increment", payload: new Uint8Array([1, 2, 3, 4, 5]), name: "room ☃" } },
+    value: { call: { questionId: 7, kind: "fetch", methodId: 2, namespace: "Counter", objectId: Buffer.from(ID, "hex"), method: "increment", payload: new Uint8Array([1, 2, 3, 4, 5]), name: "room ☃", target: 0, promisedAnswer: 0 } },
   },
   {
     name: "call without a name",
     write: (w) => w.writeCall(1, CallKind.Method, 0, "C", ID, "m", new Uint8Array(16), undefined),
-    value: { call: { questionId: 1, kind: "method", methodId: 0, namespace: "C", objectId: Buffer.from(ID, "hex"), method: "m", payload: new Uint8Array(16) } },
+    value: { call: { questionId: 1, kind: "method", methodId: 0, namespace: "C", objectId: Buffer.from(ID, "hex"), method: "m", payload: new Uint8Array(16), target: 0, promisedAnswer: 0 } },
   },
   {
     name: "one-way WebSocket operation",
     write: (w) => w.writeCall(0, CallKind.WebSocket, 0, "Room", ID, "send", new Uint8Array([0xa1, 0x78]), undefined),
-    value: { call: { questionId: 0, kind: "webSocket", methodId: 0, namespace: "Room", objectId: Buffer.from(ID, "hex"), method: "send", payload: new Uint8Array([0xa1, 0x78]) } },
+    value: { call: { questionId: 0, kind: "webSocket", methodId: 0, namespace: "Room", objectId: Buffer.from(ID, "hex"), method: "send", payload: new Uint8Array([0xa1, 0x78]), target: 0, promisedAnswer: 0 } },
   },
-  { name: "return", write: (w) => w.writeReturn(9, new Uint8Array([0xc3])), value: { return: { questionId: 9, payload: new Uint8Array([0xc3]) } } },
+  {
+    name: "call on an export, pipelined on a question",
+    write: (w) => w.writeCall(5, CallKind.Method, 0, "Room", ID, "post", new Uint8Array([0x91, 0xa1, 0x61]), undefined, undefined, 3, 4),
+    value: { call: { questionId: 5, kind: "method", methodId: 0, namespace: "Room", objectId: Buffer.from(ID, "hex"), method: "post", payload: new Uint8Array([0x91, 0xa1, 0x61]), target: 3, promisedAnswer: 4 } },
+  },
+  { name: "return of a held answer", write: (w) => w.writeReturn(9, new Uint8Array([0xc3]), true), value: { return: { questionId: 9, payload: new Uint8Array([0xc3]), heldAnswer: true } } },
+  { name: "release", write: (w) => w.writeRelease(6, 2), value: { release: { exportId: 6, count: 2 } } },
+  { name: "finish", write: (w) => w.writeFinish(11), value: { finish: { questionId: 11 } } },
+  { name: "return", write: (w) => w.writeReturn(9, new Uint8Array([0xc3])), value: { return: { questionId: 9, payload: new Uint8Array([0xc3]), heldAnswer: false } } },
   {
     name: "exception",
     write: (w) => w.writeException(3, true, "TypeError", "bad", "E_X", "at x"),
