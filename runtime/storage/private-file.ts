@@ -1,8 +1,9 @@
 // Object data is private to the user who runs sourdough: database files are made 0600 and their
 // directories 0700 whatever the umask (SQLite gives a database's WAL the database's own mode), and a
 // failure to open says what actually went wrong (EMFILE is not "another process owns it").
-import { chmodSync, closeSync, fchmodSync, mkdirSync, openSync, writeSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, fchmodSync, linkSync, mkdirSync, openSync, unlinkSync, writeSync } from "node:fs";
 import path from "node:path";
+import { threadId } from "node:worker_threads";
 import { ErrorCode, SourdoughError } from "../errors.ts";
 
 /** Creates `file`'s directory (0700) and the file itself (0600) if missing; tightens an existing file to 0600. */
@@ -22,22 +23,28 @@ export function preparePrivateFile(file: string): void {
 
 /**
  * Writes `name` to `<database without .sqlite>.name` (0600) unless that file exists: the name an
- * object was addressed by, for exports. One failing open (EEXIST) per later activation.
+ * object was addressed by, for exports. Written whole or not at all (a temp file linked into place),
+ * so a process killed mid-write never leaves an empty name that later activations would keep (no
+ * fsync: the database itself is not synced before its first commit either). Later activations cost
+ * one stat.
  */
 export function recordName(databaseFile: string, name: string): void {
   const file = databaseFile.replace(/\.sqlite$/, "") + ".name";
-  let fd: number;
-  try {
-    fd = openSync(file, "wx", 0o600);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "EEXIST") return;
-    throw error;
-  }
+  if (existsSync(file)) return;
+  const temp = `${file}.${process.pid}.${threadId}.tmp`;
+  const fd = openSync(temp, "w", 0o600);
   try {
     fchmodSync(fd, 0o600); // the mode given to open is subject to the umask
     writeSync(fd, name);
   } finally {
     closeSync(fd);
+  }
+  try {
+    linkSync(temp, file); // fails with EEXIST if another writer got there first: theirs stays
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+  } finally {
+    unlinkSync(temp);
   }
 }
 
