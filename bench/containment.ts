@@ -23,18 +23,16 @@
  */
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
-import { fileURLToPath } from "node:url";
-import { ClusterCoordinator, type ClusterCoordinatorOptions, type DurableObject, type DurableObjectClass } from "sourdough";
-import { codeVersion, distIsStale } from "./code-version.ts";
+import type { ClusterCoordinator, ClusterCoordinatorOptions, DurableObject, DurableObjectClass } from "sourdough";
+import { BenchRun } from "./bench-run.ts";
 import { IsolateMonitor } from "../runtime/host/isolate-monitor.ts";
 import { BenchRunaway } from "./containment-objects.ts";
 import { BenchCounter } from "./objects.ts";
-import { bounded, callEach, machineBusy, round, rpcSequential, rpcThroughput, stats, type Stats, type Stub } from "./rpc-drivers.ts";
-import { generated } from "./sourdough.gen/index.ts";
+import { bounded, callEach, round, rpcSequential, rpcThroughput, stats, type Stats, type Stub } from "./rpc-drivers.ts";
 
-const quick = process.argv.includes("--quick");
+const bench = new BenchRun("containment");
+const { quick, log } = bench;
 const S = quick
   ? { rounds: 3, warmupMs: 300, windowMs: 1_000, seqCalls: 3_000, seqWarmup: 500, events: 3, quietMs: 1_000, settleMs: 1_000 }
   : { rounds: 9, warmupMs: 500, windowMs: 3_000, seqCalls: 10_000, seqWarmup: 1_000, events: 7, quietMs: 1_000, settleMs: 1_500 };
@@ -43,30 +41,11 @@ const IN_FLIGHT = 256;
 const CPU_LIMIT_MS = 500;
 const EVENT_BUDGET_MS = 15_000;
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const resultsDir = path.join(here, "results");
-const tempDirs: string[] = [];
-const coordinators: ClusterCoordinator[] = [];
-
-const log = (text: string): void => void process.stderr.write(`[containment] ${text}\n`);
 const wallMs = (): number => performance.timeOrigin + performance.now();
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function start(label: string, options: ClusterCoordinatorOptions): Promise<ClusterCoordinator> {
-  const storageDir = fs.mkdtempSync(path.join(os.tmpdir(), "sourdough-bench-containment-"));
-  tempDirs.push(storageDir);
-  const c = new ClusterCoordinator({
-    generated,
-    modules: [new URL("./containment-objects.ts", import.meta.url)],
-    storageDir,
-    output: (host, stream, text) => {
-      for (const line of text.replace(/\n$/, "").split("\n")) process.stderr.write(`[${label} host ${host} ${stream}] ${line}\n`);
-    },
-    ...options,
-  });
-  coordinators.push(c);
-  await bounded(`starting ${label}`, 40_000, c.ready);
-  return c;
+function start(label: string, options: ClusterCoordinatorOptions): Promise<ClusterCoordinator> {
+  return bench.start(label, [new URL("./containment-objects.ts", import.meta.url)], options);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -269,8 +248,7 @@ async function measureCpuLimit(): Promise<EventRun[]> {
   };
   const runaways = namesOn(c, BenchRunaway, 0, 0, "runaway", S.events);
   for (const stub of [neighbour, ...Object.values(others)]) await stub.increment();
-  const markerDir = fs.mkdtempSync(path.join(os.tmpdir(), "sourdough-bench-markers-"));
-  tempDirs.push(markerDir);
+  const markerDir = bench.tempDir("sourdough-bench-markers-");
   const runs: EventRun[] = [];
   for (let k = 0; k < S.events; k++) {
     const run = await runawayEvent(c, k, runaways[k] as string, neighbour, others, markerDir);
@@ -348,36 +326,15 @@ function report(o: Overhead, runs: EventRun[], header: string, notes: string[]):
   return `${lines.join("\n")}\n\nNotes:\n${notes.join("\n")}`;
 }
 
-async function main(): Promise<void> {
-  if (distIsStale()) log("warning: runtime/ has sources newer than dist/; run `npm run build` first, or the bench measures old code");
-  const version = codeVersion();
-  const date = new Date().toISOString();
-  const loadStart = os.loadavg();
-  const busyBefore = await machineBusy(1000);
-  const t0 = performance.now();
-  const overhead = await measureOverhead();
-  for (const c of coordinators.splice(0)) await bounded("closing", 15_000, c.close());
-  const runs = await measureCpuLimit();
-  const elapsed = (performance.now() - t0) / 1000;
-  const loadEnd = os.loadavg();
-  const command = process.env["npm_lifecycle_event"] === "bench" ? `npm run bench -- --only=containment${quick ? " --quick" : ""}` : `node --import tsx bench/containment.ts${quick ? " --quick" : ""}`;
-  const header = `sourdough containment bench — ${os.cpus()[0]?.model ?? "unknown CPU"} (${os.availableParallelism()} cores), Node ${process.version}, ${date}, \`${command}\`${quick ? " (quick)" : ""}, commit ${version.commit} (dist built ${version.distBuilt}); ${elapsed.toFixed(0)} s`;
-  const load = `- Other load: the machine was ${(busyBefore * 100).toFixed(0)}% busy in the second before the run (all cores); load average (1 min) ${loadStart[0]?.toFixed(2)} at start, ${loadEnd[0]?.toFixed(2)} at end (includes this run).`;
-  const md = report(overhead, runs, header, [load]);
-  process.stdout.write(`${md}\n`);
-  fs.mkdirSync(resultsDir, { recursive: true });
-  const json = { date, command, quick, code: version, elapsedSeconds: round(elapsed, 1), settings: { ...S, objects: OBJECTS, inFlight: IN_FLIGHT, cpuLimitMs: CPU_LIMIT_MS }, loadAverage: { start: loadStart, end: loadEnd }, machineBusyBeforeStart: round(busyBefore, 3), overhead, events: runs };
-  fs.writeFileSync(path.join(resultsDir, "containment-latest.json"), `${JSON.stringify(json, null, 2)}\n`);
-  fs.writeFileSync(path.join(resultsDir, "containment-latest.md"), `${md}\n`);
-  log("wrote bench/results/containment-latest.{json,md}");
-}
-
-try {
-  await main();
-} catch (error) {
-  log(`FAILED: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-  process.exitCode = 1;
-} finally {
-  for (const c of coordinators) await bounded("closing", 15_000, c.close()).catch((e: unknown) => log(`close: ${String(e)}`));
-  for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
-}
+await bench.run(
+  "containment bench",
+  async () => {
+    const overhead = await measureOverhead();
+    await bench.closeCoordinators();
+    return { overhead, runs: await measureCpuLimit() };
+  },
+  ({ overhead, runs }, header, load) => ({
+    md: report(overhead, runs, header, [load]),
+    json: { settings: { ...S, objects: OBJECTS, inFlight: IN_FLIGHT, cpuLimitMs: CPU_LIMIT_MS }, overhead, events: runs },
+  }),
+);

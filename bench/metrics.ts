@@ -13,50 +13,25 @@
  * 1000 objects, then sequential round trips on one object, on each side; the order rotates per round,
  * and ratios pair the runs of one round. Writes bench/results/metrics-latest.{json,md}.
  */
-import * as fs from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
-import { fileURLToPath } from "node:url";
-import { ClusterCoordinator, type ClusterCoordinatorOptions } from "sourdough";
-import { codeVersion, distIsStale } from "./code-version.ts";
+import type { ClusterCoordinator, ClusterCoordinatorOptions } from "sourdough";
+import { BenchRun } from "./bench-run.ts";
 import { BenchCounter } from "./objects.ts";
-import { bounded, callEach, machineBusy, round, rpcSequential, rpcThroughput, stats, type Stats, type Stub } from "./rpc-drivers.ts";
-import { generated } from "./sourdough.gen/index.ts";
+import { bounded, callEach, rpcSequential, rpcThroughput, stats, type Stats, type Stub } from "./rpc-drivers.ts";
 import { LATENCY_BOUNDS_MS } from "../runtime/ops/table-stats.ts";
 
-const quick = process.argv.includes("--quick");
+const bench = new BenchRun("metrics");
+const { quick, log } = bench;
 const S = quick ? { rounds: 3, warmupMs: 300, windowMs: 1_000, seqCalls: 3_000, seqWarmup: 500 } : { rounds: 7, warmupMs: 500, windowMs: 3_000, seqCalls: 10_000, seqWarmup: 1_000 };
 const OBJECTS = 1000;
 const IN_FLIGHT = 256;
-
-const here = path.dirname(fileURLToPath(import.meta.url));
-const resultsDir = path.join(here, "results");
-const tempDirs: string[] = [];
-const coordinators: ClusterCoordinator[] = [];
-const log = (text: string): void => void process.stderr.write(`[metrics] ${text}\n`);
 
 type Side = "off" | "on" | "off2";
 const SIDES: Side[] = ["off", "on", "off2"];
 type PerSide = Record<Side, number[]>;
 const perSide = (): PerSide => ({ off: [], on: [], off2: [] });
 
-async function start(label: string, options: ClusterCoordinatorOptions): Promise<ClusterCoordinator> {
-  const storageDir = fs.mkdtempSync(path.join(os.tmpdir(), "sourdough-bench-metrics-"));
-  tempDirs.push(storageDir);
-  const c = new ClusterCoordinator({
-    generated,
-    modules: [new URL("./objects.ts", import.meta.url)],
-    storageDir,
-    hostCount: 2,
-    isolatesPerHost: 1,
-    output: (host, stream, text) => {
-      for (const line of text.replace(/\n$/, "").split("\n")) process.stderr.write(`[${label} host ${host} ${stream}] ${line}\n`);
-    },
-    ...options,
-  });
-  coordinators.push(c);
-  await bounded(`starting ${label}`, 40_000, c.ready);
-  return c;
+function start(label: string, options: ClusterCoordinatorOptions): Promise<ClusterCoordinator> {
+  return bench.start(label, [new URL("./objects.ts", import.meta.url)], { hostCount: 2, isolatesPerHost: 1, ...options });
 }
 
 async function measure(): Promise<{ one: PerSide; many: PerSide; p50: PerSide; p99: PerSide; scrapeMs: number[]; scrapeBytes: number }> {
@@ -127,34 +102,7 @@ function report(o: Awaited<ReturnType<typeof measure>>, header: string, notes: s
   return `${lines.join("\n")}\n\nNotes:\n${notes.join("\n")}`;
 }
 
-async function main(): Promise<void> {
-  if (distIsStale()) log("warning: runtime/ has sources newer than dist/; run `npm run build` first, or the bench measures old code");
-  const version = codeVersion();
-  const date = new Date().toISOString();
-  const loadStart = os.loadavg();
-  const busyBefore = await machineBusy(1000);
-  const t0 = performance.now();
-  const o = await measure();
-  const elapsed = (performance.now() - t0) / 1000;
-  const loadEnd = os.loadavg();
-  const command = process.env["npm_lifecycle_event"] === "bench" ? `npm run bench -- --only=metrics${quick ? " --quick" : ""}` : `node --import tsx bench/metrics.ts${quick ? " --quick" : ""}`;
-  const header = `sourdough metrics bench — ${os.cpus()[0]?.model ?? "unknown CPU"} (${os.availableParallelism()} cores), Node ${process.version}, ${date}, \`${command}\`${quick ? " (quick)" : ""}, commit ${version.commit} (dist built ${version.distBuilt}); ${elapsed.toFixed(0)} s`;
-  const load = `- Other load: the machine was ${(busyBefore * 100).toFixed(0)}% busy in the second before the run (all cores); load average (1 min) ${loadStart[0]?.toFixed(2)} at start, ${loadEnd[0]?.toFixed(2)} at end (includes this run).`;
-  const md = report(o, header, [load]);
-  process.stdout.write(`${md}\n`);
-  fs.mkdirSync(resultsDir, { recursive: true });
-  const json = { date, command, quick, code: version, elapsedSeconds: round(elapsed, 1), settings: { ...S, objects: OBJECTS, inFlight: IN_FLIGHT }, machineBusyBeforeStart: round(busyBefore, 3), ...o };
-  fs.writeFileSync(path.join(resultsDir, "metrics-latest.json"), `${JSON.stringify(json, null, 2)}\n`);
-  fs.writeFileSync(path.join(resultsDir, "metrics-latest.md"), `${md}\n`);
-  log("wrote bench/results/metrics-latest.{json,md}");
-}
-
-try {
-  await main();
-} catch (error) {
-  log(`FAILED: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-  process.exitCode = 1;
-} finally {
-  for (const c of coordinators) await bounded("closing", 15_000, c.close()).catch((e: unknown) => log(`close: ${String(e)}`));
-  for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
-}
+await bench.run("metrics bench", measure, (o, header, load) => ({
+  md: report(o, header, [load]),
+  json: { settings: { ...S, objects: OBJECTS, inFlight: IN_FLIGHT }, ...o },
+}));
