@@ -2,17 +2,15 @@
 // serve() (a real host process) and workerd through miniflare running the project
 // `sourdough-cloudflare build examples/chat/main.ts` writes, bundled with the workerd/worker
 // conditions, inside a Worker. The same clients, the same script, the same frames back.
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import os from "node:os";
-import path from "node:path";
-import { serve, type ServeHandle } from "sourdough";
+import { existsSync } from "node:fs";
+import { serve } from "sourdough";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { ChatRoom, type Env } from "../../examples/chat/room.ts";
 import { worker } from "../../examples/chat/worker.ts";
 import { ioHandles } from "../support/cluster.ts";
-import { loadMiniflare, miniflareSkipReason, type MiniflareInstance } from "../support/miniflare.ts";
+import { miniflareSkipReason } from "../support/miniflare.ts";
 import { TestClient } from "../support/ws-client.ts";
-import { buildWorkerdProject, compatibilityDate, startWorkerd, type WorkerdProject } from "./cloudflare-harness.ts";
+import { startTwoEngines, type TwoEngines } from "./cloudflare-harness.ts";
 
 const skip = miniflareSkipReason();
 if (skip !== undefined) console.log(skip);
@@ -51,52 +49,36 @@ async function script(origin: string, room: string): Promise<unknown[]> {
 }
 
 describe.skipIf(skip)("chat example on sourdough and workerd", () => {
-  let project: WorkerdProject;
-  let mf: MiniflareInstance;
-  let workerdOrigin: string;
-  let app: ServeHandle;
-  let storageDir: string;
+  let engines: TwoEngines;
   let handlesBefore: string[];
-  let closed = false;
-  const closeAll = async () => {
-    if (closed) return;
-    closed = true;
-    await app?.close();
-    await mf?.dispose();
-    project?.remove();
-    if (storageDir !== undefined) rmSync(storageDir, { recursive: true, force: true });
-  };
 
   beforeAll(async () => {
     handlesBefore = ioHandles();
-    const miniflare = await loadMiniflare();
-    project = await buildWorkerdProject("examples/chat/main.ts", compatibilityDate(miniflare));
-    mf = await startWorkerd(miniflare, project);
-    workerdOrigin = (await mf.ready).origin;
-    storageDir = mkdtempSync(path.join(os.tmpdir(), "sourdough-cf-chat-"));
-    app = serve<Env>(worker, { durableObjects: { ROOMS: ChatRoom }, modules: [new URL("../../examples/chat/room.ts", import.meta.url)], hostCount: 1, isolatesPerHost: 1, storageDir, inMemoryNotice: false, handleSignals: false });
-    await app.ready;
+    engines = await startTwoEngines("examples/chat/main.ts", (storageDir) =>
+      serve<Env>(worker, { durableObjects: { ROOMS: ChatRoom }, modules: [new URL("../../examples/chat/room.ts", import.meta.url)], hostCount: 1, isolatesPerHost: 1, storageDir, handleSignals: false }),
+    );
   });
 
-  afterAll(closeAll);
+  afterAll(() => engines?.close());
 
   it("writes a wrangler project for the chat room from its serve() call", () => {
+    const { project } = engines;
     expect(project.wrangler.durable_objects.bindings).toEqual([{ name: "ROOMS", class_name: "ChatRoom" }]);
     expect(project.wrangler.migrations).toEqual([{ tag: "v1", new_sqlite_classes: ["ChatRoom"] }]);
     expect(project.bundle).not.toMatch(/better-sqlite3|cluster-coordinator|node:fs|node:net|node:http/);
   });
 
   it("gives the same frames, closes and history for the same WebSocket script", async () => {
-    const onSourdough = await script(app.url, "lobby");
-    const onWorkerd = await script(workerdOrigin, "lobby");
+    const onSourdough = await script(engines.app.url, "lobby");
+    const onWorkerd = await script(engines.workerdOrigin, "lobby");
     expect(onSourdough[4]).toEqual(["auto-response", "pong"]);
     expect(onSourdough[7]).toMatchObject(["history", 200, { messages: [{ id: 1, user: "alice", text: "hello bob" }] }]);
     expect(onWorkerd).toEqual(onSourdough);
   });
 
   it("leaves no process, socket or temp dir behind once both engines are closed", async () => {
-    await closeAll();
+    await engines.close();
     await vi.waitFor(() => expect(ioHandles()).toEqual(handlesBefore), { timeout: 5000 });
-    expect([existsSync(project.dir), existsSync(storageDir)]).toEqual([false, false]);
+    expect([existsSync(engines.project.dir), existsSync(engines.storageDir)]).toEqual([false, false]);
   });
 });

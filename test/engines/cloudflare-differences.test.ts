@@ -1,14 +1,12 @@
 // What the workerd module and the generated project give an app with no Node import, and what still
 // differs between the engines, each shown by running the same probe requests on both. docs/cloudflare.md
 // lists these differences and names the test that shows each one.
-import { mkdtempSync, rmSync } from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import ts from "typescript";
 import type { ServeHandle } from "sourdough";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadMiniflare, miniflareSkipReason, type MiniflareInstance } from "../support/miniflare.ts";
-import { buildWorkerdProject, compatibilityDate, REPO, startWorkerd, type WorkerdProject } from "./cloudflare-harness.ts";
+import { miniflareSkipReason, type MiniflareInstance } from "../support/miniflare.ts";
+import { REPO, startTwoEngines, type TwoEngines, type WorkerdProject } from "./cloudflare-harness.ts";
 import { startProbe } from "./fixtures/cloudflare-probe/main.ts";
 
 const skip = miniflareSkipReason();
@@ -34,7 +32,7 @@ describe.skipIf(skip)("sourdough and workerd differences (probe app)", () => {
   let project: WorkerdProject;
   let mf: MiniflareInstance;
   let app: ServeHandle;
-  let storageDir: string;
+  let engines: TwoEngines;
   const onBoth = async (target: string): Promise<{ sourdough: Outcome; workerd: Outcome }> => {
     const a = await fetch(new URL(target, app.url));
     const b = await mf.dispatchFetch(new URL(target, "http://probe.example").href);
@@ -42,20 +40,11 @@ describe.skipIf(skip)("sourdough and workerd differences (probe app)", () => {
   };
 
   beforeAll(async () => {
-    const miniflare = await loadMiniflare();
-    project = await buildWorkerdProject("test/engines/fixtures/cloudflare-probe/main.ts", compatibilityDate(miniflare));
-    mf = await startWorkerd(miniflare, project);
-    storageDir = mkdtempSync(path.join(os.tmpdir(), "sourdough-cf-probe-"));
-    app = startProbe(storageDir);
-    await app.ready;
+    engines = await startTwoEngines("test/engines/fixtures/cloudflare-probe/main.ts", startProbe);
+    ({ project, mf, app } = engines);
   });
 
-  afterAll(async () => {
-    await app?.close();
-    await mf?.dispose();
-    project?.remove();
-    if (storageDir !== undefined) rmSync(storageDir, { recursive: true, force: true });
-  });
+  afterAll(() => engines?.close());
 
   it("bundles a class importing sourdough's values and type helpers with no Node import", () => {
     expect(project.bundle).not.toMatch(/["']node:/);

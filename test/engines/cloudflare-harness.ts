@@ -8,7 +8,8 @@ import { fileURLToPath } from "node:url";
 import * as esbuild from "esbuild";
 import type { Problem } from "../../codegen/cloudflare/app-model.ts";
 import { build } from "../../codegen/cloudflare/build.ts";
-import type { MiniflareInstance, MiniflareModule } from "../support/miniflare.ts";
+import type { ServeHandle } from "sourdough";
+import { loadMiniflare, type MiniflareInstance, type MiniflareModule } from "../support/miniflare.ts";
 
 export const REPO = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -83,4 +84,43 @@ export interface Exchange {
 export async function exchange(send: (url: string, init: RequestInit) => Promise<Response>, origin: string, method: string, target: string): Promise<Exchange> {
   const response = await send(new URL(target, origin).href, { method });
   return { request: `${method} ${target}`, status: response.status, contentType: response.headers.get("content-type"), body: await response.text() };
+}
+
+/** One app on both engines: the project `sourdough-cloudflare build` writes, on workerd, and the app itself on sourdough. */
+export interface TwoEngines {
+  project: WorkerdProject;
+  mf: MiniflareInstance;
+  /** workerd's own socket, e.g. http://127.0.0.1:41234 (WebSocket clients connect here). */
+  workerdOrigin: string;
+  app: ServeHandle;
+  storageDir: string;
+  /** Closes both engines and removes the project and storage. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Builds `appFile`'s wrangler project and starts it on workerd, and `startApp(storageDir)` on sourdough. */
+export async function startTwoEngines(appFile: string, startApp: (storageDir: string) => ServeHandle, bindings: Record<string, unknown> = {}): Promise<TwoEngines> {
+  const miniflare = await loadMiniflare();
+  const project = await buildWorkerdProject(appFile, compatibilityDate(miniflare));
+  let mf: MiniflareInstance | undefined;
+  let app: ServeHandle | undefined;
+  const storageDir = mkdtempSync(path.join(os.tmpdir(), "sourdough-cf-app-"));
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      await app?.close();
+      await mf?.dispose();
+      project.remove();
+      rmSync(storageDir, { recursive: true, force: true });
+    })());
+  try {
+    mf = await startWorkerd(miniflare, project, bindings);
+    const workerdOrigin = (await mf.ready).origin;
+    app = startApp(storageDir);
+    await app.ready;
+    return { project, mf, workerdOrigin, app, storageDir, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
 }

@@ -2,17 +2,15 @@
 // temp dir) and workerd through miniflare running the project `sourdough-cloudflare build` writes
 // from examples/counter/main.ts, bundled with the workerd/worker conditions, inside a Worker.
 // Same requests, same answers. Differences that remain are listed in docs/cloudflare.md.
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import os from "node:os";
-import path from "node:path";
-import { serve, type ServeHandle } from "sourdough";
+import { existsSync } from "node:fs";
+import { serve } from "sourdough";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Counter } from "../../examples/counter/counter.ts";
 import { generated } from "../../examples/counter/sourdough.gen/index.ts";
 import { worker } from "../../examples/counter/worker.ts";
 import { ioHandles } from "../support/cluster.ts";
-import { loadMiniflare, miniflareSkipReason, type MiniflareInstance } from "../support/miniflare.ts";
-import { buildWorkerdProject, compatibilityDate, exchange, startWorkerd, type Exchange, type WorkerdProject } from "./cloudflare-harness.ts";
+import { miniflareSkipReason } from "../support/miniflare.ts";
+import { exchange, startTwoEngines, type Exchange, type TwoEngines, type WorkerdProject } from "./cloudflare-harness.ts";
 
 const skip = miniflareSkipReason();
 if (skip !== undefined) console.log(skip);
@@ -38,32 +36,17 @@ async function run(send: (url: string, init: RequestInit) => Promise<Response>, 
 }
 
 describe.skipIf(skip)("counter example on sourdough and workerd", () => {
+  let engines: TwoEngines;
   let project: WorkerdProject;
-  let mf: MiniflareInstance;
-  let app: ServeHandle;
-  let storageDir: string;
   let handlesBefore: string[];
-  let closed = false;
-  const closeAll = async () => {
-    if (closed) return;
-    closed = true;
-    await app?.close();
-    await mf?.dispose();
-    project?.remove();
-    if (storageDir !== undefined) rmSync(storageDir, { recursive: true, force: true });
-  };
 
   beforeAll(async () => {
     handlesBefore = ioHandles();
-    const miniflare = await loadMiniflare();
-    project = await buildWorkerdProject("examples/counter/main.ts", compatibilityDate(miniflare));
-    mf = await startWorkerd(miniflare, project);
-    storageDir = mkdtempSync(path.join(os.tmpdir(), "sourdough-cf-counter-"));
-    app = serve(worker, { durableObjects: { COUNTER: Counter }, generated, hostCount: 1, isolatesPerHost: 1, storageDir });
-    await app.ready;
+    engines = await startTwoEngines("examples/counter/main.ts", (storageDir) => serve(worker, { durableObjects: { COUNTER: Counter }, generated, hostCount: 1, isolatesPerHost: 1, storageDir, handleSignals: false }));
+    project = engines.project;
   });
 
-  afterAll(closeAll);
+  afterAll(() => engines?.close());
 
   it("writes a wrangler project whose config is derived from serve()", () => {
     expect(project.wrangler.durable_objects.bindings).toEqual([{ name: "COUNTER", class_name: "Counter" }]);
@@ -83,18 +66,18 @@ describe.skipIf(skip)("counter example on sourdough and workerd", () => {
   });
 
   it("answers the same requests with the same statuses, types and bodies", async () => {
-    const onSourdough = await run((url, init) => fetch(url, init), app.url);
-    const onWorkerd = await run((url, init) => mf.dispatchFetch(url, init), "http://counter.example");
+    const onSourdough = await run((url, init) => fetch(url, init), engines.app.url);
+    const onWorkerd = await run((url, init) => engines.mf.dispatchFetch(url, init), "http://counter.example");
     expect(onSourdough.map((e) => e.status)).toEqual([200, 200, 200, 200, 200, 200, 200, 200, 200, 400]);
     expect(JSON.parse(onSourdough[2]!.body)).toEqual({ name: "room-1", value: 7 });
     expect(onWorkerd).toEqual(onSourdough);
   });
 
   it("leaves no process, socket or temp dir behind once both engines are closed", async () => {
-    await closeAll();
+    await engines.close();
     // workerd's process handle goes a moment after dispose() resolves: wait for it, a leak still fails.
     await vi.waitFor(() => expect(ioHandles()).toEqual(handlesBefore), { timeout: 5000 });
-    expect([existsSync(project.dir), existsSync(storageDir)]).toEqual([false, false]);
+    expect([existsSync(project.dir), existsSync(engines.storageDir)]).toEqual([false, false]);
   });
 
   // The chat example (WebSockets) on both engines: test/engines/cloudflare-chat.test.ts.

@@ -2,13 +2,10 @@
 // by a callback, RpcTargets returned and called, pipelined calls, a reference not dup()ed released
 // with its call, a disposed RpcTarget) on sourdough through serve() (a real host process) and on
 // workerd through miniflare, inside a Worker. Same observations on both.
-import { mkdtempSync, rmSync } from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import type { ServeHandle } from "sourdough";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadMiniflare, miniflareSkipReason, type MiniflareInstance } from "../support/miniflare.ts";
-import { buildWorkerdProject, compatibilityDate, startWorkerd, type WorkerdProject } from "./cloudflare-harness.ts";
+import { miniflareSkipReason, type MiniflareInstance } from "../support/miniflare.ts";
+import { startTwoEngines, type TwoEngines, type WorkerdProject } from "./cloudflare-harness.ts";
 import { startRpcApp } from "./fixtures/rpc-app/main.ts";
 
 const skip = miniflareSkipReason();
@@ -31,23 +28,14 @@ describe.skipIf(skip)("references over RPC on sourdough and workerd", () => {
   let project: WorkerdProject;
   let mf: MiniflareInstance;
   let app: ServeHandle;
-  let storageDir: string;
+  let engines: TwoEngines;
 
   beforeAll(async () => {
-    const miniflare = await loadMiniflare();
-    project = await buildWorkerdProject("test/engines/fixtures/rpc-app/main.ts", compatibilityDate(miniflare));
-    mf = await startWorkerd(miniflare, project);
-    storageDir = mkdtempSync(path.join(os.tmpdir(), "sourdough-cf-rpc-"));
-    app = startRpcApp(storageDir);
-    await app.ready;
+    engines = await startTwoEngines("test/engines/fixtures/rpc-app/main.ts", startRpcApp);
+    ({ project, mf, app } = engines);
   });
 
-  afterAll(async () => {
-    await app?.close();
-    await mf?.dispose();
-    project?.remove();
-    if (storageDir !== undefined) rmSync(storageDir, { recursive: true, force: true });
-  });
+  afterAll(() => engines?.close());
 
   it("bundles the app with RpcTarget from cloudflare:workers and no Node import", () => {
     expect(project.bundle).toContain('from "cloudflare:workers"');
