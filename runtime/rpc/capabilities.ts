@@ -103,6 +103,18 @@ export function importForDecoding(id: unknown): RpcHandle {
 }
 
 /**
+ * Called by payload.ts for a ReadableStream's export id being decoded: a handle the stream owns (it
+ * is not released with the call's arguments or the result; the stream releases it when it ends).
+ */
+export function importStreamForDecoding(id: unknown): RpcHandle {
+  const ctx = decoding;
+  if (ctx === undefined || typeof id !== "number" || !Number.isInteger(id) || id <= 0) {
+    throw new SourdoughError(ErrorCode.PROTOCOL, `a ReadableStream with export id ${describeValue(id)} arrived outside an RPC call's arguments or result; the sender is not speaking sourdough's payload encoding`);
+  }
+  return ctx.session.importRef(id);
+}
+
+/**
  * Runs `encode` with `session` exporting the functions and RpcTargets it meets; says how many. When
  * encoding fails, the references it added are given back (nothing was sent).
  */

@@ -5,6 +5,7 @@
 import { Packr, addExtension } from "msgpackr";
 import { ErrorCode, SourdoughError, describeValue } from "../errors.ts";
 import { describeBytes } from "./limits.ts";
+import { exportStream, importStream } from "../rpc/streams.ts";
 import { RpcTarget, decodeWithSession, encodeWithSession, exportForEncoding, importForDecoding, referencesAllowed, setArgumentEncoder, type CapSession, type RpcHandle } from "../rpc/capabilities.ts";
 
 const REFUSED: ReadonlyArray<{ Class: abstract new (...args: never[]) => object; why: string }> = [
@@ -27,7 +28,7 @@ function refusal(value: object): string | undefined {
   const proto: unknown = Object.getPrototypeOf(value);
   if (proto === Object.prototype || proto === null || proto === Map.prototype || Array.isArray(value)) return undefined;
   for (const Class of BUILT_INS) if (value instanceof Class) return undefined;
-  if (value instanceof RpcTarget) return undefined;
+  if (value instanceof RpcTarget || value instanceof ReadableStream) return undefined;
   for (const { Class, why } of REFUSED) if (value instanceof Class) return why;
   if (BOXED.some((Class) => value instanceof Class)) {
     return `a boxed ${describeValue(value).slice(2)} cannot cross RPC. Pass the primitive (value.valueOf())`;
@@ -104,6 +105,17 @@ addExtension({
   type: 0x68,
   write: (ref: FunctionRef) => ref.id,
   read: (id: unknown) => importForDecoding(id),
+});
+
+// A ReadableStream of bytes crosses as an exported StreamSource (rpc/streams.ts): 0x69, its export id.
+addExtension({
+  Class: ReadableStream,
+  type: 0x69,
+  write: (stream: ReadableStream<unknown>) => {
+    if (!referencesAllowed()) throw new TypeError("a ReadableStream cannot cross here: streams travel only in the arguments or result of an RPC call");
+    return exportStream(stream);
+  },
+  read: (id: unknown) => importStream(id),
 });
 
 const packr = new Packr({ structuredClone: true });

@@ -1,0 +1,138 @@
+// ReadableStreams of bytes in a call's arguments or result (issue 14 part 3). A stream crosses like
+// an RpcTarget: the sender exports a StreamSource wrapping the stream's reader (msgpackr extension
+// 0x69 carries its export id), and the receiver gets a ReadableStream whose pull() calls the source's
+// read() over the connection for the next chunk. That is credit-based flow control: the receiver asks
+// for at most STREAM_WINDOW bytes per read, one read in flight at a time, and only while its own queue
+// is below STREAM_WINDOW bytes; the source reads its stream only when asked. So a slow reader holds
+// at most about two windows in flight and the producer is not pulled ahead of it.
+//
+// Lifetime: the receiving stream owns its reference (it is not released with the call's arguments,
+// nor with a result's [Symbol.dispose]); it releases it when the stream is read to the end, errors,
+// or is cancelled. The source is cancelled when its export is dropped before the end: the reader
+// cancelled it, or the connection closed. A read on a broken connection fails the receiving stream
+// with the connection's error (ERR_REFERENCE_RELEASED, or the host's error).
+import { ErrorCode, SourdoughError, describeValue } from "../errors.ts";
+import { RpcTarget, exportForEncoding, importStreamForDecoding, type RpcHandle } from "./capabilities.ts";
+
+/** Bytes one read of a stream over RPC carries at most, and the receiving queue's high-water mark. */
+export const STREAM_WINDOW = 256 * 1024;
+
+/** Stream reads served and bytes sent by this process (tests check flow control through them). */
+export const streamCounters = { reads: 0, bytes: 0, cancels: 0 };
+
+/** The exported side of a stream: the peer's ReadableStream calls read() and cancel() on it. */
+export class StreamSource extends RpcTarget {
+  #reader: ReadableStreamDefaultReader<unknown>;
+  #rest: Uint8Array | undefined;
+  #ended = false;
+  constructor(stream: ReadableStream<unknown>) {
+    super();
+    this.#reader = stream.getReader();
+  }
+
+  /** The next chunk of at most `max` bytes, or null at the end. A source error rejects the read. */
+  async read(max: unknown): Promise<Uint8Array | null> {
+    const limit = typeof max === "number" && max > 0 ? Math.min(max, STREAM_WINDOW) : STREAM_WINDOW;
+    let chunk = this.#rest;
+    this.#rest = undefined;
+    while (chunk === undefined) {
+      if (this.#ended) return null;
+      const r = await this.#reader.read();
+      if (r.done) {
+        this.#ended = true;
+        return null;
+      }
+      const bytes = asBytes(r.value);
+      if (bytes === undefined) {
+        this.#ended = true;
+        const error = new TypeError(`a ReadableStream passed over RPC carries bytes only (Uint8Array, ArrayBuffer or another ArrayBufferView), and its source produced ${describeValue(r.value)}. Encode the chunks first (e.g. pipe it through a TextEncoderStream).`);
+        void this.#reader.cancel(error).catch(() => {});
+        throw error;
+      }
+      if (bytes.byteLength > 0) chunk = bytes;
+    }
+    if (chunk.byteLength > limit) {
+      this.#rest = chunk.subarray(limit);
+      chunk = chunk.subarray(0, limit);
+    }
+    streamCounters.reads++;
+    streamCounters.bytes += chunk.byteLength;
+    return chunk;
+  }
+
+  /** The reader cancelled: cancel the source with its reason. */
+  async cancel(reason: unknown): Promise<void> {
+    if (this.#ended) return;
+    this.#ended = true;
+    streamCounters.cancels++;
+    await this.#reader.cancel(reason);
+  }
+
+  /** The export was dropped (released, or its connection closed): a source not read to its end is cancelled. */
+  [Symbol.dispose](): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    streamCounters.cancels++;
+    this.#reader.cancel(new SourdoughError(ErrorCode.REFERENCE_RELEASED, "the ReadableStream's reader went away before reading it to the end (the stream was released or its connection closed).")).catch(() => {});
+  }
+}
+
+function asBytes(value: unknown): Uint8Array | undefined {
+  if (value instanceof Uint8Array) return value;
+  if (ArrayBuffer.isView(value)) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+  if (value instanceof ArrayBuffer) return new Uint8Array(value);
+  return undefined;
+}
+
+/** payload.ts: the export id a ReadableStream being encoded is sent as. */
+export function exportStream(stream: ReadableStream<unknown>): number {
+  if (stream.locked) {
+    throw new TypeError(`a locked ReadableStream cannot cross RPC: it is being read already (release its reader, or pass a tee() branch).`);
+  }
+  return exportForEncoding(new StreamSource(stream), () => "ReadableStream");
+}
+
+/** payload.ts: the ReadableStream a received stream's export id becomes. */
+export function importStream(id: unknown): ReadableStream<Uint8Array> {
+  const handle = importStreamForDecoding(id) as RpcHandle & { read(max: number): Promise<Uint8Array | null>; cancel(reason: unknown): Promise<void> };
+  let released = false;
+  const release = () => {
+    if (released) return;
+    released = true;
+    handle[Symbol.dispose]();
+  };
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        let chunk: Uint8Array | null;
+        try {
+          chunk = await handle.read(STREAM_WINDOW);
+        } catch (error) {
+          release();
+          controller.error(error);
+          return;
+        }
+        if (chunk === null) {
+          release();
+          controller.close();
+        } else if (!(chunk instanceof Uint8Array)) {
+          release();
+          controller.error(new SourdoughError(ErrorCode.PROTOCOL, `a ReadableStream over RPC received ${describeValue(chunk)} instead of bytes; the sender is not speaking sourdough's stream protocol.`));
+        } else {
+          controller.enqueue(chunk);
+        }
+      },
+      async cancel(reason) {
+        if (released) return;
+        try {
+          await handle.cancel(reason instanceof Error ? reason : reason === undefined ? undefined : String(reason));
+        } catch {
+          // the source is gone already (connection closed): nothing left to cancel
+        } finally {
+          release();
+        }
+      },
+    },
+    { highWaterMark: STREAM_WINDOW, size: (chunk) => chunk.byteLength },
+  );
+}

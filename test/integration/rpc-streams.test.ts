@@ -1,0 +1,219 @@
+// ReadableStreams of bytes as RPC arguments and results (issue 14 part 3), in both modes: real hosts
+// over real sockets, and in-process (hostCount: 0). Flow control is asserted through the sources'
+// pull counters, never through timing.
+import { readFileSync } from "node:fs";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { ErrorCode, type ClusterCoordinator } from "sourdough";
+import { Streams, patternMismatch, patternStream, type SourceStats } from "../fixtures/rpc-streams.ts";
+import { FIXTURES, startCluster, type TestCluster } from "../support/cluster.ts";
+
+const STREAMS_MODULE = new URL("../fixtures/rpc-streams.ts", import.meta.url);
+const MiB = 1024 * 1024;
+/** The window of runtime/rpc/streams.ts (STREAM_WINDOW): bytes per read and the receiving queue's mark. */
+const WINDOW = 256 * 1024;
+
+async function until(what: string, check: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+const settle = () => new Promise((r) => setTimeout(r, 100));
+const newStats = (): SourceStats => ({ pulls: 0, bytes: 0, cancelled: undefined });
+
+/** Reads a stream to its end checking the pattern; `full`: every byte, else each chunk's ends. */
+async function readAll(stream: ReadableStream<Uint8Array>, full = true): Promise<{ bytes: number; mismatch: number }> {
+  let bytes = 0;
+  let mismatch = -1;
+  for await (const chunk of stream) {
+    if (mismatch < 0) mismatch = patternMismatch(bytes, chunk, full);
+    bytes += chunk.byteLength;
+  }
+  return { bytes, mismatch };
+}
+
+function rssOf(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return m === null ? 0 : Number(m[1]) * 1024;
+}
+
+describe.each([
+  { mode: "2 host processes", hostCount: 2 },
+  { mode: "in-process (hostCount: 0)", hostCount: 0 },
+])("ReadableStreams over RPC: $mode", ({ hostCount }) => {
+  let cluster: TestCluster;
+  let coordinator: ClusterCoordinator;
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown) => void unhandled.push(reason);
+  const exportsOf = (name: string) => {
+    const stub = coordinator.get(name, Streams);
+    return coordinator.clientFor("Streams", stub.id.toString()).caps.exportCount;
+  };
+  beforeAll(async () => {
+    process.on("unhandledRejection", onUnhandled);
+    cluster = await startCluster({ hostCount, isolatesPerHost: 1, modules: [FIXTURES, STREAMS_MODULE], durableObjects: { STREAMS: Streams } });
+    coordinator = cluster.coordinator;
+  });
+  afterEach(async () => {
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(unhandled).toEqual([]);
+  });
+  afterAll(async () => {
+    process.off("unhandledRejection", onUnhandled);
+    await cluster.close();
+  });
+
+  it("a few MiB returned by the object arrive whole and in order", async () => {
+    const stub = coordinator.get("result", Streams);
+    const stream = await stub.produce(5 * MiB + 123, 100_000);
+    expect(stream).toBeInstanceOf(ReadableStream);
+    expect(await readAll(stream)).toEqual({ bytes: 5 * MiB + 123, mismatch: -1 });
+    expect((await stub.stats())?.cancelled).toBeUndefined();
+  });
+
+  it("a few MiB passed as an argument are read by the object whole and in order; the export is released", async () => {
+    const stub = coordinator.get("arg", Streams);
+    const stats = newStats();
+    const got = await stub.consume(patternStream(3 * MiB + 7, 1 * MiB, stats));
+    expect(got).toEqual({ bytes: 3 * MiB + 7, mismatch: -1 });
+    expect(stats.cancelled).toBeUndefined();
+    await until("the caller's export to be released", () => exportsOf("arg") === 0);
+  });
+
+  it("backpressure: a slow reader of a result bounds the object's pulls to the window", async () => {
+    const stub = coordinator.get("slow-result", Streams);
+    const chunk = 16 * 1024;
+    const stream = await stub.produce(Infinity, chunk);
+    const reader = stream.getReader();
+    let read = 0;
+    for (let i = 0; i < 3; i++) read += (await reader.read()).value!.byteLength;
+    await settle();
+    const first = (await stub.stats())!;
+    await settle();
+    const second = (await stub.stats())!;
+    expect(second.pulls).toBe(first.pulls); // stopped: nobody is reading
+    // Read so far + the receiving queue (one window) + one read in flight + the source's own queue.
+    expect(second.bytes).toBeLessThanOrEqual(read + 2 * WINDOW + 2 * chunk);
+    expect(second.bytes).toBeGreaterThan(read);
+    await reader.cancel("done");
+    await until("the object's source to be cancelled", async () => (await stub.stats())!.cancelled === "done");
+  });
+
+  it("backpressure: an object reading an argument slowly bounds the caller's pulls to the window", async () => {
+    const stub = coordinator.get("slow-arg", Streams);
+    const stats = newStats();
+    const chunk = 16 * 1024;
+    const read = await stub.readSomeAndHold(patternStream(Infinity, chunk, stats), 40_000);
+    await settle();
+    const first = stats.pulls;
+    await settle();
+    expect(stats.pulls).toBe(first);
+    expect(stats.bytes).toBeLessThanOrEqual(read + 2 * WINDOW + 2 * chunk);
+    await stub.dropHeld();
+    await until("the caller's source to be cancelled", () => stats.cancelled === "dropped");
+    await until("the caller's export to be released", () => exportsOf("slow-arg") === 0);
+  });
+
+  it("cancellation: the caller cancelling a result cancels the object's source with the reason", async () => {
+    const stub = coordinator.get("cancel-result", Streams);
+    const stream = await stub.produce(Infinity, 1000);
+    const reader = stream.getReader();
+    await reader.read();
+    await reader.cancel(new Error("had enough"));
+    await until("the source's cancel", async () => (await stub.stats())!.cancelled === "Error: had enough");
+  });
+
+  it("cancellation: the object cancelling an argument cancels the caller's source with the reason", async () => {
+    const stub = coordinator.get("cancel-arg", Streams);
+    const stats = newStats();
+    const bytes = await stub.consumeSome(patternStream(Infinity, 1000, stats), 5000, "got enough");
+    expect(bytes).toBeGreaterThanOrEqual(5000);
+    await until("the caller's source to be cancelled", () => stats.cancelled === "got enough");
+    await until("the caller's export to be released", () => exportsOf("cancel-arg") === 0);
+  });
+
+  it("a result's source error reaches the caller's reader with name, message and code", async () => {
+    const stub = coordinator.get("err-result", Streams);
+    const stream = await stub.produce(Infinity, 1000, 10_000);
+    const error = await readAll(stream).then(
+      () => undefined,
+      (e: unknown) => e as Error & { code?: unknown },
+    );
+    expect(error).toBeInstanceOf(RangeError);
+    expect(error).toMatchObject({ message: "source broke at 10000", code: "E_SOURCE" });
+  });
+
+  it("an argument's source error reaches the object's reader with name, message and code", async () => {
+    const stub = coordinator.get("err-arg", Streams);
+    const got = await stub.consume(patternStream(Infinity, 1000, newStats(), 20_000));
+    expect(got).toEqual({ bytes: 20_000, mismatch: -1, error: { name: "RangeError", message: "source broke at 20000", code: "E_SOURCE" } });
+    await until("the caller's export to be released", () => exportsOf("err-arg") === 0);
+  });
+
+  it("chunks that are not bytes error the reader saying what to do; a stream outside a call is refused", async () => {
+    const stub = coordinator.get("strings", Streams);
+    const strings = new ReadableStream({ pull: (c) => c.enqueue("text") });
+    const got = await stub.consume(strings as ReadableStream<Uint8Array>);
+    expect(got.error).toMatchObject({ name: "TypeError" });
+    expect(got.error!.message).toMatch(/bytes only.*TextEncoderStream/);
+    const locked = new ReadableStream();
+    locked.getReader();
+    await expect(stub.consume(locked as ReadableStream<Uint8Array>)).rejects.toThrow(/locked ReadableStream/);
+  });
+
+  it("1 GiB streamed through a call: both processes' RSS stay bounded", { timeout: 120_000 }, async () => {
+    const stub = coordinator.get("big", Streams);
+    const hostPid = await stub.pid();
+    const GiB = 1024 * MiB;
+    const rss = { caller: 0, host: 0 };
+    const base = { caller: process.memoryUsage().rss, host: rssOf(hostPid) };
+    const sample = setInterval(() => {
+      rss.caller = Math.max(rss.caller, process.memoryUsage().rss);
+      rss.host = Math.max(rss.host, rssOf(hostPid));
+    }, 50);
+    const started = Date.now();
+    try {
+      const stream = await stub.produce(GiB, 1 * MiB);
+      expect(await readAll(stream, false)).toEqual({ bytes: GiB, mismatch: -1 });
+    } finally {
+      clearInterval(sample);
+    }
+    const seconds = (Date.now() - started) / 1000;
+    console.log(`rpc-streams (${hostCount} hosts): 1 GiB in ${seconds.toFixed(1)} s; peak RSS caller ${(rss.caller / MiB).toFixed(0)} MiB (was ${(base.caller / MiB).toFixed(0)}), host ${(rss.host / MiB).toFixed(0)} MiB (was ${(base.host / MiB).toFixed(0)})`);
+    // Bounded: a fraction of what was sent (a 1 GiB buffer anywhere would cross it).
+    const BOUND = 256 * MiB;
+    expect(rss.caller - base.caller).toBeLessThan(BOUND);
+    if (hostPid !== process.pid) expect(rss.host - base.host).toBeLessThan(BOUND);
+  });
+});
+
+describe("ReadableStreams over RPC: the producing host dies", () => {
+  let cluster: TestCluster;
+  let coordinator: ClusterCoordinator;
+  beforeAll(async () => {
+    cluster = await startCluster({ hostCount: 2, isolatesPerHost: 1, modules: [FIXTURES, STREAMS_MODULE], durableObjects: { STREAMS: Streams } });
+    coordinator = cluster.coordinator;
+  });
+  afterAll(async () => {
+    await cluster.close();
+  });
+
+  it("kill -9 of the host producing a result mid-stream errors the caller's reader clearly", async () => {
+    const stub = coordinator.get("doomed", Streams);
+    const pid = await stub.pid();
+    const stream = await stub.produce(Infinity, 64 * 1024);
+    const reader = stream.getReader();
+    for (let i = 0; i < 5; i++) await reader.read();
+    process.kill(pid, "SIGKILL");
+    let error: (Error & { code?: unknown }) | undefined;
+    try {
+      for (;;) if ((await reader.read()).done) break;
+    } catch (e) {
+      error = e as Error & { code?: unknown };
+    }
+    expect(error, "the reader must fail, not end").toBeDefined();
+    console.log(`rpc-streams: reader error after kill -9: ${error!.name} ${String(error!.code)}: ${error!.message}`);
+    expect([ErrorCode.REFERENCE_RELEASED, ErrorCode.HOST_UNAVAILABLE]).toContain(error!.code);
+  });
+});
