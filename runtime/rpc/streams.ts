@@ -109,7 +109,9 @@ export function importStream(id: unknown): ReadableStream<Uint8Array> {
           chunk = await handle.read(STREAM_WINDOW);
         } catch (error) {
           release();
-          controller.error(error);
+          // The source's own errors reach the reader as they are; sourdough's (connection lost,
+          // reference released) say that it was a stream read that failed.
+          controller.error(error instanceof SourdoughError ? new SourdoughError(error.code, `reading a ReadableStream received over RPC: ${error.message}`, { cause: error, retryable: error.retryable }) : error);
           return;
         }
         if (chunk === null) {
