@@ -1,6 +1,6 @@
 // ReadableStreams of bytes in a call's arguments or result (issue 14 part 3). A stream crosses like
 // an RpcTarget: the sender exports a StreamSource wrapping the stream's reader (msgpackr extension
-// 0x69 carries its export id), and the receiver gets a ReadableStream whose pull() calls the source's
+// 0x6a carries its export id), and the receiver gets a ReadableStream whose pull() calls the source's
 // read() over the connection for the next chunk. That is credit-based flow control: the receiver asks
 // for at most STREAM_WINDOW bytes per read, one read in flight at a time, and only while its own queue
 // is below STREAM_WINDOW bytes; the source reads its stream only when asked. So a slow reader holds

@@ -107,10 +107,11 @@ addExtension({
   read: (id: unknown) => importForDecoding(id),
 });
 
-// A ReadableStream of bytes crosses as an exported StreamSource (rpc/streams.ts): 0x69, its export id.
+// A ReadableStream of bytes crosses as an exported StreamSource (rpc/streams.ts): 0x6a, its export id
+// (0x69 is msgpackr's own, for structured clone's shared references).
 addExtension({
   Class: ReadableStream,
-  type: 0x69,
+  type: 0x6a,
   write: (stream: ReadableStream<unknown>) => {
     if (!referencesAllowed()) throw new TypeError("a ReadableStream cannot cross here: streams travel only in the arguments or result of an RPC call");
     return exportStream(stream);
