@@ -216,4 +216,18 @@ describe("ReadableStreams over RPC: the producing host dies", () => {
     console.log(`rpc-streams: reader error after kill -9: ${error!.name} ${String(error!.code)}: ${error!.message}`);
     expect([ErrorCode.REFERENCE_RELEASED, ErrorCode.HOST_UNAVAILABLE]).toContain(error!.code);
   });
+
+  it("kill -9 of the host reading an argument mid-stream cancels the caller's source and releases its export", async () => {
+    const stub = coordinator.get("doomed-reader", Streams);
+    const pid = await stub.pid();
+    const client = coordinator.clientFor("Streams", stub.id.toString());
+    const stats = newStats();
+    await stub.readSomeAndHold(patternStream(Infinity, 16 * 1024, stats), 50_000);
+    expect(client.caps.exportCount).toBe(1);
+    expect(stats.cancelled).toBeUndefined();
+    process.kill(pid, "SIGKILL");
+    await until("the caller's source to be cancelled", () => stats.cancelled !== undefined);
+    expect(stats.cancelled).toMatch(/ERR_REFERENCE_RELEASED|reader went away/);
+    expect(client.caps.exportCount).toBe(0);
+  });
 });
