@@ -114,6 +114,11 @@ export function importStreamForDecoding(id: unknown): RpcHandle {
   return ctx.session.importRef(id);
 }
 
+/** Adds `handle` to what the payload being decoded imported (released with a call's arguments). */
+export function trackForDecoding(handle: RpcHandle): void {
+  decoding?.imported.push(handle);
+}
+
 /**
  * Runs `encode` with `session` exporting the functions and RpcTargets it meets; says how many. When
  * encoding fails, the references it added are given back (nothing was sent).

@@ -6,13 +6,13 @@
 // is below STREAM_WINDOW bytes; the source reads its stream only when asked. So a slow reader holds
 // at most about two windows in flight and the producer is not pulled ahead of it.
 //
-// Lifetime: the receiving stream owns its reference (it is not released with the call's arguments,
-// nor with a result's [Symbol.dispose]); it releases it when the stream is read to the end, errors,
-// or is cancelled. The source is cancelled when its export is dropped before the end: the reader
-// cancelled it, or the connection closed. A read on a broken connection fails the receiving stream
+// Lifetime: the receiving stream owns its reference and releases it when the stream is read to the
+// end, errors, or is cancelled; an argument stream not being read (no reader) when its call
+// completes is cancelled, as a call's argument references are released. The source is cancelled
+// when its export is dropped before the end: the reader cancelled it, or the connection closed. A read on a broken connection fails the receiving stream
 // with the connection's error (ERR_REFERENCE_RELEASED, or the host's error).
 import { ErrorCode, SourdoughError, describeValue } from "../errors.ts";
-import { RpcTarget, exportForEncoding, importStreamForDecoding, type RpcHandle } from "./capabilities.ts";
+import { RpcTarget, exportForEncoding, importStreamForDecoding, trackForDecoding, type RpcHandle } from "./capabilities.ts";
 
 /** Bytes one read of a stream over RPC carries at most, and the receiving queue's high-water mark. */
 export const STREAM_WINDOW = 256 * 1024;
@@ -96,12 +96,13 @@ export function exportStream(stream: ReadableStream<unknown>): number {
 export function importStream(id: unknown): ReadableStream<Uint8Array> {
   const handle = importStreamForDecoding(id) as RpcHandle & { read(max: number): Promise<Uint8Array | null>; cancel(reason: unknown): Promise<void> };
   let released = false;
+  let cancelled = false;
   const release = () => {
     if (released) return;
     released = true;
     handle[Symbol.dispose]();
   };
-  return new ReadableStream<Uint8Array>(
+  const stream = new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
         let chunk: Uint8Array | null;
@@ -114,6 +115,7 @@ export function importStream(id: unknown): ReadableStream<Uint8Array> {
           controller.error(error instanceof SourdoughError ? new SourdoughError(error.code, `reading a ReadableStream received over RPC: ${error.message}`, { cause: error, retryable: error.retryable }) : error);
           return;
         }
+        if (cancelled) return; // cancelled while the read was in flight: the chunk has nobody to go to
         if (chunk === null) {
           release();
           controller.close();
@@ -125,6 +127,7 @@ export function importStream(id: unknown): ReadableStream<Uint8Array> {
         }
       },
       async cancel(reason) {
+        cancelled = true;
         if (released) return;
         try {
           await handle.cancel(reason instanceof Error ? reason : reason === undefined ? undefined : String(reason));
@@ -137,4 +140,18 @@ export function importStream(id: unknown): ReadableStream<Uint8Array> {
     },
     { highWaterMark: STREAM_WINDOW, size: (chunk) => chunk.byteLength },
   );
+  // Like the references of a call's arguments, a stream argument nobody started reading (no reader:
+  // not locked) when the call completes is cancelled, so a method that ignores it or throws first
+  // does not hold the sender's stream until the connection closes. A result's unread streams are
+  // cancelled by the result's [Symbol.dispose]. Read it (getReader(), for await, pipeTo) before
+  // the call returns to keep it.
+  const guard: RpcHandle = {
+    dup: () => guard,
+    [Symbol.dispose]: () => {
+      if (released || cancelled || stream.locked) return;
+      stream.cancel(new SourdoughError(ErrorCode.REFERENCE_RELEASED, "a ReadableStream passed over RPC was not read by the call that received it (cancelled when that call completed).")).catch(() => {});
+    },
+  };
+  trackForDecoding(guard);
+  return stream;
 }

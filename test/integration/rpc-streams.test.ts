@@ -133,6 +133,20 @@ describe.each([
     await until("the caller's export to be released", () => exportsOf("cancel-arg") === 0);
   });
 
+  it("an argument stream the method does not read (returns, or throws first) is cancelled when the call completes", async () => {
+    const stub = coordinator.get("ignore", Streams);
+    const ignored = newStats();
+    expect(await stub.ignore(patternStream(Infinity, 1000, ignored), false)).toBe("ignored");
+    await until("the ignored source to be cancelled", () => ignored.cancelled !== undefined);
+    expect(ignored.cancelled).toMatch(/not read by the call that received it/);
+    const refused = newStats();
+    await expect(stub.ignore(patternStream(Infinity, 1000, refused), true)).rejects.toThrow("not reading that");
+    await until("the refused source to be cancelled", () => refused.cancelled !== undefined);
+    await until("the caller's exports to be released", () => exportsOf("ignore") === 0);
+    // Bounded even so: the receiver pulled at most a window before it was cancelled.
+    expect(ignored.bytes).toBeLessThanOrEqual(2 * WINDOW);
+  });
+
   it("a result's source error reaches the caller's reader with name, message and code", async () => {
     const stub = coordinator.get("err-result", Streams);
     const stream = await stub.produce(Infinity, 1000, 10_000);
