@@ -9,8 +9,9 @@
 // Lifetime: the receiving stream owns its reference and releases it when the stream is read to the
 // end, errors, or is cancelled; an argument stream not being read (no reader) when its call
 // completes is cancelled, as a call's argument references are released. The source is cancelled
-// when its export is dropped before the end: the reader cancelled it, or the connection closed. A read on a broken connection fails the receiving stream
-// with the connection's error (ERR_REFERENCE_RELEASED, or the host's error).
+// when its export is dropped before the end: the reader cancelled it, or the connection closed. A
+// read on a broken connection fails the receiving stream with the connection's error
+// (ERR_REFERENCE_RELEASED, or the host's error).
 import { ErrorCode, SourdoughError, describeValue } from "../errors.ts";
 import { RpcTarget, exportForEncoding, importStreamForDecoding, trackForDecoding, type RpcHandle } from "./capabilities.ts";
 
