@@ -1,9 +1,10 @@
 // Functions and RpcTargets passed by reference, and promise pipelining (issue 14 parts 2 and 4), in
 // both modes: real hosts over real sockets, and in-process (hostCount: 0).
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ErrorCode, RpcTarget, type ClusterCoordinator, type RpcHandle } from "sourdough";
 import { Rooms } from "../fixtures/rpc-caps.ts";
 import { FIXTURES, startCluster, type TestCluster } from "../support/cluster.ts";
+import { failOnUnhandledRejections } from "../support/unhandled.ts";
 
 const CAPS_MODULE = new URL("../fixtures/rpc-caps.ts", import.meta.url);
 
@@ -21,23 +22,16 @@ describe.each([
 ])("references over RPC: $mode", ({ hostCount }) => {
   let cluster: TestCluster;
   let coordinator: ClusterCoordinator;
-  const unhandled: unknown[] = [];
-  const onUnhandled = (reason: unknown) => void unhandled.push(reason);
+  failOnUnhandledRejections(30);
   const exportsOf = (name: string) => {
     const stub = coordinator.get(name, Rooms);
     return coordinator.clientFor("Rooms", stub.id.toString()).caps.exportCount;
   };
   beforeAll(async () => {
-    process.on("unhandledRejection", onUnhandled);
     cluster = await startCluster({ hostCount, isolatesPerHost: 1, modules: [FIXTURES, CAPS_MODULE], durableObjects: { ROOMS: Rooms } });
     coordinator = cluster.coordinator;
   });
-  afterEach(async () => {
-    await new Promise((resolve) => setTimeout(resolve, 30));
-    expect(unhandled).toEqual([]);
-  });
   afterAll(async () => {
-    process.off("unhandledRejection", onUnhandled);
     await cluster.close();
   });
 

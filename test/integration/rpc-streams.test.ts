@@ -2,10 +2,11 @@
 // over real sockets, and in-process (hostCount: 0). Flow control is asserted through the sources'
 // pull counters, never through timing.
 import { readFileSync } from "node:fs";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ErrorCode, type ClusterCoordinator } from "sourdough";
 import { Streams, patternMismatch, patternStream, type SourceStats } from "../fixtures/rpc-streams.ts";
 import { FIXTURES, startCluster, type TestCluster } from "../support/cluster.ts";
+import { failOnUnhandledRejections } from "../support/unhandled.ts";
 
 const STREAMS_MODULE = new URL("../fixtures/rpc-streams.ts", import.meta.url);
 const MiB = 1024 * 1024;
@@ -44,23 +45,16 @@ describe.each([
 ])("ReadableStreams over RPC: $mode", ({ hostCount }) => {
   let cluster: TestCluster;
   let coordinator: ClusterCoordinator;
-  const unhandled: unknown[] = [];
-  const onUnhandled = (reason: unknown) => void unhandled.push(reason);
+  failOnUnhandledRejections(30);
   const exportsOf = (name: string) => {
     const stub = coordinator.get(name, Streams);
     return coordinator.clientFor("Streams", stub.id.toString()).caps.exportCount;
   };
   beforeAll(async () => {
-    process.on("unhandledRejection", onUnhandled);
     cluster = await startCluster({ hostCount, isolatesPerHost: 1, modules: [FIXTURES, STREAMS_MODULE], durableObjects: { STREAMS: Streams } });
     coordinator = cluster.coordinator;
   });
-  afterEach(async () => {
-    await new Promise((resolve) => setTimeout(resolve, 30));
-    expect(unhandled).toEqual([]);
-  });
   afterAll(async () => {
-    process.off("unhandledRejection", onUnhandled);
     await cluster.close();
   });
 

@@ -3,11 +3,12 @@
 import { Console } from "node:console";
 import { Writable } from "node:stream";
 import util from "node:util";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SourdoughError, type ClusterCoordinator, type DurableObjectStub } from "sourdough";
 import { TestCounter } from "../fixtures/objects.ts";
 import { Msg, Values } from "../fixtures/rpc-values.ts";
 import { FIXTURES, startCluster, type TestCluster } from "../support/cluster.ts";
+import { failOnUnhandledRejections } from "../support/unhandled.ts";
 
 const VALUES_MODULE = new URL("../fixtures/rpc-values.ts", import.meta.url);
 
@@ -17,19 +18,12 @@ describe.each([
 ])("stubs and values: $mode", ({ hostCount }) => {
   let cluster: TestCluster;
   let coordinator: ClusterCoordinator;
-  const unhandled: unknown[] = [];
-  const onUnhandled = (reason: unknown) => void unhandled.push(reason);
+  failOnUnhandledRejections(50);
   beforeAll(async () => {
-    process.on("unhandledRejection", onUnhandled);
     cluster = await startCluster({ hostCount, isolatesPerHost: 1, modules: [FIXTURES, VALUES_MODULE], durableObjects: { VALUES: Values, COUNTER: TestCounter } });
     coordinator = cluster.coordinator;
   });
-  afterEach(async () => {
-    await new Promise((resolve) => setTimeout(resolve, 50)); // a stray RPC would reject by now
-    expect(unhandled).toEqual([]);
-  });
   afterAll(async () => {
-    process.off("unhandledRejection", onUnhandled);
     await cluster.close();
   });
 
