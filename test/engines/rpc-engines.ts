@@ -1,11 +1,13 @@
 // The harness of the RPC engine suites (rpc.test.ts, rpc-streams.test.ts): one app whose worker
 // answers each request with what it observed, as JSON, run on workerd (miniflare, inside a Worker)
 // and on sourdough in each of several modes (host processes, in-process); a request's answers from
-// all of them side by side; and a close that checks nothing the suite started is left behind.
+// all of them side by side, asserted equal (expectSame) or per engine (expectEach); and a close that
+// checks nothing the suite started is left behind.
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { ServeHandle } from "sourdough";
+import { expect } from "vitest";
 import { ioHandles, isAlive } from "../support/cluster.ts";
 import { startTwoEngines, type TwoEngines } from "./cloudflare-harness.ts";
 
@@ -94,4 +96,16 @@ export async function startRpcEngines(appFile: string, startApp: (storageDir: st
     return { workerd, sourdough };
   };
   return { two, apps, answers, close };
+}
+
+/** The same observation on workerd and on every sourdough mode. */
+export function expectSame(answers: Answers, want: unknown): void {
+  expect(answers.workerd, "workerd").toEqual(want);
+  for (const [mode, got] of Object.entries(answers.sourdough)) expect(got, `sourdough (${mode})`).toEqual(want);
+}
+
+/** Each engine's own observation (sourdough's the same in every mode). */
+export function expectEach(answers: Answers, want: { workerd: unknown; sourdough: unknown }): void {
+  expect(answers.workerd, "workerd").toEqual(want.workerd);
+  for (const [mode, got] of Object.entries(answers.sourdough)) expect(got, `sourdough (${mode})`).toEqual(want.sourdough);
 }

@@ -1,12 +1,11 @@
 // References over RPC on both engines: the same worker script (callbacks to an object, an error thrown
 // by a callback, RpcTargets returned and called, pipelined calls, a reference not dup()ed released
-// with its call, a disposed RpcTarget) on sourdough through serve() (a real host process) and on
-// workerd through miniflare, inside a Worker. Same observations on both.
-import type { ServeHandle } from "sourdough";
+// with its call, a disposed RpcTarget) on workerd through miniflare, inside a Worker, and on sourdough
+// through serve() with one host process and in-process (hostCount: 0). Same observations on all.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { miniflareSkipReason, type MiniflareInstance } from "../support/miniflare.ts";
-import { startTwoEngines, type TwoEngines, type WorkerdProject } from "./cloudflare-harness.ts";
+import { miniflareSkipReason } from "../support/miniflare.ts";
 import { startRpcApp } from "./fixtures/rpc-app/main.ts";
+import { expectSame, startRpcEngines, type RpcEngines } from "./rpc-engines.ts";
 
 const skip = miniflareSkipReason();
 if (skip !== undefined) console.log(skip);
@@ -25,27 +24,27 @@ const EXPECTED = {
 };
 
 describe.skipIf(skip)("references over RPC on sourdough and workerd", () => {
-  let project: WorkerdProject;
-  let mf: MiniflareInstance;
-  let app: ServeHandle;
-  let engines: TwoEngines;
+  let engines: RpcEngines;
 
   beforeAll(async () => {
-    engines = await startTwoEngines("test/engines/fixtures/rpc-app/main.ts", startRpcApp);
-    ({ project, mf, app } = engines);
+    engines = await startRpcEngines("test/engines/fixtures/rpc-app/main.ts", startRpcApp, [
+      { mode: "1 host process", hostCount: 1 },
+      { mode: "in-process (hostCount: 0)", hostCount: 0 },
+    ]);
   });
 
   afterAll(() => engines?.close());
 
   it("bundles the app with RpcTarget from cloudflare:workers and no Node import", () => {
-    expect(project.bundle).toContain('from "cloudflare:workers"');
-    expect(project.bundle).not.toMatch(/better-sqlite3|node:net|node:fs/);
+    expect(engines.two.project.bundle).toContain('from "cloudflare:workers"');
+    expect(engines.two.project.bundle).not.toMatch(/better-sqlite3|node:net|node:fs/);
   });
 
   it("observes the same callbacks, RpcTargets, pipelining and lifetimes on both engines", async () => {
-    const onWorkerd = await (await mf.dispatchFetch("http://rpc.example/?name=one")).json();
-    const onSourdough = await (await fetch(new URL("/?name=one", app.url))).json();
-    expect(onWorkerd).toEqual(EXPECTED);
-    expect(onSourdough).toEqual(EXPECTED);
+    expectSame(await engines.answers("/?name=one"), EXPECTED);
+  });
+
+  it("leaves no host process, workerd, socket or temp dir behind", async () => {
+    await engines.close();
   });
 });
