@@ -7,7 +7,7 @@
 // workerd side by side").
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { miniflareSkipReason, workerdVersion } from "../support/miniflare.ts";
-import { MiB, patternHash } from "./fixtures/rpc-streams/app.ts";
+import { Hash, MiB, patternHash } from "./fixtures/rpc-streams/app.ts";
 import { startStreamsApp } from "./fixtures/rpc-streams/main.ts";
 import { expectEach, expectSame, startRpcEngines, type Answers, type RpcEngines } from "./rpc-engines.ts";
 
@@ -23,10 +23,17 @@ const CHUNK = 16 * 1024;
 const WORKERD_DISCONNECTED = { name: "Error", message: "ReadableStream received over RPC disconnected prematurely." };
 /** The reason workerd's sources get when the reader on the other side cancels (the reader's reason does not cross). */
 const WORKERD_CANCELLED = "Error: Network connection lost.";
-const NOT_BYTES = {
+/** sourdough's error for a chunk that is not bytes (`what`: how the chunk is described). */
+const notBytes = (what: string) => ({
   name: "TypeError",
-  message: "a ReadableStream passed over RPC carries bytes only (Uint8Array, ArrayBuffer or another ArrayBufferView), and its source produced an object. Encode the chunks first (e.g. pipe it through a TextEncoderStream).",
-};
+  message: `a ReadableStream passed over RPC carries bytes only (Uint8Array, ArrayBuffer or another ArrayBufferView), and its source produced ${what}. Encode the chunks first (e.g. pipe it through a TextEncoderStream).`,
+});
+
+function hashOf(bytes: Uint8Array): string {
+  const hash = new Hash();
+  hash.update(bytes);
+  return hash.hex;
+}
 
 describe.skipIf(skip)("byte streams over RPC on sourdough and workerd", () => {
   let engines: RpcEngines;
@@ -149,16 +156,40 @@ describe.skipIf(skip)("byte streams over RPC on sourdough and workerd", () => {
     });
   });
 
-  it("a stream of objects (not bytes) is refused at its first chunk, both ways: workerd says it disconnected, sourdough says what to do", async () => {
-    // Neither engine refuses it when the call is made: the call goes out and the reader errors.
-    const want = (error: unknown, sourceCancelled: string) => ({
-      argument: { phase: "returned", got: { bytes: 0, hash: patternHash(0), error } },
-      argumentSourceCancelled: sourceCancelled,
-      result: { phase: "read", got: { bytes: 0, hash: patternHash(0), error } },
+  it("ArrayBuffer and DataView chunks, and a byte stream (type: \"bytes\"), cross as their bytes", async () => {
+    const got = { bytes: 4000, hash: patternHash(4000) };
+    expectSame(await ask("otherByteChunks"), { views: got, byteStream: got });
+  });
+
+  describe("chunks that are not bytes", () => {
+    it("a stream of objects is refused at its first chunk, both ways: workerd says it disconnected, sourdough says what to do", async () => {
+      // Neither engine refuses it when the call is made: the call goes out and the reader errors.
+      const want = (error: unknown, sourceCancelled: string) => ({
+        argument: { phase: "returned", got: { bytes: 0, hash: patternHash(0), error } },
+        argumentSourceCancelled: sourceCancelled,
+        result: { phase: "read", got: { bytes: 0, hash: patternHash(0), error } },
+      });
+      expectEach(await ask("objects"), {
+        workerd: want(WORKERD_DISCONNECTED, "TypeError: Draining read encountered a value that cannot be converted to bytes"),
+        sourdough: want(notBytes("an object"), `TypeError: ${notBytes("an object").message}`),
+      });
     });
-    expectEach(await ask("objects"), {
-      workerd: want(WORKERD_DISCONNECTED, "TypeError: Draining read encountered a value that cannot be converted to bytes"),
-      sourdough: want(NOT_BYTES, `TypeError: ${NOT_BYTES.message}`),
+
+    it("a stream of strings: workerd sends each as its UTF-8 bytes; sourdough refuses it like objects", async () => {
+      const utf8 = { phase: "returned", got: { bytes: 15, hash: hashOf(new TextEncoder().encode("téxttéxttéxt")) } };
+      const refused = notBytes('"téxt"');
+      const got = { bytes: 0, hash: patternHash(0), error: refused };
+      expectEach(await ask("strings"), {
+        workerd: { argument: utf8, result: { ...utf8, phase: "read" } },
+        sourdough: { argument: { phase: "returned", got }, argumentSourceCancelled: `TypeError: ${refused.message}`, result: { phase: "read", got } },
+      });
+    });
+  });
+
+  it("a locked stream is refused when the call is made, with each engine's error", async () => {
+    expectEach(await ask("locked"), {
+      workerd: { phase: "call", error: { name: "TypeError", message: "The ReadableStream has been locked to a reader." } },
+      sourdough: { phase: "call", error: { name: "DataCloneError", message: "Streams.consume arguments: a locked ReadableStream cannot cross RPC: it is being read already (release its reader, or pass a tee() branch)." } },
     });
   });
 
