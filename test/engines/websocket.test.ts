@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { ioHandles, isAlive } from "../support/cluster.ts";
 import { miniflareSkipReason } from "../support/miniflare.ts";
 import { startSourdough, startWorkerd, type WsEngine } from "./ws-engines.ts";
-import { TestClient } from "./ws-client.ts";
+import { TestClient } from "../support/ws-client.ts";
 
 const workerdSkip = miniflareSkipReason();
 if (workerdSkip !== undefined) console.log(workerdSkip);
@@ -91,10 +91,10 @@ for (const { name, start, skip } of engines) {
     it("echoes text and binary frames unchanged", async () => {
       const c = await connect(room());
       c.send(JSON.stringify({ op: "echo", text: "héllo ✓" }));
-      expect(await c.nextText()).toBe("héllo ✓");
+      expect(await c.next()).toBe("héllo ✓");
       const bytes = Buffer.from([0, 1, 2, 253, 254, 255]);
       c.send(bytes);
-      expect(Buffer.compare((await c.next()) as Buffer, bytes)).toBe(0);
+      expect(Buffer.compare((await c.nextFrame()) as Buffer, bytes)).toBe(0);
     });
 
     it("broadcasts to every socket of the room, to a tag's sockets only, and never across rooms", async () => {
@@ -104,9 +104,9 @@ for (const { name, start, skip } of engines) {
       const c = await connect(r, "tag=red&tag=blue");
       const other = await connect(room(), "tag=red");
       a.send(JSON.stringify({ op: "broadcast", text: "all" }));
-      expect(await Promise.all([a.nextText(), b.nextText(), c.nextText()])).toEqual(["all", "all", "all"]);
+      expect(await Promise.all([a.next(), b.next(), c.next()])).toEqual(["all", "all", "all"]);
       b.send(JSON.stringify({ op: "broadcast", text: "reds", tag: "red" }));
-      expect(await Promise.all([a.nextText(), c.nextText()])).toEqual(["reds", "reds"]);
+      expect(await Promise.all([a.next(), c.next()])).toEqual(["reds", "reds"]);
       expect(await b.ask({ op: "count", tag: "red" })).toEqual({ count: 2 });
       expect(await b.ask({ op: "count" })).toEqual({ count: 3 });
       expect(await c.ask({ op: "tags" })).toEqual({ tags: ["red", "blue"] });
@@ -134,12 +134,12 @@ for (const { name, start, skip } of engines) {
       expect(await c.ask({ op: "autoResponse" })).toEqual({ request: "ping", response: "pong", timestamp: null });
       const before = Date.now();
       c.send("ping");
-      expect(await c.nextText()).toBe("pong");
+      expect(await c.next()).toBe("pong");
       const after = await c.ask<{ timestamp: number }>({ op: "autoResponse" });
       expect(after.timestamp).toBeGreaterThanOrEqual(before - 1000); // workerd's clock is coarse (I/O time)
       expect(after.timestamp).toBeLessThanOrEqual(Date.now() + 1000);
       c.send("ping ");
-      expect(await c.nextText()).toBe("not a command: ping "); // only the exact text is answered
+      expect(await c.next()).toBe("not a command: ping "); // only the exact text is answered
     });
 
     it("delivers close codes and reasons both ways and reports the client's close to webSocketClose", async () => {
@@ -158,7 +158,7 @@ for (const { name, start, skip } of engines) {
       expect((await c.ask<{ error: string }>({ op: "close", code: 999 })).error).toMatch(DIFFERENCES.closeCode999[name]);
       expect((await c.ask<{ error: string }>({ op: "close", code: 4001, reason: "r".repeat(124) })).error).toMatch(DIFFERENCES.closeReason124Bytes[name]);
       c.send(JSON.stringify({ op: "echo", text: "still open" }));
-      expect(await c.nextText()).toBe("still open");
+      expect(await c.next()).toBe("still open");
     });
 
     it("refuses more than 10 tags and a tag over 256 characters at accept", async () => {
@@ -180,19 +180,19 @@ for (const { name, start, skip } of engines) {
       const c = await connect(room());
       c.send(JSON.stringify({ op: "send", bytes: (32 << 20) + 1 }));
       const expected = DIFFERENCES.sendTooLarge[name];
-      const reply = await c.nextText(15_000);
+      const reply = await c.next(15_000);
       if (expected === "delivered") expect(reply.length).toBe((32 << 20) + 1);
       else expect((JSON.parse(reply) as { error: string }).error).toMatch(expected);
       c.send(JSON.stringify({ op: "echo", text: "still open" }));
-      expect(await c.nextText()).toBe("still open");
+      expect(await c.next()).toBe("still open");
     });
 
     it("runs the standard (accept + addEventListener) API", async () => {
       const c = await connect(room(), "mode=standard");
       c.send("hi");
-      expect(await c.nextText()).toBe("standard:hi");
+      expect(await c.next()).toBe("standard:hi");
       c.send(Buffer.from([7, 8, 9]));
-      expect([...((await c.next()) as Buffer)]).toEqual([7, 8, 9]);
+      expect([...((await c.nextFrame()) as Buffer)]).toEqual([7, 8, 9]);
       c.send("close");
       expect(await c.closed).toEqual({ code: 4101, reason: "standard:bye" });
     });
@@ -213,7 +213,7 @@ for (const { name, start, skip } of engines) {
       expect(await alice.nextJson()).toMatchObject({ type: "dm", from: "bob", text: "psst" });
       expect(await bob.nextJson()).toMatchObject({ type: "dm", from: "bob", text: "psst" });
       bob.send("ping");
-      expect(await bob.nextText()).toBe("pong");
+      expect(await bob.next()).toBe("pong");
       bob.send("{oops");
       expect(await bob.nextJson()).toEqual({ type: "error", message: 'not JSON: "{oops"' });
       await bob.close(1000, "bye");

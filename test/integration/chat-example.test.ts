@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { TestClient } from "../engines/ws-client.ts";
+import { TestClient } from "../support/ws-client.ts";
 
 const root = new URL("../../", import.meta.url);
 const storage = mkdtempSync(path.join(os.tmpdir(), "sourdough-chat-example-"));
