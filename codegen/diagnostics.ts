@@ -18,7 +18,7 @@ export const DiagnosticCode = {
   RESERVED_NAME: "SD1006",
   /** A `fetch` method that cannot take a Request and return a Response: it is the HTTP handler, never an RPC method. */
   FETCH_NOT_HANDLER: "SD1007",
-  /** (warning) A method takes or returns a function, RpcTarget, stub or id: it has no codec and travels as msgpack. */
+  /** (warning) A method takes or returns a function, RpcTarget or ReadableStream: it has no codec and travels as msgpack. */
   BY_REFERENCE: "SD1008",
   /** A change against the previous sourdough.ir.json breaks callers built from it. */
   BREAKING_CHANGE: "SD2001",

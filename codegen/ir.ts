@@ -21,6 +21,11 @@ export type IrType =
   | { kind: "struct"; name: string }
   | { kind: "enum"; name: string }
   | { kind: "msgpack"; ts: string }
+  /**
+   * A `DurableObjectId` (`of: "id"`) or a `DurableObjectStub<C>` (`of: "stub"`): the DurableObjectRef
+   * struct (see REF_STRUCT), decoded as a working id or stub of the same object.
+   */
+  | { kind: "ref"; of: "id" | "stub" }
   /** `ts` is the offending type; `within` the parameter's type containing it, when that differs. */
   | { kind: "unsupported"; ts: string; within?: string; reason: string; hint: string };
 
@@ -107,8 +112,8 @@ export interface IrClass {
   /** Methods removed with --allow-breaking: their ids stay reserved. */
   retiredMethods: Array<{ name: string; id: number }>;
   /**
-   * Methods whose parameters or result hold a function, RpcTarget, stub or id: no codec, they travel
-   * as msgpack by name (the runtime passes those values by reference). Absent in older IR files.
+   * Methods whose parameters or result hold a function, RpcTarget or ReadableStream: no codec, they
+   * travel as msgpack by name (the runtime passes those values by reference). Absent in older IR files.
    */
   msgpackMethods?: string[];
 }
@@ -189,16 +194,51 @@ export function capnpTypeText(t: IrType): string {
     case "struct":
     case "enum":
       return t.name;
+    case "ref":
+      return REF_STRUCT_NAME;
   }
+}
+
+/** The Cap'n Proto struct every id and stub travels as (emitted once per schema that uses one). */
+export const REF_STRUCT_NAME = "DurableObjectRef";
+
+/**
+ * DurableObjectRef: what a receiver needs to rebuild a working id or stub. `cluster` names the stub's
+ * cluster (empty for an id): the receiving process rebuilds a stub with its own router of that
+ * cluster and refuses one of another. The runtime's reader and writer (runtime/codecs/refs.ts)
+ * hard-code this layout: one data word (hasName) and four pointers; tests compare it with capnp's.
+ */
+export function refStruct(): IrStruct {
+  const text: IrType = { kind: "text" };
+  return {
+    name: REF_STRUCT_NAME,
+    id: "",
+    ts: "DurableObjectId | DurableObjectStub",
+    fields: [
+      { name: "namespace", capnpName: "namespace", ordinal: 0, type: text, presence: "required", ts: "string" },
+      { name: "id", capnpName: "id", ordinal: 1, type: text, presence: "required", ts: "string" },
+      { name: "name", capnpName: "name", ordinal: 2, type: text, presence: "optional", ts: "string | undefined", has: { capnpName: "hasName", ordinal: 3 } },
+      { name: "cluster", capnpName: "cluster", ordinal: 4, type: text, presence: "required", ts: "string" },
+    ],
+    retired: [],
+  };
+}
+
+/** Whether any field of the project (methods' Params/Results, structs, list elements) is an id or stub. */
+export function usesRefs(ir: IrProject): boolean {
+  const isRef = (t: IrType): boolean => t.kind === "ref" || (t.kind === "list" && isRef(t.element));
+  const structs = [...ir.structs, ...ir.classes.flatMap((c) => c.methods.flatMap((m) => [m.params, m.results]))];
+  return structs.some((s) => [...s.fields, ...s.retired].some((f) => isRef(f.type)));
 }
 
 /** Two types are wire-compatible when their Cap'n Proto types are equal (number vs bigint Int64 are). */
 export function sameWireType(a: IrType, b: IrType): boolean {
-  return capnpTypeText(a) === capnpTypeText(b) && (a.kind === "msgpack") === (b.kind === "msgpack");
+  const refOf = (t: IrType): string | undefined => (t.kind === "ref" ? t.of : undefined);
+  return capnpTypeText(a) === capnpTypeText(b) && (a.kind === "msgpack") === (b.kind === "msgpack") && refOf(a) === refOf(b);
 }
 
 /** How a type reads in messages: its Cap'n Proto type, and msgpack marked as such. */
 export function describeWireType(t: IrType, presence: Presence = "required"): string {
-  const base = t.kind === "msgpack" ? "Data (msgpack)" : capnpTypeText(t);
+  const base = t.kind === "msgpack" ? "Data (msgpack)" : t.kind === "ref" ? `${REF_STRUCT_NAME} (${t.of === "id" ? "DurableObjectId" : "DurableObjectStub"})` : capnpTypeText(t);
   return presence === "required" ? base : `${base} (${presence === "optionalNullable" ? "optional, nullable" : presence})`;
 }

@@ -2,7 +2,7 @@
 // object types become shared structs, string-literal unions enums; values with structured-clone
 // semantics but no exact mapping travel as msgpack; what cannot cross becomes an `unsupported` shape.
 import { Node, type Type, ts } from "ts-morph";
-import { classify, isLibrarySymbol, typeText } from "./scan-values.ts";
+import { classify, isLibrarySymbol, refKind, typeText } from "./scan-values.ts";
 import type { IrEnum, IrField, IrStruct, IrType, Presence } from "./ir.ts";
 import { memberName, typeName, unique } from "./names.ts";
 import type { SourceLocation } from "./diagnostics.ts";
@@ -86,6 +86,8 @@ export class TypeMapper {
     if (t.isBigInt() || t.isBigIntLiteral()) return { kind: "bigint", wire: "int64" };
     if (t.isString() || t.isTemplateLiteral()) return { kind: "text" };
     if (t.isStringLiteral()) return this.#enum([t], t, site);
+    const ref = refKind(t, site.at);
+    if (ref !== undefined) return { kind: "ref", of: ref };
     const problem = classify(t, site.at, false);
     if (problem !== undefined) return problem;
     if (t.isTypeParameter() || t.isTuple()) return this.#msgpack(t, site);

@@ -50,6 +50,8 @@ export function classify(t: Type, at: Node, deep: boolean, seen: Set<ts.Type> = 
   const no = (reason: string, hint: string): Unsupported => ({ kind: "unsupported", ts: typeText(t, at), reason, hint });
   if ((t.getFlags() & ts.TypeFlags.ESSymbolLike) !== 0) return no("symbols cannot cross RPC", "Use a string");
   if (t.isUnion()) return first(t.getUnionTypes(), (p) => classify(p, at, deep, seen));
+  // Ids and stubs are copied as (namespace, id, name): by the runtime's msgpackr extensions inside msgpack values.
+  if (refKind(t, at) !== undefined) return undefined;
   if (t.isIntersection()) return first(t.getIntersectionTypes(), (p) => classify(p, at, deep, seen));
   if (t.isTypeParameter()) {
     const c = t.getConstraint();
@@ -81,22 +83,40 @@ export function classify(t: Type, at: Node, deep: boolean, seen: Set<ts.Type> = 
   return first([...inner, ...index, ...props], (x) => classify(x, at, deep, seen));
 }
 
-/** Names of the values the runtime passes by reference or by address, not by copy. */
-const REFERENCE_NAMES = new Set(["RpcTarget", "DurableObjectStub", "DurableObjectId"]);
+/** Names of the values the runtime passes by reference, which generated codecs do not map. */
+const CAPABILITY_NAMES = new Set(["RpcTarget", "ReadableStream"]);
+
+/**
+ * Whether `t` is a DurableObjectId (`"id"`) or a Durable Object stub (`"stub"`): values generated
+ * codecs carry as the DurableObjectRef struct. A stub is `DurableObjectStub<C>` itself or any object
+ * type with an `id: DurableObjectId` and a `fetch` method, as the typed stubs of stubs.ts
+ * (`Pick<DurableObjectStub<C>, ... | "id" | "fetch">`) are.
+ */
+export function refKind(t: Type, at: Node): "id" | "stub" | undefined {
+  if (!t.isObject() && !t.isIntersection()) return undefined;
+  const names = [t.getSymbol()?.getName(), t.getAliasSymbol()?.getName()];
+  if (names.includes("DurableObjectId")) return "id";
+  if (names.includes("DurableObjectStub")) return "stub";
+  const id = t.getProperty("id");
+  const fetch = t.getProperty("fetch");
+  if (id === undefined || fetch === undefined || fetch.getTypeAtLocation(at).getCallSignatures().length === 0) return undefined;
+  return refKind(id.getTypeAtLocation(at), at) === "id" ? "stub" : undefined;
+}
 
 /**
  * The first type inside `t` (itself, a member, an element, a property, a type argument) that crosses
- * RPC by reference or by address: a function, an RpcTarget (subclass), a DurableObjectStub or a
- * DurableObjectId. Generated codecs do not map these (yet); a method using one travels as msgpack.
+ * RPC by reference: a function, an RpcTarget (subclass) or a ReadableStream. Generated codecs do not
+ * map these; a method using one travels as msgpack. Ids and stubs are not looked into: they map to
+ * DurableObjectRef (or travel inside msgpack fields with the runtime's id and stub extensions).
  */
 export function referenceIn(t: Type, at: Node, seen: Set<ts.Type> = new Set()): string | undefined {
   if (seen.has(t.compilerType) || seen.size > 2_000) return undefined;
   seen.add(t.compilerType);
   if (t.isUnion()) return first(t.getUnionTypes(), (p) => referenceIn(p, at, seen));
-  if (t.isIntersection()) return first(t.getIntersectionTypes(), (p) => referenceIn(p, at, seen));
-  if (!t.isObject()) return undefined;
+  if (t.isIntersection() && refKind(t, at) === undefined) return first(t.getIntersectionTypes(), (p) => referenceIn(p, at, seen));
+  if (!t.isObject() || refKind(t, at) !== undefined) return undefined;
   if (t.getCallSignatures().length > 0) return typeText(t, at);
-  const named = (x: Type): boolean => REFERENCE_NAMES.has(x.getSymbol()?.getName() ?? "") || REFERENCE_NAMES.has(x.getAliasSymbol()?.getName() ?? "");
+  const named = (x: Type): boolean => CAPABILITY_NAMES.has(x.getSymbol()?.getName() ?? "") || CAPABILITY_NAMES.has(x.getAliasSymbol()?.getName() ?? "");
   const bases = (x: Type, depth: number): boolean => depth < 20 && x.getBaseTypes().some((b) => named(b) || bases(b, depth + 1));
   if (named(t) || bases(t, 0)) return typeText(t, at);
   const inner: Type[] = [...t.getTypeArguments(), ...t.getAliasTypeArguments(), ...(t.isTuple() ? t.getTupleElements() : [])];

@@ -5,7 +5,7 @@ import { dirname, relative, sep } from "node:path";
 import { type ClassDeclaration, type Expression, type MethodDeclaration, Node, Project, Scope, SyntaxKind, type Type } from "ts-morph";
 import { DiagnosticCode, type Diagnostic, type SourceLocation } from "./diagnostics.ts";
 import { fileId } from "./ids.ts";
-import { IR_VERSION, type IrClass, type IrMethod, type IrProject, type IrStruct } from "./ir.ts";
+import { IR_VERSION, REF_STRUCT_NAME, type IrClass, type IrMethod, type IrProject, type IrStruct } from "./ir.ts";
 import { methodNameRule } from "./method-names.ts";
 import { memberName, typeName, unique } from "./names.ts";
 import { TypeMapper, assignOrdinals, field, locationOf, referred } from "./scan-types.ts";
@@ -56,7 +56,8 @@ export function scan(options: ScanOptions): ScanResult {
   const keepTs = compilerOptions.allowImportingTsExtensions === true || compilerOptions.rewriteRelativeImportExtensions === true;
   const sites: Record<string, SourceLocation> = {};
   const problems: Problems = { errors: [], warnings: [] };
-  const taken = new Set<string>();
+  // Reserved for the struct ids and stubs travel as, so that no user type takes its name.
+  const taken = new Set<string>([REF_STRUCT_NAME]);
   const mapper = new TypeMapper(taken, sites);
   const classes: IrClass[] = [];
   const files = project.getSourceFiles().sort((a, b) => (a.getFilePath() < b.getFilePath() ? -1 : 1));
@@ -167,7 +168,7 @@ function scanMethods(className: string, chain: ClassDeclaration[], mapper: TypeM
     const reference = m.getParameters().filter((p) => p.getName() !== "this").map((p) => referenceIn(p.getType(), m)).find((r) => r !== undefined) ?? referenceIn(awaited(m.getReturnType()), m);
     if (reference !== undefined) {
       byReference.push(name);
-      problems.warnings.push({ ...locationOf(m.getNameNode()), code: DiagnosticCode.BY_REFERENCE, message: `${where}: \`${reference}\` crosses RPC by reference (a function, RpcTarget, stub or id), which generated codecs do not map yet, so this method has no codec: it travels as msgpack, by name, like a method of a class without generated codecs.` });
+      problems.warnings.push({ ...locationOf(m.getNameNode()), code: DiagnosticCode.BY_REFERENCE, message: `${where}: \`${reference}\` crosses RPC by reference (a function, RpcTarget or ReadableStream), which generated codecs do not map, so this method has no codec: it travels as msgpack, by name, like a method of a class without generated codecs.` });
       continue;
     }
     methods.push(scanMethod(className, m, methods.length + 1, mapper, taken, sites));

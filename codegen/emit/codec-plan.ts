@@ -63,6 +63,8 @@ export function typeKey(t: IrType): string {
     case "struct":
     case "enum":
       return t.name;
+    case "ref":
+      return t.of === "id" ? "RefId" : "RefStub";
   }
 }
 

@@ -6,7 +6,7 @@ import { stripStrings } from "./codec-write.ts";
 
 /** What `sourdough/codecs` offers generated code: used only as types, and used as values. */
 const TYPES = ["MethodCodec", "Reader", "Writer"];
-const VALUES = ["CodecError", "MAX_DEPTH", "describe", "encode", "pack", "reader", "unpack"];
+const VALUES = ["CodecError", "MAX_DEPTH", "describe", "encode", "fillRef", "getRef", "pack", "readRef", "reader", "unpack", "writeRef"];
 
 /** The module generated codecs import their runtime from. */
 export const CODEC_RUNTIME = "sourdough/codecs";

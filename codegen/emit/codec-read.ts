@@ -68,6 +68,8 @@ function pointerAt(t: IrType, ptr: string, what: string, ctx: ReadContext): stri
       return `read_${t.name}(r, ${ptr}, ${ctx.depth}, ${what})`;
     case "list":
       return `readList_${typeKey(t)}(r, ${ptr}, ${ctx.depth}, ${what})`;
+    case "ref":
+      return `readRef(r, ${ptr}, ${JSON.stringify(t.of)}, ${what})`;
     default:
       throw new Error(`not a pointer type: ${t.kind}`);
   }
@@ -149,6 +151,9 @@ export function listReader(t: Extract<IrType, { kind: "list" }>): string {
   if (el.kind === "struct") {
     lines.push("  r.composite(what);", "  const eb = r.sdb;", "  const ep = r.spc;");
     element = `get_${el.name}(r, at + i * (eb + ep * 8), eb, at + i * (eb + ep * 8) + eb, ep, depth + 1)`;
+  } else if (el.kind === "ref") {
+    lines.push("  r.composite(what);", "  const eb = r.sdb;", "  const ep = r.spc;");
+    element = `getRef(r, at + i * (eb + ep * 8), eb, at + i * (eb + ep * 8) + eb, ep, ${JSON.stringify(el.of)}, what)`;
   } else if (size === 6) {
     element = pointerAt(el, "at + i * 8", "what", { cyclic: new Set(), depth: "depth + 1" });
   } else if (el.kind === "bool") {

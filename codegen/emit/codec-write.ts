@@ -1,7 +1,8 @@
 // Emits the encoding half of codecs.ts: straight-line functions that check each value against its
 // type and write it into the struct layout. Data fields first (no allocation, `b` stays valid), then
 // pointer fields in ordinal order, which is where capnp-ts allocates their targets.
-import type { IrType } from "../ir.ts";
+import { type IrType, refStruct } from "../ir.ts";
+import { layoutStruct } from "../layout.ts";
 import { type DataSlot, type FieldPlan, type StructPlan, access, propertyLabel, typeKey } from "./codec-plan.ts";
 
 const INT_RANGES: Record<string, [string, number, number, string]> = {
@@ -27,6 +28,7 @@ export function listElement(t: IrType): { size: number; bytes: number } {
       return { size: { 8: 2, 16: 3, 32: 4, 64: 5 }[bits] ?? 5, bytes: bits / 8 };
     }
     case "struct":
+    case "ref":
       return { size: 7, bytes: 0 };
     default:
       return { size: 6, bytes: 8 };
@@ -67,6 +69,8 @@ export function pointerWrite(t: IrType, ptr: string, x: string, at: string): str
       return `w.path.push(${at}); write_${t.name}(w, ${ptr}, ${x}); w.path.pop();`;
     case "list":
       return `w.path.push(${at}); writeList_${typeKey(t)}(w, ${ptr}, ${x}); w.path.pop();`;
+    case "ref":
+      return `writeRef(w, ${ptr}, ${x}, ${JSON.stringify(t.of)}, ${at});`;
     default:
       throw new Error(`not a pointer type: ${t.kind}`);
   }
@@ -133,6 +137,9 @@ export function listWriter(t: Extract<IrType, { kind: "list" }>, structs: Readon
       `  w.path.push(i); fill_${el.name}(w, at + i * ${(dw + pc) * 8}, w.obj(a[i], "")); w.path.pop();`,
       "}",
     ];
+  } else if (el.kind === "ref") {
+    const { dataWords, pointers } = layoutStruct(refStruct());
+    body = [`const at = w.composite(p, n, ${dataWords}, ${pointers});`, `for (let i = 0; i < n; i++) fillRef(w, at + i * ${(dataWords + pointers) * 8}, a[i], ${JSON.stringify(el.of)}, i);`];
   } else if (size === 6) {
     body = ["const at = w.list(p, 6, n, 8);", "for (let i = 0; i < n; i++) {", `  ${pointerWrite(el, "at + i * 8", "a[i]", "i")}`, "}"];
   } else if (el.kind === "bool") {

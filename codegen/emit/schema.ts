@@ -1,7 +1,8 @@
 // Emits the Cap'n Proto schema (one file per project, schema.capnp): for each callable method a
 // `<Class><Method>Params` struct (one field per parameter) and a `<Class><Method>Results` struct
 // (`result`), then the structs and enums they use. Explicit ids and ordinals; pure IR → text.
-import { type CapnpField, type IrEnum, type IrMethod, type IrProject, type IrStruct, capnpFields, capnpTypeText } from "../ir.ts";
+import { childId } from "../ids.ts";
+import { type CapnpField, type IrEnum, type IrMethod, type IrProject, type IrStruct, capnpFields, capnpTypeText, refStruct, usesRefs } from "../ir.ts";
 import { banner } from "./banner.ts";
 
 /** The text of schema.capnp. */
@@ -20,6 +21,12 @@ export function emitSchema(ir: IrProject): string {
     }
   }
   for (const s of ir.structs) out.push(`# TypeScript: ${oneLine(s.ts)}`, struct(s), "");
+  if (usesRefs(ir)) {
+    const ref = { ...refStruct(), id: childId(ir.fileId, refStruct().name) };
+    out.push("# A DurableObjectId or a Durable Object stub: the receiver rebuilds a working id or stub of the same");
+    out.push("# object. `cluster` names a stub's cluster (empty for an id): a stub of another cluster is refused.");
+    out.push(struct(ref), "");
+  }
   for (const e of ir.enums) out.push(`# TypeScript: ${oneLine(e.ts)}`, enumText(e), "");
   return out.join("\n").replace(/\n+$/, "\n");
 }
@@ -47,6 +54,8 @@ function comment(f: CapnpField): string {
   else {
     if (f.field.name !== f.capnpName && !f.retired) notes.push(`TypeScript: ${f.field.name}`);
     if (f.type.kind === "msgpack") notes.push(`msgpack: ${oneLine(f.type.ts)}`);
+    if (f.type.kind === "ref") notes.push(f.type.of === "id" ? "a DurableObjectId" : "a Durable Object stub");
+    if (f.type.kind === "list" && f.type.element.kind === "ref") notes.push(f.type.element.of === "id" ? "DurableObjectIds" : "Durable Object stubs");
   }
   return notes.length === 0 ? "" : `  # ${notes.join("; ")}`;
 }

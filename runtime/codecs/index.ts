@@ -7,3 +7,4 @@ export { CodecError, MAX_DEPTH, describe, type MethodCodec } from "./errors.ts";
 export { pack, unpack } from "./msgpack.ts";
 export { Reader, reader } from "./reader.ts";
 export { Writer, encode } from "./writer.ts";
+export { fillRef, getRef, readRef, writeRef } from "./refs.ts";

@@ -3,6 +3,7 @@
 // safe value: String(), util.inspect, JSON and Object.prototype's methods work locally, never as RPCs.
 import { inspect } from "node:util";
 import { addExtension } from "msgpackr";
+import { installRefRuntime } from "../codecs/refs.ts";
 import { ErrorCode, SourdoughError, describeValue } from "../errors.ts";
 import { DurableObjectId, idFromName, idFromString, isValidId, newUniqueId } from "../ids.ts";
 import type { DurableObject } from "../object/durable-object.ts";
@@ -301,14 +302,31 @@ addExtension({
     const { router, namespace, id } = stub[STATE];
     return [router.clusterId, namespace, id.toString(), id.name ?? null];
   },
-  read(data: unknown) {
-    const clusterId = Array.isArray(data) ? data[0] : undefined;
-    const id = readIdFields(data, 1, "DurableObjectStub");
-    const router = typeof clusterId === "string" ? routers.get(clusterId)?.deref() : undefined;
-    if (router === undefined) {
-      throw refusedReference("DurableObjectStub", `it belongs to a cluster this process is not part of (${describeValue(clusterId)}). Stubs travel between the objects and callers of one cluster`);
-    }
-    const namespace = DurableObjectId.namespaceOf(id);
-    return createStub(router, namespace, id, router.codecs?.forClass(namespace));
+  read: readStubFields,
+});
+
+/** (clusterId, namespace, hex, name) off the wire: a stub rebuilt with this process's router of that cluster. */
+function readStubFields(data: unknown): DurableObjectStub {
+  const clusterId = Array.isArray(data) ? data[0] : undefined;
+  const id = readIdFields(data, 1, "DurableObjectStub");
+  const router = typeof clusterId === "string" ? routers.get(clusterId)?.deref() : undefined;
+  if (router === undefined) {
+    throw refusedReference("DurableObjectStub", `it belongs to a cluster this process is not part of (${describeValue(clusterId)}). Stubs travel between the objects and callers of one cluster`);
+  }
+  const namespace = DurableObjectId.namespaceOf(id);
+  return createStub(router, namespace, id, router.codecs?.forClass(namespace));
+}
+
+// The same values in sourdough-gen's codecs (the DurableObjectRef struct), checked alike.
+installRefRuntime({
+  fieldsOf(kind, value) {
+    if (kind === "id") return value instanceof DurableObjectId ? { namespace: DurableObjectId.namespaceOf(value), id: value.toString(), name: value.name, cluster: "" } : undefined;
+    if (!(value instanceof StubTarget)) return undefined;
+    const { router, namespace, id } = value[STATE];
+    return { namespace, id: id.toString(), name: id.name, cluster: router.clusterId };
+  },
+  rebuild(kind, f) {
+    if (kind === "id") return readIdFields([f.namespace, f.id, f.name ?? null], 0, "DurableObjectId");
+    return readStubFields([f.cluster, f.namespace, f.id, f.name ?? null]);
   },
 });

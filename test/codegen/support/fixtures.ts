@@ -19,7 +19,7 @@ export interface Case {
 
 /** The cases that generate output. */
 export const CASES: Case[] = [
-  ...["basic", "types", "inheritance", "empty", "bench"].map((name) => ({
+  ...["basic", "types", "inheritance", "empty", "bench", "refs"].map((name) => ({
     name,
     project: join(FIXTURES, "tsconfig.json"),
     include: [join(FIXTURES, name, "input.ts")],
