@@ -37,13 +37,23 @@ const INT_RANGE: Record<string, [number, number]> = {
 
 const CHARS = ["a", "Z", "0", " ", "é", "ß", "☃", "日本", "😀", "\n", "\"", "\\"];
 
+/** Ids and stubs for a project that uses them: they need sourdough's runtime (see refs.test.ts). */
+export interface RefValues {
+  /** A random id or stub; `r` in [0, 1) picks it. */
+  make(of: "id" | "stub", r: number): unknown;
+  /** Its DurableObjectRef struct value, by capnp field name. */
+  oracle(of: "id" | "stub", v: unknown): Record<string, unknown>;
+}
+
 export class ValueFactory {
   readonly #ir: IrProject;
   readonly #rand: () => number;
+  readonly #refs: RefValues | undefined;
 
-  constructor(ir: IrProject, seed: number) {
+  constructor(ir: IrProject, seed: number, refs?: RefValues) {
     this.#ir = ir;
     this.#rand = prng(seed);
+    this.#refs = refs;
   }
 
   int(min: number, max: number): number {
@@ -109,6 +119,9 @@ export class ValueFactory {
       }
       case "msgpack":
         return this.pick([undefined, null, 1, "x", [1, "two", { three: 3 }], new Date(86_400_000), new Map([["k", [1, 2]]]), new Set([1, 2]), { nested: { deep: [null, true] } }, 12345678901234567890n]);
+      case "ref":
+        if (this.#refs === undefined) throw new Error("ids and stubs need a RefValues");
+        return this.#refs.make(t.of, this.#rand());
       case "unsupported":
         throw new Error("unsupported types have no values");
     }
@@ -122,7 +135,7 @@ export class ValueFactory {
 }
 
 /** The capnp-oracle input for a struct value given by TypeScript field name. */
-export function toOracle(ir: IrProject, s: IrStruct, value: Record<string, unknown>): Record<string, unknown> {
+export function toOracle(ir: IrProject, s: IrStruct, value: Record<string, unknown>, refs?: RefValues): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const f of s.fields) {
     const v = value[f.name];
@@ -134,12 +147,12 @@ export function toOracle(ir: IrProject, s: IrStruct, value: Record<string, unkno
       if (f.has !== undefined) out[f.has.capnpName] = true;
     }
     if (f.type.kind === "void") continue;
-    out[f.capnpName] = oracleValue(ir, f.type, v);
+    out[f.capnpName] = oracleValue(ir, f.type, v, refs);
   }
   return out;
 }
 
-function oracleValue(ir: IrProject, t: IrType, v: unknown): unknown {
+function oracleValue(ir: IrProject, t: IrType, v: unknown, refs: RefValues | undefined): unknown {
   switch (t.kind) {
     case "number":
       return t.wire === "int64" || t.wire === "uint64" ? BigInt(v as number) : v;
@@ -152,10 +165,13 @@ function oracleValue(ir: IrProject, t: IrType, v: unknown): unknown {
     case "struct": {
       const s = ir.structs.find((x) => x.name === t.name);
       if (s === undefined) throw new Error(`no struct ${t.name}`);
-      return toOracle(ir, s, v as Record<string, unknown>);
+      return toOracle(ir, s, v as Record<string, unknown>, refs);
     }
     case "list":
-      return (v as unknown[]).map((x) => oracleValue(ir, t.element, x));
+      return (v as unknown[]).map((x) => oracleValue(ir, t.element, x, refs));
+    case "ref":
+      if (refs === undefined) throw new Error("ids and stubs need a RefValues");
+      return refs.oracle(t.of, v);
     default:
       return v;
   }
