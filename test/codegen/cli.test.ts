@@ -128,8 +128,8 @@ describe("sourdough-gen", { timeout: 60_000 }, () => {
     const r = await run(dir);
     expect(r.code).toBe(0);
     expect(r.err).toEqual([
-      "src/hub.ts:8:3 - warning SD1008: Hub.on: `(x: number) => void` crosses RPC by reference (a function, RpcTarget, stub or id), which generated codecs do not map yet, so this method has no codec: it travels as msgpack, by name, like a method of a class without generated codecs.",
-      "src/hub.ts:9:3 - warning SD1008: Hub.room: `Room` crosses RPC by reference (a function, RpcTarget, stub or id), which generated codecs do not map yet, so this method has no codec: it travels as msgpack, by name, like a method of a class without generated codecs.",
+      "src/hub.ts:8:3 - warning SD1008: Hub.on: `(x: number) => void` crosses RPC by reference (a function, RpcTarget or ReadableStream), which generated codecs do not map, so this method has no codec: it travels as msgpack, by name, like a method of a class without generated codecs.",
+      "src/hub.ts:9:3 - warning SD1008: Hub.room: `Room` crosses RPC by reference (a function, RpcTarget or ReadableStream), which generated codecs do not map, so this method has no codec: it travels as msgpack, by name, like a method of a class without generated codecs.",
     ]);
     const codecs = readFileSync(join(dir, "sourdough.gen", "codecs.ts"), "utf8");
     expect(codecs).toContain("count");

@@ -14,7 +14,8 @@ import { refStruct } from "../../codegen/ir.ts";
 import { codecs } from "./fixtures/refs/expected/codecs.ts";
 import { type OracleSchema, capnpAvailable, capnpDecode, capnpEncode, decodeWithSchema, encodeWithSchema, findStruct, loadSchema } from "../support/capnp-oracle.ts";
 import { CAPNP_MARK } from "../support/capnp-notice.ts";
-import { caseNamed } from "./support/fixtures.ts";
+import { formatDiagnostic } from "../../codegen/diagnostics.ts";
+import { REPO, caseNamed, generateCase } from "./support/fixtures.ts";
 import { type RefValues, ValueFactory, argsObject, loadIr, normalize, toOracle } from "./support/values.ts";
 
 const CLUSTER = "refs-test-cluster";
@@ -86,6 +87,22 @@ const SAMPLES = [
   { method: "peers", args: [["a", "b"]], result: [a(), peers.getByName("b")] },
   { method: "byName", args: [new Map([["a", a()]])], result: 1 },
 ].map((s, i) => ({ ...s, name: `#${i + 1} Hub.${s.method}` }));
+
+describe("sourdough-gen on ids, stubs and references", { timeout: 60_000 }, () => {
+  it("gives methods with ids and stubs codecs; only functions, RpcTargets and ReadableStreams fall back to msgpack (SD1008)", () => {
+    const result = generateCase(caseNamed("refs"));
+    const hub = result.ir?.classes.find((c) => c.name === "Hub");
+    expect(hub?.methods.map((m) => m.name)).toEqual(["greet", "which", "roster", "typed", "peers", "byName"]);
+    expect(hub?.msgpackMethods).toEqual(["subscribe", "ticker", "adder", "upload"]);
+    const why = "crosses RPC by reference (a function, RpcTarget or ReadableStream), which generated codecs do not map, so this method has no codec: it travels as msgpack, by name, like a method of a class without generated codecs.";
+    expect(result.warnings.map((w) => formatDiagnostic(w, REPO, "warning"))).toEqual([
+      `test/codegen/fixtures/refs/input.ts:54:3 - warning SD1008: Hub.subscribe: \`(n: number) => void\` ${why}`,
+      `test/codegen/fixtures/refs/input.ts:58:3 - warning SD1008: Hub.ticker: \`Ticker\` ${why}`,
+      `test/codegen/fixtures/refs/input.ts:62:3 - warning SD1008: Hub.adder: \`(n: number) => number\` ${why}`,
+      `test/codegen/fixtures/refs/input.ts:66:9 - warning SD1008: Hub.upload: \`ReadableStream<Uint8Array>\` ${why}`,
+    ]);
+  });
+});
 
 describe("DurableObjectRef", () => {
   it("has the layout capnp gives it, which the codec runtime hard-codes", () => {
