@@ -222,6 +222,27 @@ describe("schema evolution", { timeout: 60_000 }, () => {
     expect(p.gen().diagnostics).toEqual([]);
   });
 
+  it("refuses an id turned into a stub (another type on the wire); a type of yours named DurableObjectRef is renamed", async () => {
+    const source = (to: string): string => `import { DurableObject, type DurableObjectId, type DurableObjectStub } from "sourdough";
+export interface DurableObjectRef { note: string }
+export class Account extends DurableObject {
+  link(to: ${to}, ref: DurableObjectRef): string {
+    return ref.note;
+  }
+}
+`;
+    const p = project(source("DurableObjectId"));
+    expect(p.gen().diagnostics).toEqual([]);
+    const schema = readFileSync(join(p.dir, "sourdough.gen/schema.capnp"), "utf8");
+    expect(schema).toMatch(/^struct DurableObjectRef2 @0x[0-9a-f]{16} \{\n  note @0 :Text;\n\}$/m);
+    expect(schema).toContain("  to @0 :DurableObjectRef;  # a DurableObjectId\n  ref @1 :DurableObjectRef2;");
+    if (haveCapnp) await loadSchema(join(p.dir, "sourdough.gen/schema.capnp"));
+    p.edit(source("DurableObjectStub<Account>"));
+    expect(p.gen().diagnostics.map((d) => formatDiagnostic(d, p.dir))).toEqual([
+      "src/account.ts:4:8 - error SD2001: Account.link: parameter `to` changed type from DurableObjectRef (DurableObjectId) to DurableObjectRef (DurableObjectStub). Peers built from the previous schema use the old type. Add a new method instead, or pass --allow-breaking.",
+    ]);
+  });
+
   it("names a removed class at the previous sourdough.ir.json", () => {
     const p = project(V1);
     p.gen();
