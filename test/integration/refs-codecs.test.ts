@@ -12,7 +12,7 @@ import { generate, writeFiles } from "../../codegen/generate.ts";
 import { CallKind } from "../../runtime/wire/envelope.ts";
 import { FrameWriter } from "../../runtime/wire/frame-writer.ts";
 import { decodeMessage } from "../../runtime/wire/decode-message.ts";
-import { Hub, Peer, type Team } from "../fixtures/rpc-refs.ts";
+import { Hub, Peer, Tally, type Team } from "../fixtures/rpc-refs.ts";
 import { encodeWithSchema, loadSchema, type OracleSchema } from "../support/capnp-oracle.ts";
 import { startCluster, type TestCluster } from "../support/cluster.ts";
 import { exchangeFrames } from "../support/raw-socket.ts";
@@ -30,10 +30,12 @@ beforeAll(async () => {
   writeFileSync(tsconfig, JSON.stringify({ compilerOptions: { target: "ES2022", module: "NodeNext", moduleResolution: "NodeNext", strict: true, allowImportingTsExtensions: true, noEmit: true, skipLibCheck: true }, files: [SOURCE] }));
   const result = generate({ project: tsconfig, out: path.join(WORK, "gen"), cwd: WORK });
   expect(result.diagnostics).toEqual([]);
-  expect(result.warnings).toEqual([]); // no SD1008: ids and stubs have a codec
+  // No SD1008 for Peer and Hub: ids and stubs have a codec. Tally's callback and stream do not.
+  expect(result.warnings.map((w) => `${w.code} ${w.message.split(":")[0]}`)).toEqual(["SD1008 Tally.each", "SD1008 Tally.upload"]);
   expect(result.ir?.classes.map((c) => [c.name, c.methods.map((m) => m.name), c.msgpackMethods])).toEqual([
     ["Peer", ["ping"], undefined],
     ["Hub", ["greet", "useId", "team", "rollCall", "me"], undefined],
+    ["Tally", ["add"], ["each", "upload"]],
   ]);
   writeFiles(result.files);
   generated = ((await import(path.join(WORK, "gen", "index.ts"))) as { generated: GeneratedModule }).generated;
@@ -69,7 +71,7 @@ describe.each([
   beforeAll(async () => {
     const c = counted(generated);
     counts = c.counts;
-    cluster = await startCluster({ hostCount, isolatesPerHost: 1, generated: c.module, modules: [], durableObjects: { PEER: Peer, HUB: Hub } });
+    cluster = await startCluster({ hostCount, isolatesPerHost: 1, generated: c.module, modules: [], durableObjects: { PEER: Peer, HUB: Hub, TALLY: Tally } });
     coordinator = cluster.coordinator;
   });
   afterAll(() => cluster?.close());
@@ -132,6 +134,19 @@ describe.each([
     if (hostCount > 0) expect(new Set(value.answers.map((a) => a.pid)).size).toBe(2); // objects on both hosts
     expect(String(value.team.backup)).toBe(String(team.backup));
     expect((await value.team.members[1]!.ping()).pings).toBe(2);
+  });
+
+  it("runs a class's SD1008 methods (a callback, a byte stream) as msgpack beside its codec methods", async () => {
+    const tally = coordinator.get("tally-1", Tally);
+    expect((await through("Tally.add", () => tally.add(5))).calls).toEqual(both());
+    const visited: number[] = [];
+    const { value: seen, calls } = await through("Tally.each", () => tally.each(3, async (i) => (visited.push(i), `v${i}`)));
+    expect(calls).toEqual({}); // no codec: msgpack by name
+    expect([seen, visited]).toEqual([["v0", "v1", "v2"], [0, 1, 2]]);
+    const chunks = [new Uint8Array(100_000).fill(1), new Uint8Array(300_000).fill(2), new Uint8Array(7)];
+    const body = new ReadableStream<Uint8Array>({ pull: (c) => { const next = chunks.shift(); if (next === undefined) c.close(); else c.enqueue(next); } });
+    expect(await tally.upload(body)).toEqual({ bytes: 400_007, total: 400_012 });
+    expect(await tally.add(0)).toBe(400_012); // the codec method sees the msgpack method's state
   });
 
   it("refuses what is not an id or a stub in the caller's codec, before anything is sent", async () => {
