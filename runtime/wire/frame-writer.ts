@@ -21,6 +21,10 @@ export interface FrameWriterOptions {
 
 /** A batch larger than this is handed to `spill` before the next frame is added. */
 export const SPILL_BYTES = 4 * 1024 * 1024;
+/** A batch up to this size is copied out by take() and the writer keeps its buffer. */
+const COPY_OUT_BYTES = 16 * 1024;
+/** Largest buffer the writer keeps across take()s (larger ones, grown for a big batch, are given up). */
+const KEEP_BYTES = 64 * 1024;
 /** Longest goodbye reason and exception name/code kept; longer ones are cut. */
 const SHORT_TEXT_BYTES = 4 * 1024;
 
@@ -61,9 +65,17 @@ export class FrameWriter {
 
   /** Returns the batch written so far and starts a new one. The returned bytes are never reused. */
   take(): Buffer {
-    const out = this.#buf.subarray(0, this.#pos);
-    const next = Math.max(16 * 1024, Math.min(this.#buf.length, 1 << 20));
-    this.#buf = Buffer.allocUnsafe(next);
+    const used = this.#pos;
+    let out: Buffer;
+    if (used <= COPY_OUT_BYTES && this.#buf.length <= KEEP_BYTES) {
+      // The usual batch (a call or two, a few hundred bytes): copied out (from Node's shared pool
+      // below 4 KiB) and the buffer kept. A fresh 16 KiB buffer per flush made each call allocate
+      // 16 KiB outside the heap, which kept V8 busy with full collections on a busy connection.
+      out = Buffer.from(this.#buf.subarray(0, used));
+    } else {
+      out = this.#buf.subarray(0, used);
+      this.#buf = Buffer.allocUnsafe(Math.max(16 * 1024, Math.min(this.#buf.length, 1 << 20)));
+    }
     this.#pos = 0;
     this.#count = 0;
     return out;
