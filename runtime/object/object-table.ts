@@ -7,9 +7,9 @@ import { ErrorCode, SourdoughError, describeValue } from "../errors.ts";
 import { DurableObjectId, isValidId } from "../ids.ts";
 import type { CodecTable } from "../rpc/generated.ts";
 import { errorToWire } from "../rpc/remote-error.ts";
-import { decodeWithSession, disposeAll, encodeWithSession, isReference, resolveMember, type RpcHandle } from "../rpc/capabilities.ts";
+import { beginDecoding, beginEncoding, disposeAll, endDecoding, endEncoding, isReference, resolveMember, type CapSession, type RpcHandle } from "../rpc/capabilities.ts";
 import { ServerCaps } from "../rpc/peer-caps.ts";
-import { decodeCallPayload, encodePayload } from "../wire/payload.ts";
+import { decodeCallValue, encodePayload, takeImported } from "../wire/payload.ts";
 import type { OutputGate } from "../rpc/rpc-client.ts";
 import type { AlarmEntry, AlarmIndex } from "../storage/alarm-index.ts";
 import { ObjectStorage } from "../storage/object-storage.ts";
@@ -232,19 +232,20 @@ export class ObjectTable implements OutputGate {
     }
     let plan: CallPlan | undefined;
     const caps = this.#caps.get(conn);
-    let imported: RpcHandle[];
+    // Functions and RpcTargets in the arguments arrive as handles of this connection's caller.
+    beginDecoding(caps?.session);
     try {
-      // Functions and RpcTargets in the arguments arrive as handles of this connection's caller.
-      ({ value: plan, imported } = decodeWithSession(caps?.session, () =>
+      plan =
         call.kind === CallKind.WebSocket
           ? this.#webSocketPlan(call)
           : planCall(call, Class, this.#options.codecs, this.#options.label, where, this.#options.maxCallBytes ?? DEFAULT_MAX_CALL_BYTES, (client) =>
               this.#sockets.link(client, conn, { namespace: call.namespace, objectId: call.objectId, name: call.name }, where),
-            ),
-      ));
+            );
     } catch (error) {
+      disposeAll(endDecoding()); // the call is refused: nothing will hold them
       return fail(error);
     }
+    const imported = endDecoding();
     if (plan === undefined) {
       // A WebSocket event the gateway re-sent after this isolate ran it: answered, not run again.
       conn.writer.writeReturn(q, NO_RESULT);
@@ -302,12 +303,11 @@ export class ObjectTable implements OutputGate {
   // through the output gate and runs the pipelined calls that waited for this answer.
   #finishWithReferences(conn: FrameConnection, open: OpenCalls, caps: ServerCaps | undefined, q: number, obj: ActiveObject, encode: (value: unknown) => Uint8Array, ok: boolean, value: unknown, where: string, pipelined: CallMessage[] | undefined): void {
     let held = false;
-    const withExports = caps === undefined ? encode : (v: unknown) => encodeWithSession(caps.session, obj, () => encode(v)).value;
     if (ok && caps !== undefined && isReference(value)) {
       caps.held.set(q, { value, owner: obj });
       held = true;
     }
-    this.#finish(conn, q, obj, withExports, ok, value, where, held);
+    this.#finish(conn, q, obj, encode, ok, value, where, held, caps?.session);
     if (pipelined === undefined) return;
     if (!ok) return this.#failPipelined(conn, pipelined, value);
     for (const p of pipelined) this.#onReferenceCall(conn, open, p);
@@ -380,7 +380,8 @@ export class ObjectTable implements OutputGate {
     let args: unknown;
     let imported: RpcHandle[];
     try {
-      ({ value: args, imported } = decodeCallPayload(call.payload, `${where} arguments`, caps.session));
+      args = decodeCallValue(call.payload, `${where} arguments`, caps.session);
+      imported = takeImported();
       if (!Array.isArray(args)) throw new SourdoughError(ErrorCode.PROTOCOL, `${where}: arguments must be an array, got ${describeValue(args)}.`);
     } catch (error) {
       return fail(error);
@@ -435,10 +436,10 @@ export class ObjectTable implements OutputGate {
   // committed together at the end of the turn (group commit: the events of one object that ran this
   // turn, and other objects', share one commit each), and the answers wait for it; an event that
   // wrote nothing is answered at once.
-  #finish(conn: FrameConnection, q: number, obj: ActiveObject, encode: (value: unknown) => Uint8Array, ok: boolean, value: unknown, where: string, held = false): void {
+  #finish(conn: FrameConnection, q: number, obj: ActiveObject, encode: (value: unknown) => Uint8Array, ok: boolean, value: unknown, where: string, held: boolean, session: CapSession | undefined): void {
     obj.inFlight--;
     obj.lastActive = Date.now();
-    const answer = ok ? this.#encodeResult(encode, value, where, held) : { error: value };
+    const answer = ok ? this.#encodeResult(encode, value, where, held, session, obj) : { error: value };
     if (!obj.storage.hasUncommittedWrites) {
       this.#answer(conn, q, answer, where);
       conn.flushSoon();
@@ -451,14 +452,18 @@ export class ObjectTable implements OutputGate {
     this.#scheduleTurnEnd();
   }
 
-  // Encoded now: the object may change the value after it returned it.
-  #encodeResult(encode: (value: unknown) => Uint8Array, value: unknown, where: string, held: boolean): { bytes: Uint8Array; held: boolean } | { error: unknown } {
+  // Encoded now: the object may change the value after it returned it. Functions and RpcTargets in
+  // it are exported on the caller's connection, as references of `obj`.
+  #encodeResult(encode: (value: unknown) => Uint8Array, value: unknown, where: string, held: boolean, session: CapSession | undefined, obj: ActiveObject): { bytes: Uint8Array; held: boolean } | { error: unknown } {
     let bytes: Uint8Array;
+    beginEncoding(session, obj);
     try {
       bytes = encode(value);
     } catch (error) {
+      endEncoding(true);
       return { error };
     }
+    endEncoding(false);
     // Checked before writing: a result too large for the wire fails its call, not the connection.
     const limit = this.#options.maxCallBytes ?? DEFAULT_MAX_CALL_BYTES;
     if (bytes.length > limit) return { error: callTooLarge(where, "result", bytes.length, limit) };

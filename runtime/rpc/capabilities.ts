@@ -62,43 +62,100 @@ interface ImportEntry {
   released: boolean;
 }
 
-// The encode/decode context: payload.ts asks it while msgpackr runs (encoding is synchronous).
-interface EncodeContext {
-  session: CapSession;
+// The encode/decode state payload.ts consults while msgpackr runs (synchronously), one frame per
+// level of nesting, reused across calls: a call whose arguments and result hold no reference
+// allocates nothing for references (the list of exports or imports is made when the first one is met).
+class EncodeFrame {
+  session: CapSession | undefined;
   owner: unknown;
-  exported: number[];
+  exported: number[] | undefined;
 }
-interface DecodeContext {
-  session: CapSession;
-  imported: RpcHandle[];
+class DecodeFrame {
+  session: CapSession | undefined;
+  imported: RpcHandle[] | undefined;
 }
-let encoding: EncodeContext | undefined;
-let decoding: DecodeContext | undefined;
+const encodeFrames: EncodeFrame[] = [];
+const decodeFrames: DecodeFrame[] = [];
+let encodeDepth = 0;
+let decodeDepth = 0;
+const NONE: RpcHandle[] = [];
+
+/**
+ * Starts encoding a call's arguments or result: until endEncoding(), functions and RpcTargets met are
+ * exported through `session` (`owner`: the object whose event exports them). Without a session,
+ * references are refused. Calls nest; each beginEncoding() needs its endEncoding().
+ */
+export function beginEncoding(session: CapSession | undefined, owner: unknown): void {
+  const frame = (encodeFrames[encodeDepth++] ??= new EncodeFrame());
+  frame.session = session;
+  frame.owner = owner;
+  frame.exported = undefined;
+}
+
+/**
+ * Ends what beginEncoding() started; says how many references were exported. `failed`: nothing was
+ * sent, so the references the encoding added are given back.
+ */
+export function endEncoding(failed: boolean): number {
+  const frame = encodeFrames[--encodeDepth]!;
+  const { session, exported } = frame;
+  frame.session = undefined;
+  frame.owner = undefined;
+  frame.exported = undefined;
+  if (exported === undefined) return 0;
+  if (failed) for (const id of exported) session!.releaseExport(id, 1);
+  return exported.length;
+}
+
+/** Starts decoding a call's arguments or result: references met until endDecoding() are imported through `session`. */
+export function beginDecoding(session: CapSession | undefined): void {
+  const frame = (decodeFrames[decodeDepth++] ??= new DecodeFrame());
+  frame.session = session;
+  frame.imported = undefined;
+}
+
+/** Ends what beginDecoding() started: the handles imported meanwhile (a shared empty array for none). */
+export function endDecoding(): RpcHandle[] {
+  const frame = decodeFrames[--decodeDepth]!;
+  const imported = frame.imported ?? NONE;
+  frame.session = undefined;
+  frame.imported = undefined;
+  return imported;
+}
+
+function encodingFrame(): EncodeFrame | undefined {
+  const frame = encodeDepth > 0 ? encodeFrames[encodeDepth - 1] : undefined;
+  return frame?.session === undefined ? undefined : frame;
+}
+function decodingFrame(): DecodeFrame | undefined {
+  const frame = decodeDepth > 0 ? decodeFrames[decodeDepth - 1] : undefined;
+  return frame?.session === undefined ? undefined : frame;
+}
 
 /** True while a call's arguments or result are encoded (references may cross). */
 export function referencesAllowed(): boolean {
-  return encoding !== undefined;
+  return encodingFrame() !== undefined;
 }
 
 /** Called by payload.ts for a function or RpcTarget being encoded: its export id on this connection. */
 export function exportForEncoding(value: object, where: () => string): number {
-  const ctx = encoding;
-  if (ctx === undefined) {
+  const frame = encodingFrame();
+  if (frame === undefined) {
     throw new TypeError(`${describeValue(value)} cannot cross here: functions and RpcTargets travel by reference only in the arguments or result of an RPC call (${where()})`);
   }
-  const id = ctx.session.exportValue(value, ctx.owner);
-  ctx.exported.push(id);
+  const id = frame.session!.exportValue(value, frame.owner);
+  (frame.exported ??= []).push(id);
   return id;
 }
 
 /** Called by payload.ts for an export id being decoded: a handle of this connection's import. */
 export function importForDecoding(id: unknown): RpcHandle {
-  const ctx = decoding;
-  if (ctx === undefined || typeof id !== "number" || !Number.isInteger(id) || id <= 0) {
+  const frame = decodingFrame();
+  if (frame === undefined || typeof id !== "number" || !Number.isInteger(id) || id <= 0) {
     throw new SourdoughError(ErrorCode.PROTOCOL, `a reference (function or RpcTarget) with export id ${describeValue(id)} arrived outside an RPC call's arguments or result; the sender is not speaking sourdough's payload encoding`);
   }
-  const handle = ctx.session.importRef(id);
-  ctx.imported.push(handle);
+  const handle = frame.session!.importRef(id);
+  (frame.imported ??= []).push(handle);
   return handle;
 }
 
@@ -107,16 +164,17 @@ export function importForDecoding(id: unknown): RpcHandle {
  * is not released with the call's arguments or the result; the stream releases it when it ends).
  */
 export function importStreamForDecoding(id: unknown): RpcHandle {
-  const ctx = decoding;
-  if (ctx === undefined || typeof id !== "number" || !Number.isInteger(id) || id <= 0) {
+  const frame = decodingFrame();
+  if (frame === undefined || typeof id !== "number" || !Number.isInteger(id) || id <= 0) {
     throw new SourdoughError(ErrorCode.PROTOCOL, `a ReadableStream with export id ${describeValue(id)} arrived outside an RPC call's arguments or result; the sender is not speaking sourdough's payload encoding`);
   }
-  return ctx.session.importRef(id);
+  return frame.session!.importRef(id);
 }
 
 /** Adds `handle` to what the payload being decoded imported (released with a call's arguments). */
 export function trackForDecoding(handle: RpcHandle): void {
-  decoding?.imported.push(handle);
+  const frame = decodingFrame();
+  if (frame !== undefined) (frame.imported ??= []).push(handle);
 }
 
 /**
@@ -124,31 +182,29 @@ export function trackForDecoding(handle: RpcHandle): void {
  * encoding fails, the references it added are given back (nothing was sent).
  */
 export function encodeWithSession<T>(session: CapSession | undefined, owner: unknown, encode: () => T): { value: T; exported: number } {
-  const prev = encoding;
-  const ctx: EncodeContext | undefined = session === undefined ? undefined : { session, owner, exported: [] };
-  encoding = ctx;
+  beginEncoding(session, owner);
+  let value: T;
   try {
-    return { value: encode(), exported: ctx?.exported.length ?? 0 };
+    value = encode();
   } catch (error) {
-    if (ctx !== undefined) for (const id of ctx.exported) ctx.session.releaseExport(id, 1);
+    endEncoding(true);
     throw error;
-  } finally {
-    encoding = prev;
   }
+  return { value, exported: endEncoding(false) };
 }
 
 /** Runs `decode` with `session` importing the references it meets; returns them with the value. */
 export function decodeWithSession<T>(session: CapSession | undefined, decode: () => T): { value: T; imported: RpcHandle[] } {
-  const prev = decoding;
-  const ctx: DecodeContext | undefined = session === undefined ? undefined : { session, imported: [] };
-  decoding = ctx;
+  beginDecoding(session);
+  let value: T;
   try {
-    return { value: decode(), imported: ctx?.imported ?? NONE };
-  } finally {
-    decoding = prev;
+    value = decode();
+  } catch (error) {
+    disposeAll(endDecoding()); // nothing will hold them
+    throw error;
   }
+  return { value, imported: endDecoding() };
 }
-const NONE: RpcHandle[] = [];
 
 /** True for what crosses by reference: functions (not classes) and RpcTarget instances. */
 export function isReference(value: unknown): value is object {

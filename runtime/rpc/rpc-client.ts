@@ -7,7 +7,7 @@ import type { Pipe } from "../transport/pipe.ts";
 import { IdTable } from "../util/id-table.ts";
 import { CallKind, ControlWhich, Which, type CallMessage, type Message, type TargetCache } from "../wire/envelope.ts";
 import { DEFAULT_MAX_CALL_BYTES, callTooLarge } from "../wire/limits.ts";
-import { decodeCallPayload, encodeCallPayload } from "../wire/payload.ts";
+import { decodeCallPayload, decodeCallValue, encodeCallPayload, takeImported } from "../wire/payload.ts";
 import { CapSession, disposeAll, registerWireSession, type CapWire, type RpcHandle } from "./capabilities.ts";
 import { errorFromWire, errorToWire } from "./remote-error.ts";
 
@@ -98,7 +98,8 @@ export type ResultDecoder = (payload: Uint8Array, where: string, caps?: CapSessi
  * releases every reference in it (`using result = await stub.m()`).
  */
 export const decodeMsgpackResult: ResultDecoder = (payload, where, caps) => {
-  const { value, imported } = decodeCallPayload(payload, `${where} result`, caps);
+  const value = decodeCallValue(payload, `${where} result`, caps);
+  const imported = takeImported();
   if (imported.length > 0) ownResult(value, imported);
   return value;
 };
@@ -441,7 +442,7 @@ export class RpcClient {
       if (conn === undefined || conn.closed || call.questionId === 0) return;
       if (ok) {
         try {
-          const { bytes } = encodeCallPayload(value, `${where} result`, this.maxCallBytes, caps);
+          const bytes = encodeCallPayload(value, `${where} result`, this.maxCallBytes, caps);
           conn.writer.writeReturn(call.questionId, bytes);
           conn.flushSoon();
           return;

@@ -235,7 +235,7 @@ function createStub<T>(...args: [StubState] | [ClientRouter, string, DurableObje
       try {
         if (codec === undefined) {
           const c = client();
-          const { bytes } = encodeCallPayload(args, `${where} arguments`, c.maxCallBytes, c.caps);
+          const bytes = encodeCallPayload(args, `${where} arguments`, c.maxCallBytes, c.caps);
           const before = c.lastQuestionId;
           const promise = c.call(CallKind.Method, target, prop, 0, bytes, where, undefined, options);
           return rpcPromise(promise, c.capWire, questionAfter(c, before), where);

@@ -6,7 +6,7 @@ import { Packr, addExtension } from "msgpackr";
 import { ErrorCode, SourdoughError, describeValue } from "../errors.ts";
 import { describeBytes } from "./limits.ts";
 import { exportStream, importStream } from "../rpc/streams.ts";
-import { RpcTarget, decodeWithSession, encodeWithSession, exportForEncoding, importForDecoding, referencesAllowed, setArgumentEncoder, type CapSession, type RpcHandle } from "../rpc/capabilities.ts";
+import { RpcTarget, beginDecoding, beginEncoding, disposeAll, endDecoding, endEncoding, exportForEncoding, importForDecoding, referencesAllowed, setArgumentEncoder, type CapSession, type RpcHandle } from "../rpc/capabilities.ts";
 
 const REFUSED: ReadonlyArray<{ Class: abstract new (...args: never[]) => object; why: string }> = [
   { Class: Promise, why: "a Promise cannot cross RPC. Await it and pass the result" },
@@ -128,19 +128,59 @@ const packr = new Packr({ structuredClone: true });
 
 /**
  * Encodes a call's arguments or result with `session` exporting the functions and RpcTargets in it
- * (`owner`: the object whose event exports them). Without a session, references are refused.
+ * (`owner`: the object whose event exports them). Without a session, references are refused. A value
+ * holding no reference costs nothing more than encodePayload.
  */
-export function encodeCallPayload(value: unknown, where: Where, maxBytes: number | undefined, session: CapSession | undefined, owner?: unknown): { bytes: Uint8Array; exported: number } {
-  const { value: bytes, exported } = encodeWithSession(session, owner, () => encodePayload(value, where, maxBytes));
-  return { bytes, exported };
+export function encodeCallPayload(value: unknown, where: Where, maxBytes: number | undefined, session: CapSession | undefined, owner?: unknown): Uint8Array {
+  beginEncoding(session, owner);
+  let bytes: Uint8Array;
+  try {
+    bytes = encodePayload(value, where, maxBytes);
+  } catch (error) {
+    endEncoding(true);
+    throw error;
+  }
+  endEncoding(false);
+  return bytes;
 }
 
-/** Decodes a call's arguments or result, importing the references in it through `session`. */
+/**
+ * Decodes a call's arguments or result, importing the references in it through `session`: the value,
+ * and the handles imported (a shared empty array when there are none). When decoding fails, the
+ * handles it made are released.
+ */
 export function decodeCallPayload(bytes: Uint8Array, where: Where, session: CapSession | undefined): { value: unknown; imported: RpcHandle[] } {
-  return decodeWithSession(session, () => decodePayload(bytes, where));
+  const value = decodeCallValue(bytes, where, session);
+  return { value, imported: takeImported() };
 }
 
-setArgumentEncoder((session, args, where) => encodeCallPayload(args, where, undefined, session).bytes);
+/**
+ * decodeCallPayload without the pair, for the hot path: the value; the handles imported are
+ * `takeImported()`'s until the next decode.
+ */
+export function decodeCallValue(bytes: Uint8Array, where: Where, session: CapSession | undefined): unknown {
+  beginDecoding(session);
+  let value: unknown;
+  try {
+    value = decodePayload(bytes, where);
+  } catch (error) {
+    disposeAll(endDecoding()); // nothing will hold them
+    throw error;
+  }
+  lastImported = endDecoding();
+  return value;
+}
+
+/** The handles the last decodeCallValue() imported (a shared empty array when none). */
+export function takeImported(): RpcHandle[] {
+  const imported = lastImported;
+  lastImported = NO_HANDLES;
+  return imported;
+}
+const NO_HANDLES: RpcHandle[] = [];
+let lastImported = NO_HANDLES;
+
+setArgumentEncoder((session, args, where) => encodeCallPayload(args, where, undefined, session));
 
 /** Names what is being encoded for error messages, e.g. "Counter.add arguments"; lazy on hot paths. */
 export type Where = string | (() => string);
