@@ -5,6 +5,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { ClusterCoordinator } from "sourdough";
 import type { HttpScenarios } from "../http-load.ts";
+import { BenchMsgpackCounter } from "../msgpack-objects.ts";
 import { BenchCounter } from "../objects.ts";
 import { measureRawEcho } from "../raw-echo.ts";
 import {
@@ -32,6 +33,8 @@ export interface Cluster {
   stubs: Stub[];
   /** One object, for the throughput variants that load a single object. */
   oneStub: Stub[];
+  /** The msgpack-path objects (a class without generated codecs), on the topologies that measure it. */
+  msgpackStubs: Stub[];
   seqStubs: Record<BenchMethod, Stub>;
   /** The input-gate scenario's object, the calls made on it so far, and its counter as last read. */
   gate: { stub: Stub; calls: number; stored: number };
@@ -94,6 +97,7 @@ export async function startCluster(topo: Topology, settings: Settings, profile: 
     hostCount: topo.hostCount,
     isolatesPerHost: topo.isolatesPerHost,
     generated, // BenchCounter's sourdough-gen codecs: calls carry Cap'n Proto Params/Results, not msgpack
+    modules: [new URL("../msgpack-objects.ts", import.meta.url)], // BenchMsgpackCounter: no codecs, msgpack path
     storageDir,
     // Host output goes to stderr with a prefix, so stdout carries only the results table.
     output: (host, stream, text) => {
@@ -108,6 +112,7 @@ export async function startCluster(topo: Topology, settings: Settings, profile: 
     storageDir,
     stubs: [],
     oneStub: [coordinator.get("thr-one", BenchCounter)],
+    msgpackStubs: [],
     seqStubs: { increment: coordinator.get("seq-mem", BenchCounter), incrementStored: coordinator.get("seq-kv", BenchCounter) },
     gate: { stub: coordinator.get("gate", BenchCounter), calls: 0, stored: 0 },
     pids: [],
@@ -121,6 +126,11 @@ export async function startCluster(topo: Topology, settings: Settings, profile: 
   cluster.threadIds = coordinator.hosts.map((h) => h.threadIds);
   for (let i = 0; i < settings.objects; i++) cluster.stubs.push(coordinator.get(`obj-${i}`, BenchCounter));
   const activateMs = await bounded(`activating ${settings.objects} objects on ${topo.label}`, ACTIVATE_BUDGET_MS, callEach(cluster.stubs, "increment", settings.inFlight));
+  if (settings.rpc && measuresMsgpack(topo)) {
+    // Same method and shape as BenchCounter.increment(); the stub type differs only in the methods it lacks.
+    for (let i = 0; i < settings.objects; i++) cluster.msgpackStubs.push(coordinator.get(`mp-${i}`, BenchMsgpackCounter) as unknown as Stub);
+    await bounded(`activating ${settings.objects} msgpack-path objects on ${topo.label}`, ACTIVATE_BUDGET_MS, callEach(cluster.msgpackStubs, "increment", settings.inFlight));
+  }
   let firstWriteMs = Number.NaN;
   if (topo.throughput.includes("incrementStored")) {
     firstWriteMs = await bounded(`first writes on ${topo.label}`, ACTIVATE_BUDGET_MS, callEach(cluster.stubs, "incrementStored", settings.inFlight));
@@ -151,6 +161,17 @@ export function seqKey(topo: Topology, method: BenchMethod): string {
 }
 export function thrKey(topo: Topology, method: BenchMethod, v: ThroughputVariant = MAIN_VARIANT): string {
   return `rpc.thr.${METHOD_ID[method]}.${topo.id}${v.suffix}`;
+}
+
+/**
+ * The msgpack call path (classes sourdough-gen has not seen): `increment()` of BenchMsgpackCounter,
+ * 256 in flight over the objects, on 2 hosts × 1 isolate only (the topology of the main targets).
+ */
+export function measuresMsgpack(topo: Topology): boolean {
+  return topo.hostCount === 2 && topo.isolatesPerHost === 1;
+}
+export function msgpackKey(topo: Topology): string {
+  return `rpc.thr.msgpack.${topo.id}`;
 }
 
 /** Throughput is measured at 256 and 16 calls in flight, over all the objects and over one. */
@@ -213,6 +234,11 @@ export function defineRpcFigures(reg: Registry, s: Settings): void {
         }
         if (m === "incrementStored") reg.targets.push({ figure: key, op: ">=", value: 60_000, text: "≥ 60 000/s" });
       }
+    }
+    if (measuresMsgpack(topo) && topo.throughput.includes("increment")) {
+      const key = msgpackKey(topo);
+      reg.define(key, `RPC throughput \`increment()\` (no storage), msgpack path (a class without generated codecs), ${MAIN_VARIANT.inFlight} in flight over ${s.objects} objects, ${topo.label}`, "calls/s");
+      reg.ratio(key, thrKey(topo, "increment"), "÷ generated codecs");
     }
   }
 }
@@ -297,6 +323,10 @@ export async function warmUpRound(s: Settings): Promise<void> {
         await bounded(`warm-up throughput ${m}() on ${c.topo.label}`, budget, rpcThroughput(stubsFor(c, v), m, v.inFlight, 0, s.throughputWarmupMs * 2));
       }
     }
+    if (c.msgpackStubs.length > 0) {
+      const budget = s.throughputWarmupMs * 2 + DRAIN_BUDGET_MS + 5_000;
+      await bounded(`warm-up throughput msgpack-path increment() on ${c.topo.label}`, budget, rpcThroughput(c.msgpackStubs, "increment", MAIN_VARIANT.inFlight, 0, s.throughputWarmupMs * 2));
+    }
   }
 }
 
@@ -375,6 +405,15 @@ export async function rpcThroughputPhase(s: Settings, reg: Registry): Promise<vo
         reg.record(key, Math.round(rate));
         log(`  ${c.topo.id}${v.suffix} throughput ${m}: ${Math.round(rate).toLocaleString("en-US")} calls/s`);
       }
+    }
+    if (c.msgpackStubs.length > 0) {
+      const budget = s.throughputWarmupMs + s.throughputMs + DRAIN_BUDGET_MS + 5_000;
+      const key = msgpackKey(c.topo);
+      const w0 = nowUs();
+      const { rate } = await bounded(`throughput msgpack-path increment() on ${c.topo.label}`, budget, rpcThroughput(c.msgpackStubs, "increment", MAIN_VARIANT.inFlight, s.throughputWarmupMs, s.throughputMs));
+      addWindow(c, key, w0, nowUs());
+      reg.record(key, Math.round(rate));
+      log(`  ${c.topo.id} throughput msgpack-path increment: ${Math.round(rate).toLocaleString("en-US")} calls/s`);
     }
   }
 }
