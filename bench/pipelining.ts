@@ -4,7 +4,7 @@
  * (`await stub.getRoom(name).post(text)`: both calls sent at once), measured side by side in one run
  * against real host processes over Unix sockets. Interleaved rounds; medians of per-call latency,
  * of each round's ratio to the one-call shape of the same round, and of the CPU time per call of
- * the caller (this process) and of the host process (its isolate thread included): CPU per call
+ * the caller (this process) and of the host process (its isolate thread included), over all rounds: CPU per call
  * says what each shape costs even when the machine is busy and latency mostly measures scheduling.
  *
  *   node --import tsx bench/pipelining.ts [--quick]
@@ -89,11 +89,13 @@ async function main(): Promise<void> {
   }
   const medians = Object.fromEntries(names.map((k) => [k, median(samples[k]!.perCallUs)]));
   const ratios = Object.fromEntries(names.map((k) => [k, median(samples[k]!.vsOne)]));
-  const cpu = Object.fromEntries(names.map((k) => [k, { caller: median(samples[k]!.callerCpuUs), host: median(samples[k]!.hostCpuUs) }]));
+  // CPU over all rounds (the host's /proc counters tick every 10 ms: one round is too short to median).
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const cpu = Object.fromEntries(names.map((k) => [k, { caller: mean(samples[k]!.callerCpuUs), host: mean(samples[k]!.hostCpuUs) }]));
   const [one, two, piped] = names.map((k) => medians[k]!) as [number, number, number];
   const pipedName = names[2]!;
   const lines = [
-    `${ROUNDS} interleaved rounds (order rotated each round) of ${CALLS} sequential calls per shape, 1 host, 1 isolate, Node ${process.version}, ${os.cpus().length} CPUs, machine ${Number.isNaN(busyShare) ? "?" : Math.round(busyShare * 100)}% busy during the rounds${quick ? " (quick)" : ""}. Medians over rounds; "vs one call" is the median of each round's ratio to that round's one-call latency. CPU: user + system time per call of the caller (this process) and of the host process (/proc, 10 ms ticks).`,
+    `${ROUNDS} interleaved rounds (order rotated each round) of ${CALLS} sequential calls per shape, 1 host, 1 isolate, Node ${process.version}, ${os.cpus().length} CPUs, machine ${Number.isNaN(busyShare) ? "?" : Math.round(busyShare * 100)}% busy during the rounds${quick ? " (quick)" : ""}. Latency: medians over rounds; "vs one call" is the median of each round's ratio to that round's one-call latency. CPU: user + system time per call over all rounds, of the caller (this process) and of the host process with its isolate thread (/proc).`,
     "",
     "| shape | median µs | vs one call | caller CPU µs | host CPU µs |",
     "|---|---:|---:|---:|---:|",
