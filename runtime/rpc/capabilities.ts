@@ -53,7 +53,8 @@ interface ExportEntry {
   owner: unknown;
 }
 
-interface ImportEntry {
+/** One import of a connection side (the peer's export `id`), shared by its handles. */
+export interface ImportEntry {
   id: number;
   /** Times the peer sent this export to us: the count our Release gives back. */
   remote: number;
@@ -324,67 +325,41 @@ export class CapSession {
 
   #handle(entry: ImportEntry): RpcHandle {
     entry.handles++;
-    let disposed = false;
-    const session = this;
-    const describe = () => `RpcStub(export ${entry.id} of ${this.#wire.peer}${disposed || entry.released ? ", released" : ""})`;
-    const call = (method: string, args: unknown[]): Promise<unknown> => {
-      const where = method === "" ? `callback ${entry.id}` : `RpcTarget ${entry.id}.${method}`;
-      if (this.#closed !== undefined && !disposed) return Promise.reject(released(`${where}: ${this.#closed}`));
-      if (disposed || entry.released) return Promise.reject(released(`${where}: called after the reference was released (disposed, or received as an argument of a call that has completed; dup() it to keep it past the call)`));
-      let payload: Uint8Array;
-      try {
-        payload = encodeArgs(session, args, where);
-      } catch (error) {
-        return Promise.reject(error);
-      }
-      return this.#wire.call(entry.id, 0, method, payload, where);
-    };
-    const dispose = () => {
-      if (disposed) return; // releasing twice is harmless, as Cloudflare's
-      disposed = true;
-      entry.handles--;
-      if (entry.handles === 0 && !entry.released) {
-        entry.released = true;
-        this.#imports.delete(entry.id);
-        if (this.#closed === undefined) this.#wire.release(entry.id, entry.remote);
-      }
-    };
-    const methods = new Map<string, (...args: unknown[]) => Promise<unknown>>();
-    const target = function rpcStub(): void {} as unknown as Record<PropertyKey, unknown>;
-    return new Proxy(target, {
-      apply: (_t, _this, args: unknown[]) => {
-        const before = session.#wire.lastQuestionId;
-        const promise = call("", args);
-        return rpcPromise(promise, session.#wire, questionAfter(session.#wire, before), `callback ${entry.id}`);
-      },
-      get: (_t, prop) => {
-        if (prop === "dup") return () => (disposed || entry.released ? session.#brokenHandle(describe()) : session.#handle(entry));
-        if (prop === Symbol.dispose) return dispose;
-        if (prop === HANDLE) return true;
-        if (prop === "then" || typeof prop !== "string") {
-          if (prop === inspect.custom || prop === Symbol.toPrimitive) return describe;
-          return undefined;
-        }
-        if (prop === "toString") return describe;
-        if (prop === "toJSON") return undefined; // msgpackr would send toJSON()'s text instead of the reference
-        let m = methods.get(prop);
-        if (m === undefined) {
-          m = (...args: unknown[]) => {
-            const before = session.#wire.lastQuestionId;
-            const promise = call(prop, args);
-            return rpcPromise(promise, session.#wire, questionAfter(session.#wire, before), `RpcTarget ${entry.id}.${prop}`);
-          };
-          methods.set(prop, m);
-        }
-        return m;
-      },
-      has: () => false,
-      set: () => false,
-    }) as unknown as RpcHandle;
+    return new Proxy(STUB_TARGET, new ImportHandler(this, entry)) as unknown as RpcHandle;
   }
 
-  #brokenHandle(description: string): RpcHandle {
-    throw released(`${description}: dup() called after the reference was released`);
+  /** A call on import `entry` through one of its handles (ImportHandler); `disposed`: that handle's state. */
+  callImport(entry: ImportEntry, disposed: boolean, method: string, args: unknown[]): Promise<unknown> {
+    const where = method === "" ? `callback ${entry.id}` : `RpcTarget ${entry.id}.${method}`;
+    if (this.#closed !== undefined && !disposed) return Promise.reject(released(`${where}: ${this.#closed}`));
+    if (disposed || entry.released) return Promise.reject(released(`${where}: called after the reference was released (disposed, or received as an argument of a call that has completed; dup() it to keep it past the call)`));
+    let payload: Uint8Array;
+    try {
+      payload = encodeArgs(this, args, where);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#wire.call(entry.id, 0, method, payload, where);
+  }
+
+  /** One handle of import `entry` was disposed: the last one sends the Release. */
+  disposeImport(entry: ImportEntry): void {
+    entry.handles--;
+    if (entry.handles === 0 && !entry.released) {
+      entry.released = true;
+      this.#imports.delete(entry.id);
+      if (this.#closed === undefined) this.#wire.release(entry.id, entry.remote);
+    }
+  }
+
+  /** Another handle of import `entry` (dup() on a handle; `disposed`: that handle's state). */
+  dupImport(entry: ImportEntry, disposed: boolean, description: string): RpcHandle {
+    if (disposed || entry.released) throw released(`${description}: dup() called after the reference was released`);
+    return this.#handle(entry);
+  }
+
+  get wire(): CapWire {
+    return this.#wire;
   }
 
   /**
@@ -403,6 +378,69 @@ export class CapSession {
 /** True for a handle of an import (a reference received from the peer). */
 export function isRpcHandle(value: unknown): boolean {
   return typeof value === "function" && (value as unknown as Record<symbol, unknown>)[HANDLE] === true;
+}
+
+// Every handle is a Proxy over this one callable target (the traps never read it): a handle costs
+// its Proxy and its ImportHandler; bound methods are made when first read.
+const STUB_TARGET = ((): void => {}) as unknown as Record<PropertyKey, unknown>;
+
+class ImportHandler implements ProxyHandler<Record<PropertyKey, unknown>> {
+  #disposed = false;
+  #methods: Map<string, (...args: unknown[]) => Promise<unknown>> | undefined;
+  #dispose: (() => void) | undefined;
+  constructor(
+    readonly session: CapSession,
+    readonly entry: ImportEntry,
+  ) {}
+
+  #describeFn: (() => string) | undefined;
+  get #describe(): () => string {
+    return (this.#describeFn ??= () => `RpcStub(export ${this.entry.id} of ${this.session.wire.peer}${this.#disposed || this.entry.released ? ", released" : ""})`);
+  }
+
+  #call(method: string, args: unknown[]): Promise<unknown> {
+    const wire = this.session.wire;
+    const before = wire.lastQuestionId;
+    const promise = this.session.callImport(this.entry, this.#disposed, method, args);
+    return rpcPromise(promise, wire, questionAfter(wire, before), method === "" ? `callback ${this.entry.id}` : `RpcTarget ${this.entry.id}.${method}`);
+  }
+
+  apply(_t: unknown, _this: unknown, args: unknown[]): unknown {
+    return this.#call("", args);
+  }
+
+  get(_t: unknown, prop: PropertyKey): unknown {
+    if (prop === "dup") return () => this.session.dupImport(this.entry, this.#disposed, this.#describe());
+    if (prop === Symbol.dispose) {
+      return (this.#dispose ??= () => {
+        if (this.#disposed) return; // releasing twice is harmless, as Cloudflare's
+        this.#disposed = true;
+        this.session.disposeImport(this.entry);
+      });
+    }
+    if (prop === HANDLE) return true;
+    if (prop === "then" || typeof prop !== "string") {
+      if (prop === inspect.custom || prop === Symbol.toPrimitive) return this.#describe;
+      return undefined;
+    }
+    if (prop === "toString") return this.#describe;
+    if (prop === "toJSON") return undefined; // msgpackr would send toJSON()'s text instead of the reference
+    const methods = (this.#methods ??= new Map());
+    let m = methods.get(prop);
+    if (m === undefined) {
+      m = (...args: unknown[]) => this.#call(prop, args);
+      methods.set(prop, m);
+    }
+    return m;
+  }
+
+  has(): boolean {
+    return false;
+  }
+
+  set(): boolean {
+    return false;
+  }
 }
 
 /** Disposes handles (the arguments of a completed call, or everything in a disposed result). */
