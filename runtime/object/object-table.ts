@@ -151,6 +151,13 @@ export class ObjectTable implements OutputGate {
     return n;
   }
 
+  /** Answers held for pipelined calls (Return.heldAnswer) over all connections: 0 once they were let go. */
+  get heldAnswerCount(): number {
+    let n = 0;
+    for (const c of this.#caps.values()) n += c.held.size;
+    return n;
+  }
+
   /** Closes every connection and every database (committing pending writes). */
   close(): void {
     clearInterval(this.#sweeper);
@@ -184,7 +191,7 @@ export class ObjectTable implements OutputGate {
     else if (message.which === Which.Cancel) this.#cancel(open, message.questionId, "the caller canceled the call");
     else if (message.which === Which.Return || message.which === Which.Exception) this.#caps.get(conn)?.answer(message); // a callback's answer
     else if (message.which === Which.Release) this.#caps.get(conn)?.session.releaseExport(message.exportId, message.count);
-    else if (message.which === Which.Finish) this.#caps.get(conn)?.held.delete(message.questionId);
+    else if (message.which === Which.Finish) this.#caps.get(conn)?.finish(message.questionId);
     // Control from a caller carries nothing for us.
   }
 
@@ -308,6 +315,8 @@ export class ObjectTable implements OutputGate {
       held = true;
     }
     this.#finish(conn, q, obj, encode, ok, value, where, held, caps?.session);
+    // Encoded now: the answer is held as long as the reference it exported (failed: not at all).
+    if (held && !caps!.session.holdAnswer(value as object, q)) caps!.held.delete(q);
     if (pipelined === undefined) return;
     if (!ok) return this.#failPipelined(conn, pipelined, value);
     for (const p of pipelined) this.#onReferenceCall(conn, open, p);

@@ -51,6 +51,8 @@ interface ExportEntry {
   refs: number;
   /** The object whose event exported it (object side): its calls run through that object's input gate. */
   owner: unknown;
+  /** Questions whose held answer (Return.heldAnswer) is this export: dropped with it. */
+  answers: number[] | undefined;
 }
 
 /** One import of a connection side (the peer's export `id`), shared by its handles. */
@@ -213,6 +215,7 @@ export function isReference(value: unknown): value is object {
 }
 
 const HANDLE = Symbol("sourdough.rpcHandle");
+const ENTRY = Symbol("sourdough.rpcHandle.entry");
 
 /** The export and import tables of one side of one connection. */
 export class CapSession {
@@ -224,9 +227,45 @@ export class CapSession {
   #nextExport = 1;
   #closed: string | undefined;
 
-  constructor(wire: CapWire, maxExports = DEFAULT_MAX_EXPORTS) {
+  readonly #answersDropped: ((answers: number[], value: object) => void) | undefined;
+
+  /**
+   * `answersDropped`: told, when an export is dropped, the questions whose held answers it was
+   * (holdAnswer), so the side that holds them lets them go.
+   */
+  constructor(wire: CapWire, maxExports = DEFAULT_MAX_EXPORTS, answersDropped?: (answers: number[], value: object) => void) {
     this.#wire = wire;
     this.#maxExports = maxExports;
+    this.#answersDropped = answersDropped;
+  }
+
+  /**
+   * Ties the held answer of `questionId` to the export of `value` (the call's result, just encoded):
+   * it is let go when that export is dropped. False when `value` is not exported (nothing to hold).
+   */
+  holdAnswer(value: object, questionId: number): boolean {
+    const id = this.#byValue.get(value);
+    if (id === undefined) return false;
+    (this.#exports.get(id)!.answers ??= []).push(questionId);
+    return true;
+  }
+
+  /** The peer sent Finish for the held answer of `questionId` (its export is `value`). */
+  unholdAnswer(value: object, questionId: number): void {
+    const id = this.#byValue.get(value);
+    const answers = id === undefined ? undefined : this.#exports.get(id)!.answers;
+    const i = answers?.indexOf(questionId) ?? -1;
+    if (i >= 0) answers!.splice(i, 1);
+  }
+
+  /**
+   * Whether `value` is a handle of an import this side received exactly once and still holds: its
+   * Release will drop the peer's export (and the answer the peer holds with it).
+   */
+  isSoleImport(value: unknown): boolean {
+    if (typeof value !== "function") return false;
+    const entry = (value as unknown as Record<symbol, ImportEntry | undefined>)[ENTRY];
+    return entry !== undefined && entry.remote === 1 && !entry.released && this.#imports.get(entry.id) === entry;
   }
 
   /** Exports held for the peer (tests check it is 0 once a connection closed, or calls completed). */
@@ -257,7 +296,7 @@ export class CapSession {
     let id = this.#nextExport;
     while (this.#exports.has(id)) id = id === 0xffffffff ? 1 : id + 1;
     this.#nextExport = id === 0xffffffff ? 1 : id + 1;
-    this.#exports.set(id, { value, refs: 1, owner });
+    this.#exports.set(id, { value, refs: 1, owner, answers: undefined });
     this.#byValue.set(value, id);
     return id;
   }
@@ -274,6 +313,7 @@ export class CapSession {
   #drop(id: number, entry: ExportEntry): void {
     this.#exports.delete(id);
     this.#byValue.delete(entry.value);
+    if (entry.answers !== undefined) this.#answersDropped?.(entry.answers, entry.value);
     // Cloudflare calls an RpcTarget's [Symbol.dispose] once every stub of it is disposed.
     if (entry.value instanceof RpcTarget) {
       const dispose = (entry.value as { [Symbol.dispose]?: unknown })[Symbol.dispose];
@@ -419,6 +459,7 @@ class ImportHandler implements ProxyHandler<Record<PropertyKey, unknown>> {
       });
     }
     if (prop === HANDLE) return true;
+    if (prop === ENTRY) return this.entry;
     if (prop === "then" || typeof prop !== "string") {
       if (prop === inspect.custom || prop === Symbol.toPrimitive) return this.#describe;
       return undefined;

@@ -1,7 +1,8 @@
 // The object side of one connection's capabilities: the callee calls back the functions and
 // RpcTargets its caller passed (its own questions on the connection, answered by the caller with
 // Return/Exception), exports the RpcTargets its objects return, and holds the answers that pipelined
-// calls address (Call.promisedAnswer) until the caller sends Finish.
+// calls address (Call.promisedAnswer) until the reference the answer exported is released (or the
+// caller sends Finish).
 import { ErrorCode, SourdoughError } from "../errors.ts";
 import type { FrameConnection } from "../transport/frame-connection.ts";
 import { CallKind, type ExceptionMessage, type ReturnMessage } from "../wire/envelope.ts";
@@ -35,7 +36,21 @@ export class ServerCaps implements CapWire {
     this.#conn = conn;
     this.peer = peer;
     this.#gate = gate;
-    this.session = new CapSession(this, maxExports);
+    // A held answer goes with the export it resolved to: the caller's Release of that reference can only
+    // follow the Return (it got the reference from it), and after the Return it pipelines on the
+    // reference, never on the question. The caller sends Finish only when that Release would not
+    // drop the export (it holds the reference from elsewhere too), or it gave up on the call.
+    this.session = new CapSession(this, maxExports, (answers, value) => {
+      for (const q of answers) if (this.held.get(q)?.value === value) this.held.delete(q);
+    });
+  }
+
+  /** The caller sent Finish: the held answer of `questionId` is let go. */
+  finish(questionId: number): void {
+    const answer = this.held.get(questionId);
+    if (answer === undefined) return;
+    this.held.delete(questionId);
+    this.session.unholdAnswer(answer.value, questionId);
   }
 
   /** Calls in flight from this side to the caller's references. */

@@ -391,14 +391,25 @@ export class RpcClient {
   #onMessage(message: Message): void {
     switch (message.which) {
       case Which.Return: {
-        if (message.heldAnswer) this.#finish(message.questionId); // we pipeline on the handle from now on
         const q = this.#take(message.questionId);
-        if (q === undefined) return;
-        try {
-          q.resolve(q.decode(message.payload, q.where, this.#caps));
-        } catch (error) {
-          q.reject(error as Error);
+        // The callee holds a returned reference for calls pipelined on this question. From now on
+        // this side pipelines on the reference instead, so the answer may go: with the reference,
+        // when this side's Release of it drops the callee's export (the only reference it holds);
+        // otherwise (held from elsewhere too, not decoded, or the call was given up on) by Finish.
+        if (q === undefined) {
+          if (message.heldAnswer) this.#finish(message.questionId);
+          return;
         }
+        let value: unknown;
+        try {
+          value = q.decode(message.payload, q.where, this.#caps);
+        } catch (error) {
+          if (message.heldAnswer) this.#finish(message.questionId);
+          q.reject(error as Error);
+          return;
+        }
+        if (message.heldAnswer && !this.#caps.isSoleImport(value)) this.#finish(message.questionId);
+        q.resolve(value);
         return;
       }
       case Which.Exception: {
