@@ -44,7 +44,7 @@ struct Return {
   questionId @0 :UInt32;
   payload @1 :Data;        # the result, msgpackr-encoded
   heldAnswer @2 :Bool;     # the result is a reference the callee keeps for pipelined calls on this
-                           # question until the caller sends Finish
+                           # question until the caller sends Finish or releases that reference
 }
 
 struct Exception {
