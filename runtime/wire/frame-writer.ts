@@ -21,8 +21,11 @@ export interface FrameWriterOptions {
 
 /** A batch larger than this is handed to `spill` before the next frame is added. */
 export const SPILL_BYTES = 4 * 1024 * 1024;
-/** A batch up to this size is copied out by take() and the writer keeps its buffer. */
-const COPY_OUT_BYTES = 16 * 1024;
+/**
+ * A batch up to this size is copied out by take() (into Node's shared buffer pool, which serves
+ * allocations under 4 KiB) and the writer keeps its buffer; a larger one is handed over as is.
+ */
+const COPY_OUT_BYTES = 4 * 1024 - 1;
 /** Largest buffer the writer keeps across take()s (larger ones, grown for a big batch, are given up). */
 const KEEP_BYTES = 64 * 1024;
 /** Longest goodbye reason and exception name/code kept; longer ones are cut. */
@@ -68,9 +71,9 @@ export class FrameWriter {
     const used = this.#pos;
     let out: Buffer;
     if (used <= COPY_OUT_BYTES && this.#buf.length <= KEEP_BYTES) {
-      // The usual batch (a call or two, a few hundred bytes): copied out (from Node's shared pool
-      // below 4 KiB) and the buffer kept. A fresh 16 KiB buffer per flush made each call allocate
-      // 16 KiB outside the heap, which kept V8 busy with full collections on a busy connection.
+      // The usual batch of sequential calls (a few hundred bytes): copied out and the buffer kept. A
+      // fresh 16 KiB buffer per flush made each call allocate 16 KiB outside the heap, which kept V8
+      // running full collections every few dozen milliseconds.
       out = Buffer.from(this.#buf.subarray(0, used));
     } else {
       out = this.#buf.subarray(0, used);
