@@ -39,7 +39,8 @@ export class ServerCaps implements CapWire {
     // A held answer goes with the export it resolved to: the caller's Release of that reference can only
     // follow the Return (it got the reference from it), and after the Return it pipelines on the
     // reference, never on the question. The caller sends Finish only when that Release would not
-    // drop the export (it holds the reference from elsewhere too), or it gave up on the call.
+    // drop the export (it holds the reference from elsewhere too) or it could not decode the result; a
+    // reference answering a call it gave up on it releases at once.
     this.session = new CapSession(this, maxExports, (answers, value) => {
       for (const q of answers) if (this.held.get(q)?.value === value) this.held.delete(q);
     });

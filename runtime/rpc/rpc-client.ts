@@ -395,9 +395,9 @@ export class RpcClient {
         // The callee holds a returned reference for calls pipelined on this question. From now on
         // this side pipelines on the reference instead, so the answer may go: with the reference,
         // when this side's Release of it drops the callee's export (the only reference it holds);
-        // otherwise (held from elsewhere too, not decoded, or the call was given up on) by Finish.
+        // otherwise (held from elsewhere too, or not decoded) by Finish.
         if (q === undefined) {
-          if (message.heldAnswer) this.#finish(message.questionId);
+          if (message.heldAnswer) this.#dropUnwanted(message.questionId, message.payload);
           return;
         }
         let value: unknown;
@@ -432,6 +432,20 @@ export class RpcClient {
       case Which.Finish:
         return; // the caller side holds no answers and runs callbacks to completion
     }
+  }
+
+  // A held answer (a reference) arrived for a call given up on (deadline, abort): nobody will use
+  // the reference, so it is imported and released at once, which also lets the held answer go.
+  #dropUnwanted(questionId: number, payload: Uint8Array): void {
+    let value: unknown;
+    try {
+      value = decodeCallValue(payload, "a result that arrived after its call was given up on", this.#caps);
+    } catch {
+      return this.#finish(questionId);
+    }
+    const sole = this.#caps.isSoleImport(value);
+    disposeAll(takeImported());
+    if (!sole) this.#finish(questionId);
   }
 
   #finish(questionId: number): void {

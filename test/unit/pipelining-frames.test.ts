@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { RpcTarget } from "../../runtime/rpc/capabilities.ts";
 import { RpcClient } from "../../runtime/rpc/rpc-client.ts";
-import { DurableObjectNamespace } from "../../runtime/rpc/stub.ts";
+import { DurableObjectNamespace, withCallOptions } from "../../runtime/rpc/stub.ts";
 import { DurableObject } from "../../runtime/object/durable-object.ts";
 import { ObjectTable } from "../../runtime/object/object-table.ts";
 import { CodecTable } from "../../runtime/rpc/generated.ts";
@@ -33,6 +33,11 @@ class Rooms extends DurableObject {
   readonly #posts: string[] = [];
   readonly #lobby = new Room(this.#posts);
   getRoom(): Room {
+    return new Room(this.#posts);
+  }
+  /** A new RpcTarget after `ms`. */
+  async slowRoom(ms: number): Promise<Room> {
+    await new Promise((r) => setTimeout(r, ms));
     return new Room(this.#posts);
   }
   /** The same RpcTarget every time. */
@@ -161,5 +166,19 @@ describe("promise pipelining on the wire", () => {
     expect(t.caller.flat().filter((f) => f === "Release")).toHaveLength(1);
     expect(t.table.exportCount).toBe(0);
     expect(t.table.heldAnswerCount).toBe(0);
+  });
+
+  it("releases a reference that arrives after its call was given up on, which also lets the held answer go", async () => {
+    const t = setUp();
+    close = t.close;
+    disposed = 0;
+    const hurried = withCallOptions(t.stub, { timeoutMs: 20 });
+    await expect(hurried.slowRoom(100)).rejects.toMatchObject({ code: "ERR_DEADLINE_EXCEEDED" });
+    await new Promise((r) => setTimeout(r, 150));
+    expect(t.caller.flat()).toContain("Release");
+    expect(t.caller.flat()).not.toContain("Finish");
+    expect(t.table.exportCount).toBe(0);
+    expect(t.table.heldAnswerCount).toBe(0);
+    expect(disposed).toBe(1);
   });
 });
