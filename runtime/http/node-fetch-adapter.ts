@@ -1,7 +1,8 @@
-// Bridges node:http to the fetch API: IncomingMessage → Request, Response → ServerResponse.
+// Bridges node:http to the fetch API: IncomingMessage → Request, Response → ServerResponse. Bodies
+// stream both ways with backpressure; a body at hand whole is sent with a Content-Length.
 // Per-request work is kept small: this process answers every HTTP request (bench/run.ts profiles it).
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { Readable } from "node:stream";
+import { INLINE_BODY_BYTES, joinChunks, knownBodyLength, peekBody } from "../wire/fetch-payload.ts";
 
 export function toRequest(req: IncomingMessage, origin: string): Request {
   const raw = req.rawHeaders;
@@ -11,10 +12,35 @@ export function toRequest(req: IncomingMessage, origin: string): Request {
   const path = req.url ?? "/";
   const url = path.startsWith("/") ? origin + path : new URL(path, origin).href;
   if (method === "GET" || method === "HEAD") return new Request(url, { method, headers });
-  return new Request(url, { method, headers, body: Readable.toWeb(req) as ReadableStream<Uint8Array>, duplex: "half" } as RequestInit);
+  return new Request(url, { method, headers, body: requestBody(req), duplex: "half" } as RequestInit);
 }
 
-export async function writeResponse(res: ServerResponse, response: Response): Promise<void> {
+/**
+ * The request's body as a ReadableStream that reads the socket only when pulled (Readable.toWeb
+ * in Node 20 queues up to 16384 chunks ahead, unbounded in bytes). A client that goes away
+ * mid-upload errors it ("aborted", ECONNRESET); cancelling it stops reading (Node discards the rest
+ * once the response is sent).
+ */
+function requestBody(req: IncomingMessage): ReadableStream<Uint8Array> {
+  let chunks: AsyncIterator<Buffer> | undefined;
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        chunks ??= (req as unknown as { iterator(o: { destroyOnReturn: boolean }): AsyncIterator<Buffer> }).iterator({ destroyOnReturn: false });
+        const r = await chunks.next();
+        if (r.done === true) controller.close();
+        else controller.enqueue(new Uint8Array(r.value.buffer, r.value.byteOffset, r.value.byteLength));
+      },
+      async cancel() {
+        await chunks?.return?.();
+        req.resume();
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
+
+export async function writeResponse(res: ServerResponse, response: Response, method = "GET"): Promise<void> {
   if (response.status === 101) {
     // An object's WebSocket answer to a request that did not ask to upgrade: nothing can carry it.
     const text = "worker.fetch returned status 101 to a request without Upgrade: websocket. Forward only upgrade requests to a WebSocket object.\n";
@@ -29,11 +55,65 @@ export async function writeResponse(res: ServerResponse, response: Response): Pr
   }
   const cookies = response.headers.getSetCookie();
   if (cookies.length > 0) headers["set-cookie"] = cookies;
-  // The whole body is in hand: send it with a length, not chunked; keep Node's reason phrase unless
-  // the Response set one.
-  const body = response.body === null ? undefined : new Uint8Array(await response.arrayBuffer());
-  if (body !== undefined && headers["content-length"] === undefined) headers["content-length"] = String(body.byteLength);
-  if (response.statusText === "") res.writeHead(response.status, headers);
-  else res.writeHead(response.status, response.statusText, headers);
-  res.end(body);
+  const body = response.body;
+  if (body === null || method === "HEAD") {
+    if (body !== null) await body.cancel().catch(() => {});
+    return void head(res, response, headers).end();
+  }
+  const reader = body.getReader();
+  // A body at hand whole (the usual small one) is sent with a length, in one write; one still being
+  // produced streams: with the length the object knew, else chunked (Transfer-Encoding).
+  const peeked = await peekBody(reader, INLINE_BODY_BYTES);
+  const framed = headers["content-length"] !== undefined || headers["transfer-encoding"] !== undefined;
+  if (peeked.ended) {
+    if (!framed) headers["content-length"] = String(peeked.bytes);
+    return void head(res, response, headers).end(peeked.bytes === 0 ? undefined : joinChunks(peeked.chunks, peeked.bytes));
+  }
+  const known = knownBodyLength(response);
+  if (!framed && known !== undefined) headers["content-length"] = String(known);
+  head(res, response, headers);
+  // The client went away: cancel the body, which cancels the object's stream behind it.
+  let gone = false;
+  const onClose = () => {
+    if (res.writableFinished) return;
+    gone = true;
+    reader.cancel(new Error("the HTTP client closed the connection before the response body was sent")).catch(() => {});
+  };
+  res.once("close", onClose);
+  try {
+    for (const chunk of peeked.chunks) if (!res.write(chunk)) await drained(res);
+    let next = peeked.pending ?? reader.read();
+    for (;;) {
+      const r = await next;
+      if (r.done || gone) break;
+      if (!res.write(r.value)) await drained(res);
+      next = reader.read();
+    }
+  } catch (error) {
+    // The body failed mid-way (the object threw, its host died): cut the connection, as workerd
+    // does, so the client sees a truncated response rather than a complete one.
+    res.destroy(error instanceof Error ? error : new Error(String(error)));
+    return;
+  } finally {
+    res.off("close", onClose);
+  }
+  if (!gone) res.end();
+}
+
+function head(res: ServerResponse, response: Response, headers: Record<string, string | string[]>): ServerResponse {
+  // Node's reason phrase unless the Response set one.
+  if (response.statusText === "") return res.writeHead(response.status, headers);
+  return res.writeHead(response.status, response.statusText, headers);
+}
+
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off("drain", done);
+      res.off("close", done);
+      resolve();
+    };
+    res.on("drain", done);
+    res.on("close", done);
+  });
 }

@@ -87,7 +87,7 @@ export function serve<Env = Record<string, unknown>>(worker: Worker<Env>, option
       .then(
         (response) => {
           ops.observe(response.status, false, startedAt);
-          return writeResponse(res, response);
+          return writeResponse(res, response, req.method);
         },
         (error: unknown) => {
           ops.observe(500, true, startedAt);

@@ -96,11 +96,14 @@ export function exportStream(stream: ReadableStream<unknown>): number {
 /** payload.ts: the ReadableStream a received stream's export id becomes. */
 export function importStream(id: unknown): ReadableStream<Uint8Array> {
   const handle = importStreamForDecoding(id) as RpcHandle & { read(max: number): Promise<Uint8Array | null>; cancel(reason: unknown): Promise<void> };
-  let released = false;
+  // Kept apart from the stream (no reference to it), so the registry below can release the handle
+  // of a stream dropped unread.
+  const state = { handle, released: false };
   let cancelled = false;
   const release = () => {
-    if (released) return;
-    released = true;
+    if (state.released) return;
+    state.released = true;
+    unread.unregister(state);
     handle[Symbol.dispose]();
   };
   const stream = new ReadableStream<Uint8Array>(
@@ -129,7 +132,7 @@ export function importStream(id: unknown): ReadableStream<Uint8Array> {
       },
       async cancel(reason) {
         cancelled = true;
-        if (released) return;
+        if (state.released) return;
         try {
           await handle.cancel(reason instanceof Error ? reason : reason === undefined ? undefined : String(reason));
         } catch {
@@ -149,10 +152,20 @@ export function importStream(id: unknown): ReadableStream<Uint8Array> {
   const guard: RpcHandle = {
     dup: () => guard,
     [Symbol.dispose]: () => {
-      if (released || cancelled || stream.locked) return;
+      if (state.released || cancelled || stream.locked) return;
       stream.cancel(new SourdoughError(ErrorCode.REFERENCE_RELEASED, "a ReadableStream passed over RPC was not read by the call that received it (cancelled when that call completed).")).catch(() => {});
     },
   };
   trackForDecoding(guard);
+  unread.register(stream, state, state);
   return stream;
 }
+
+// A received stream garbage-collected before it was read to the end or cancelled (a Response whose
+// body nobody read, a result dropped): its reference is released, which cancels the sender's source
+// and frees its export (an object holding exports is not evicted).
+const unread = new FinalizationRegistry<{ handle: RpcHandle; released: boolean }>((state) => {
+  if (state.released) return;
+  state.released = true;
+  state.handle[Symbol.dispose]();
+});

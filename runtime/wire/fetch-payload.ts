@@ -1,20 +1,140 @@
-// stub.fetch(): Request and Response cross the wire as plain records (method, url, headers, body
-// bytes). Bodies are buffered; streaming bodies are read to the end before sending.
+// stub.fetch(): Request and Response cross the wire as plain records (method, url, headers, body).
+// A small body travels inline as bytes; a large one, or one still being produced, as a ReadableStream
+// (rpc/streams.ts: flow-controlled reads over the same connection), so neither side holds it whole.
+
+/** Bodies up to this many bytes that are at hand now travel inline (no stream round trip). */
+export const INLINE_BODY_BYTES = 64 * 1024;
 
 export interface WireRequest {
   method: string;
   url: string;
   headers: Array<[string, string]>;
-  body: Uint8Array | null;
+  /** Inline bytes, a stream of the body, or null (no body). */
+  body: Uint8Array | ReadableStream<Uint8Array> | null;
 }
 
 export interface WireResponse {
   status: number;
   statusText: string;
   headers: Array<[string, string]>;
-  body: Uint8Array | null;
+  body: Uint8Array | ReadableStream<Uint8Array> | null;
+  /** A streamed body's length in bytes, when the sender knew it (serve() sends it as Content-Length). */
+  length?: number;
   /** With status 101: the object's end of the WebSocket (runtime/websocket/ reads it). */
   webSocket?: unknown;
+}
+
+/** What was read of a body: its first chunks, and whether they are all of it. */
+export interface PeekedBody {
+  chunks: Uint8Array[];
+  bytes: number;
+  /** True when the body ended within what was read: `chunks` are all of it. */
+  ended: boolean;
+  /** A read that did not complete at once: its chunk comes next (see bodyRest). */
+  pending?: ReturnType<ReadableStreamDefaultReader<Uint8Array>["read"]>;
+}
+
+const LATER = Symbol("later");
+
+/**
+ * Reads the start of a body: what the stream yields without waiting for I/O (its source is in
+ * memory, or its bytes have arrived), up to `limit` bytes and one read past it, which says whether it
+ * ends there. With `wait`, every read is awaited (a body whose length is known to be small).
+ * A stream error rejects. The reader stays usable: bodyRest() streams what was not read.
+ */
+export async function peekBody(reader: ReadableStreamDefaultReader<Uint8Array>, limit: number, wait = false): Promise<PeekedBody> {
+  const chunks: Uint8Array[] = [];
+  let bytes = 0;
+  let timer: NodeJS.Immediate | undefined;
+  const later = wait ? undefined : new Promise<typeof LATER>((resolve) => (timer = setImmediate(resolve, LATER)));
+  try {
+    for (;;) {
+      const read = reader.read();
+      const r = later === undefined ? await read : await Promise.race([read, later]);
+      if (r === LATER) return { chunks, bytes, ended: false, pending: read };
+      if (r.done) return { chunks, bytes, ended: true };
+      const chunk = toBytes(r.value);
+      if (chunk.byteLength === 0) continue;
+      chunks.push(chunk);
+      bytes += chunk.byteLength;
+      if (bytes > limit) {
+        const probe = reader.read();
+        const next = await Promise.race([probe, later ?? Promise.resolve(LATER)]);
+        if (next === LATER) return { chunks, bytes, ended: false, pending: probe };
+        if (next.done) return { chunks, bytes, ended: true };
+        chunks.push(toBytes(next.value));
+        bytes += next.value.byteLength;
+        return { chunks, bytes, ended: false };
+      }
+    }
+  } finally {
+    if (timer !== undefined) clearImmediate(timer);
+  }
+}
+
+/** The peeked chunks as one Uint8Array (no copy for one chunk). */
+export function joinChunks(chunks: Uint8Array[], bytes: number): Uint8Array {
+  if (chunks.length === 1) return chunks[0]!;
+  const out = new Uint8Array(bytes);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
+}
+
+/** The whole body as a stream: the peeked chunks, then the rest of `reader`. Cancelling cancels the reader. */
+export function bodyRest(peeked: PeekedBody, reader: ReadableStreamDefaultReader<Uint8Array>): ReadableStream<Uint8Array> {
+  const prefix = peeked.chunks;
+  let next = 0;
+  let pending = peeked.pending;
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        if (next < prefix.length) {
+          controller.enqueue(prefix[next]!);
+          prefix[next++] = EMPTY; // let it go once sent
+          return;
+        }
+        const read = pending ?? reader.read();
+        pending = undefined;
+        const r = await read;
+        if (r.done) controller.close();
+        else controller.enqueue(toBytes(r.value));
+      },
+      cancel: (reason) => reader.cancel(reason),
+    },
+    { highWaterMark: 0 },
+  );
+}
+const EMPTY = new Uint8Array(0);
+
+function toBytes(value: unknown): Uint8Array {
+  if (value instanceof Uint8Array) return value;
+  if (ArrayBuffer.isView(value)) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+  if (value instanceof ArrayBuffer) return new Uint8Array(value);
+  throw new TypeError(`a Request or Response body must produce bytes (Uint8Array), and it produced ${value === null ? "null" : typeof value}. Encode the chunks first (e.g. pipe it through a TextEncoderStream).`);
+}
+
+/** A body's declared length (Content-Length), or undefined when absent or not a plain number. */
+export function declaredLength(headers: Headers): number | undefined {
+  const value = headers.get("content-length");
+  if (value === null || !/^\d{1,15}$/.test(value.trim())) return undefined;
+  return Number(value);
+}
+
+// A body crosses inline when its length is known to be small (Content-Length ≤ INLINE_BODY_BYTES:
+// read whole), or when all of it is at hand now and small; otherwise as a stream (after the bytes
+// peeked, if any). `length`: the total when the body ended within what was peeked.
+async function bodyToWire(body: ReadableStream<Uint8Array>, headers: Headers): Promise<{ body: Uint8Array | ReadableStream<Uint8Array>; length?: number }> {
+  const declared = declaredLength(headers);
+  if (declared !== undefined && declared > INLINE_BODY_BYTES) return { body, length: declared };
+  const reader = body.getReader();
+  const peeked = await peekBody(reader, INLINE_BODY_BYTES, declared !== undefined);
+  if (peeked.ended && peeked.bytes <= INLINE_BODY_BYTES) return { body: joinChunks(peeked.chunks, peeked.bytes) };
+  const rest = bodyRest(peeked, reader);
+  return peeked.ended ? { body: rest, length: peeked.bytes } : { body: rest };
 }
 
 export async function requestToWire(request: Request): Promise<WireRequest> {
@@ -23,35 +143,49 @@ export async function requestToWire(request: Request): Promise<WireRequest> {
     method: request.method,
     url: request.url,
     headers: [...request.headers],
-    body: hasBody ? new Uint8Array(await request.arrayBuffer()) : null,
+    body: hasBody ? (await bodyToWire(request.body, request.headers)).body : null,
   };
 }
 
 export function requestFromWire(wire: WireRequest): Request {
-  return new Request(wire.url, {
-    method: wire.method,
-    headers: wire.headers,
-    ...(wire.body !== null ? { body: wire.body } : {}),
-  });
+  if (wire.body === null) return new Request(wire.url, { method: wire.method, headers: wire.headers });
+  // A stream body needs duplex "half" (Node's fetch); bytes do not mind it.
+  return new Request(wire.url, { method: wire.method, headers: wire.headers, body: wire.body, duplex: "half" } as RequestInit);
 }
 
 export async function responseToWire(response: Response, webSocket?: unknown): Promise<WireResponse> {
-  const wire: WireResponse = {
-    status: response.status,
-    statusText: response.statusText,
-    headers: [...response.headers],
-    body: response.body === null ? null : new Uint8Array(await response.arrayBuffer()),
-  };
+  const wire: WireResponse = { status: response.status, statusText: response.statusText, headers: [...response.headers], body: null };
+  if (response.body !== null) {
+    const { body, length } = await bodyToWire(response.body, response.headers);
+    wire.body = body;
+    if (length !== undefined) wire.length = length;
+  }
   if (webSocket !== undefined) wire.webSocket = webSocket;
   return wire;
 }
 
 const NULL_BODY_STATUS = new Set([101, 204, 205, 304]);
 
-export function responseFromWire(wire: WireResponse): Response {
-  const body = NULL_BODY_STATUS.has(wire.status) ? null : wire.body;
-  return new Response(body, { status: wire.status, statusText: wire.statusText, headers: wire.headers });
+/** Streamed bodies' known lengths, for serve()'s Content-Length (the Response's headers stay as sent). */
+const knownLengths = new WeakMap<Response, number>();
+
+/** The length of a Response's body when stub.fetch() knew it though the body is a stream. */
+export function knownBodyLength(response: Response): number | undefined {
+  return knownLengths.get(response);
 }
+
+export function responseFromWire(wire: WireResponse): Response {
+  let body = wire.body;
+  if (NULL_BODY_STATUS.has(wire.status) && body !== null) {
+    if (body instanceof ReadableStream) body.cancel().catch(() => {});
+    body = null;
+  }
+  const response = new Response(body, { status: wire.status, statusText: wire.statusText, headers: wire.headers });
+  if (body instanceof ReadableStream && wire.length !== undefined) knownLengths.set(response, wire.length);
+  return response;
+}
+
+const isBody = (body: unknown): body is Uint8Array | ReadableStream<Uint8Array> => body instanceof Uint8Array || body instanceof ReadableStream;
 
 /** Narrows a decoded payload to a WireRequest; throws TypeError naming what is wrong. */
 export function asWireRequest(value: unknown): WireRequest {
@@ -59,7 +193,7 @@ export function asWireRequest(value: unknown): WireRequest {
   if (v === null || typeof v !== "object" || typeof v.method !== "string" || typeof v.url !== "string" || !Array.isArray(v.headers)) {
     throw new TypeError("fetch payload is not a serialized Request (method, url, headers, body)");
   }
-  return { method: v.method, url: v.url, headers: v.headers, body: v.body instanceof Uint8Array ? v.body : null };
+  return { method: v.method, url: v.url, headers: v.headers, body: isBody(v.body) ? v.body : null };
 }
 
 export function asWireResponse(value: unknown): WireResponse {
@@ -67,7 +201,8 @@ export function asWireResponse(value: unknown): WireResponse {
   if (v === null || typeof v !== "object" || typeof v.status !== "number" || !Array.isArray(v.headers)) {
     throw new TypeError("fetch result is not a serialized Response (status, headers, body)");
   }
-  const wire: WireResponse = { status: v.status, statusText: v.statusText ?? "", headers: v.headers, body: v.body instanceof Uint8Array ? v.body : null };
+  const wire: WireResponse = { status: v.status, statusText: v.statusText ?? "", headers: v.headers, body: isBody(v.body) ? v.body : null };
+  if (typeof v.length === "number" && Number.isSafeInteger(v.length) && v.length >= 0) wire.length = v.length;
   if (v.webSocket !== undefined) wire.webSocket = v.webSocket;
   return wire;
 }

@@ -1,0 +1,255 @@
+// Request and Response bodies through stub.fetch() and serve() (issue 14 part 3): small bodies
+// inline, large or slow ones streamed with flow control, in both modes: real hosts over real sockets,
+// and in-process (hostCount: 0). Failures: the HTTP client going away mid-upload / mid-download, the
+// object's body failing mid-stream, kill -9 of the host mid-download.
+import { createHash } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import http from "node:http";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ErrorCode, serve, type ServeHandle } from "sourdough";
+// The same module instance "sourdough" loads (dist/), for the stream read counters of this process.
+import { streamCounters } from "../../dist/runtime/rpc/streams.js";
+import { Bodies, worker, type Uploaded } from "../fixtures/fetch-streams.ts";
+import { patternChunk, patternMismatch, patternStream, type SourceStats } from "../fixtures/rpc-streams.ts";
+import { isAlive } from "../support/cluster.ts";
+import { failOnUnhandledRejections } from "../support/unhandled.ts";
+
+const MODULE = new URL("../fixtures/fetch-streams.ts", import.meta.url);
+const MiB = 1024 * 1024;
+const GiB = 1024 * MiB;
+
+async function until(what: string, check: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+const newStats = (): SourceStats => ({ pulls: 0, bytes: 0, cancelled: undefined });
+
+/** sha256 of the first `n` bytes of the pattern. */
+function patternHash(n: number): string {
+  const hash = createHash("sha256");
+  for (let at = 0; at < n; at += 4 * MiB) hash.update(patternChunk(at, Math.min(4 * MiB, n - at)));
+  return hash.digest("hex");
+}
+
+/** Reads a body to its end: bytes, sha256, and the first offset breaking the pattern (-1: none). */
+async function digest(body: ReadableStream<Uint8Array> | null): Promise<{ bytes: number; sha256: string; mismatch: number }> {
+  const hash = createHash("sha256");
+  let bytes = 0;
+  let mismatch = -1;
+  for await (const chunk of body ?? []) {
+    if (mismatch < 0) mismatch = patternMismatch(bytes, chunk, false);
+    hash.update(chunk);
+    bytes += chunk.byteLength;
+  }
+  return { bytes, sha256: hash.digest("hex"), mismatch };
+}
+
+function rssOf(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return m === null ? 0 : Number(m[1]) * 1024;
+}
+
+/** An HTTP request with node:http, for what fetch() cannot do: watch headers, go away mid-body. */
+function request(url: string, method: string): { req: http.ClientRequest; response: Promise<http.IncomingMessage> } {
+  const req = http.request(url, { method });
+  const response = new Promise<http.IncomingMessage>((resolve, reject) => {
+    req.once("response", resolve);
+    req.once("error", reject);
+  });
+  return { req, response };
+}
+
+describe.each([
+  { mode: "2 host processes", hostCount: 2 },
+  { mode: "in-process (hostCount: 0)", hostCount: 0 },
+])("Request and Response bodies through stub.fetch() and serve(): $mode", ({ hostCount }) => {
+  let app: ServeHandle;
+  let storageDir: string;
+  failOnUnhandledRejections(30);
+  const stub = (name: string) => app.coordinator.get(name, Bodies);
+  beforeAll(async () => {
+    storageDir = mkdtempSync(path.join(os.tmpdir(), "sourdough-test-"));
+    app = serve(worker, { durableObjects: { BODIES: Bodies }, modules: [MODULE], hostCount, isolatesPerHost: 1, storageDir, output: () => {}, handleSignals: false });
+    await app.ready;
+  });
+  afterAll(async () => {
+    const pids = app.coordinator.hosts.map((h) => h.pid!);
+    await app.close();
+    for (const pid of pids) expect(isAlive(pid)).toBe(false);
+    rmSync(storageDir, { recursive: true, force: true });
+  });
+
+  it("small bodies cross inline both ways (no stream reads)", async () => {
+    const before = streamCounters.reads;
+    const res = await stub("small").fetch("http://do/text", { method: "POST", body: "hello" });
+    expect(await res.text()).toBe("POST hello");
+    const echo = await stub("small").fetch("http://do/echo", { method: "PUT", body: new Uint8Array(60 * 1024).fill(7) });
+    expect(echo.headers.get("x-method")).toBe("PUT");
+    expect(new Uint8Array(await echo.arrayBuffer())).toEqual(new Uint8Array(60 * 1024).fill(7));
+    const http = await fetch(`${app.url}/text?name=small`, { method: "POST", body: "over http" });
+    expect(http.headers.get("content-length")).toBe(String("POST over http".length));
+    expect(await http.text()).toBe("POST over http");
+    expect(streamCounters.reads).toBe(before);
+  });
+
+  it("a streamed request body of a few MiB reaches the object's fetch() whole and in order", async () => {
+    const before = streamCounters.reads;
+    const body = patternStream(5 * MiB + 3, 100_000, newStats());
+    const res = await stub("up").fetch("http://do/upload", { method: "POST", body, duplex: "half" } as RequestInit);
+    const up = (await res.json()) as Uploaded;
+    expect(up).toMatchObject({ bytes: 5 * MiB + 3, sha256: patternHash(5 * MiB + 3) });
+    if (hostCount > 0) expect(streamCounters.reads).toBeGreaterThan(before); // this process served the reads
+  });
+
+  it("a streamed response body of a few MiB arrives whole and in order; one of bytes in hand keeps its length", async () => {
+    const res = await stub("down").fetch(`http://do/download?bytes=${5 * MiB + 1}&chunk=30000`);
+    expect(await digest(res.body)).toEqual({ bytes: 5 * MiB + 1, sha256: patternHash(5 * MiB + 1), mismatch: -1 });
+    const bytes = await fetch(`${app.url}/bytes?name=down&bytes=${2 * MiB}`);
+    expect(bytes.headers.get("content-length")).toBe(String(2 * MiB));
+    expect(bytes.headers.get("transfer-encoding")).toBeNull();
+    expect(await digest(bytes.body)).toMatchObject({ bytes: 2 * MiB, mismatch: -1 });
+  });
+
+  it("an object can answer with the request's own body (echo), streamed both ways", async () => {
+    const res = await stub("echo").fetch("http://do/echo", { method: "POST", body: patternStream(3 * MiB, 64 * 1024, newStats()), duplex: "half" } as RequestInit);
+    expect(await digest(res.body)).toEqual({ bytes: 3 * MiB, sha256: patternHash(3 * MiB), mismatch: -1 });
+  });
+
+  it("Content-Length / Transfer-Encoding over HTTP: chunked without a length, Content-Length with one, both ways", async () => {
+    const chunked = await fetch(`${app.url}/download?name=te&bytes=${MiB}`);
+    expect(chunked.headers.get("transfer-encoding")).toBe("chunked");
+    expect(chunked.headers.get("content-length")).toBeNull();
+    expect(await digest(chunked.body)).toMatchObject({ bytes: MiB, mismatch: -1 });
+    const sized = await fetch(`${app.url}/download?name=te&bytes=${MiB}&length`);
+    expect(sized.headers.get("content-length")).toBe(String(MiB));
+    expect(sized.headers.get("transfer-encoding")).toBeNull();
+    expect(await digest(sized.body)).toMatchObject({ bytes: MiB, mismatch: -1 });
+    // Uploads: the object sees the client's framing headers.
+    const up = (await (await fetch(`${app.url}/upload?name=te`, { method: "POST", body: patternStream(MiB, 50_000, newStats()), duplex: "half" } as RequestInit)).json()) as Uploaded;
+    expect(up).toMatchObject({ bytes: MiB, contentLength: null, transferEncoding: "chunked", sha256: patternHash(MiB) });
+    const sizedUp = (await (await fetch(`${app.url}/upload?name=te`, { method: "POST", body: patternChunk(0, MiB) })).json()) as Uploaded;
+    expect(sizedUp).toMatchObject({ bytes: MiB, contentLength: String(MiB), transferEncoding: null, sha256: patternHash(MiB) });
+  });
+
+  it("the HTTP client going away mid-download cancels the object's stream", async () => {
+    const { req, response } = request(`${app.url}/download?name=gone-down&chunk=16384`, "GET");
+    req.end();
+    const res = await response;
+    let got = 0;
+    await new Promise<void>((resolve) => {
+      res.on("data", (chunk: Buffer) => {
+        got += chunk.byteLength;
+        if (got >= MiB) {
+          res.destroy();
+          resolve();
+        }
+      });
+    });
+    await until("the object's stream to be cancelled", async () => (await stub("gone-down").lastDownload())?.cancelled !== undefined);
+    const stats = (await stub("gone-down").lastDownload())!;
+    expect(stats.cancelled).toMatch(/closed the connection|went away/);
+    expect(stats.bytes).toBeLessThan(got + 4 * MiB); // pulled about as far as the client read, not on
+  });
+
+  it("the HTTP client going away mid-upload errors the object's request body", async () => {
+    const { req, response } = request(`${app.url}/upload?name=gone-up`, "POST");
+    response.catch(() => {});
+    for (let i = 0; i < 16; i++) req.write(patternChunk(i * 64 * 1024, 64 * 1024));
+    await until("the object to be reading", async () => ((await stub("gone-up").lastUpload())?.bytes ?? 0) > 0);
+    req.destroy();
+    await until("the object's read to fail", async () => (await stub("gone-up").lastUpload())?.error !== undefined);
+    const up = (await stub("gone-up").lastUpload())!;
+    console.log(`fetch-streams (${hostCount} hosts): the object's body read after the client left: ${up.error!.name} ${String(up.error!.code)}: ${up.error!.message}`);
+    expect(up.error!.message).toMatch(/aborted|closed|reset/i);
+  });
+
+  it("a response body failing mid-stream truncates the HTTP response (no clean end) and errors stub.fetch's reader", async () => {
+    const viaHttp = await fetch(`${app.url}/download?name=broken&chunk=32768&failAfter=${MiB}`);
+    expect(viaHttp.status).toBe(200);
+    await expect(digest(viaHttp.body)).rejects.toThrow();
+    const res = await stub("broken").fetch(`http://do/download?chunk=32768&failAfter=${MiB}`);
+    const error = await digest(res.body).then(
+      () => undefined,
+      (e: unknown) => e as Error & { code?: unknown },
+    );
+    expect(error).toBeInstanceOf(RangeError);
+    expect(error).toMatchObject({ message: `source broke at ${MiB}`, code: "E_SOURCE" });
+  });
+
+  it("1 GiB up and 1 GiB down through serve() → worker.fetch → stub.fetch → the object's fetch(): content checked, RSS bounded", { timeout: 180_000 }, async () => {
+    const hostPid = await stub("big").pid();
+    const expected = patternHash(GiB);
+    const rss = { serve: 0, host: 0 };
+    const base = { serve: process.memoryUsage().rss, host: rssOf(hostPid) };
+    const sample = setInterval(() => {
+      rss.serve = Math.max(rss.serve, process.memoryUsage().rss);
+      rss.host = Math.max(rss.host, rssOf(hostPid));
+    }, 50);
+    const started = Date.now();
+    let upSeconds = 0;
+    try {
+      const up = await fetch(`${app.url}/upload?name=big`, { method: "POST", body: patternStream(GiB, MiB, newStats()), duplex: "half" } as RequestInit);
+      expect(await up.json()).toMatchObject({ bytes: GiB, sha256: expected });
+      upSeconds = (Date.now() - started) / 1000;
+      const down = await fetch(`${app.url}/download?name=big&bytes=${GiB}&chunk=${MiB}`);
+      expect(await digest(down.body)).toEqual({ bytes: GiB, sha256: expected, mismatch: -1 });
+    } finally {
+      clearInterval(sample);
+    }
+    const seconds = (Date.now() - started) / 1000;
+    console.log(`fetch-streams (${hostCount} hosts): 1 GiB up in ${upSeconds.toFixed(1)} s, down in ${(seconds - upSeconds).toFixed(1)} s; peak RSS serve+client ${(rss.serve / MiB).toFixed(0)} MiB (was ${(base.serve / MiB).toFixed(0)}), host ${(rss.host / MiB).toFixed(0)} MiB (was ${(base.host / MiB).toFixed(0)})`);
+    // Bounded: a fraction of what was sent (a 1 GiB buffer anywhere would cross it).
+    const BOUND = 256 * MiB;
+    expect(rss.serve - base.serve).toBeLessThan(BOUND);
+    if (hostPid !== process.pid) expect(rss.host - base.host).toBeLessThan(BOUND);
+  });
+});
+
+describe("Request and Response bodies: the host dies mid-download", () => {
+  let app: ServeHandle;
+  let storageDir: string;
+  const stub = (name: string) => app.coordinator.get(name, Bodies);
+  beforeAll(async () => {
+    storageDir = mkdtempSync(path.join(os.tmpdir(), "sourdough-test-"));
+    app = serve(worker, { durableObjects: { BODIES: Bodies }, modules: [MODULE], hostCount: 2, isolatesPerHost: 1, storageDir, output: () => {}, handleSignals: false });
+    await app.ready;
+  });
+  afterAll(async () => {
+    await app.close();
+    rmSync(storageDir, { recursive: true, force: true });
+  });
+
+  it("kill -9 of the host mid-download fails stub.fetch's reader with a clear error", async () => {
+    const pid = await stub("doomed").pid();
+    const res = await stub("doomed").fetch("http://do/download?chunk=65536");
+    const reader = res.body!.getReader();
+    for (let i = 0; i < 5; i++) await reader.read();
+    process.kill(pid, "SIGKILL");
+    let error: (Error & { code?: unknown }) | undefined;
+    try {
+      for (;;) if ((await reader.read()).done) break;
+    } catch (e) {
+      error = e as Error & { code?: unknown };
+    }
+    expect(error, "the reader must fail, not end").toBeDefined();
+    expect([ErrorCode.REFERENCE_RELEASED, ErrorCode.HOST_UNAVAILABLE]).toContain(error!.code);
+    expect(error!.message).toMatch(/reading a ReadableStream received over RPC/);
+  });
+
+  it("kill -9 of the host mid-download cuts the HTTP response (the client's read fails)", async () => {
+    await until("the host to be back", async () => (await stub("doomed-http").pid().catch(() => 0)) > 0, 20_000);
+    const pid = await stub("doomed-http").pid();
+    const res = await fetch(`${app.url}/download?name=doomed-http&chunk=65536`);
+    const reader = res.body!.getReader();
+    for (let i = 0; i < 5; i++) await reader.read();
+    process.kill(pid, "SIGKILL");
+    await expect((async () => {
+      for (;;) if ((await reader.read()).done) return "ended";
+    })()).rejects.toThrow(/terminated|closed|reset|aborted/i);
+  });
+});
