@@ -19,7 +19,7 @@ export function toRequest(req: IncomingMessage, origin: string): Request {
  * The request's body as a ReadableStream that reads the socket only when pulled (Readable.toWeb
  * in Node 20 queues up to 16384 chunks ahead, unbounded in bytes). A client that goes away
  * mid-upload errors it ("aborted", ECONNRESET); cancelling it stops reading (Node discards the rest
- * once the response is sent).
+ * once the response is sent). It reads ahead at most 256 KiB.
  */
 function requestBody(req: IncomingMessage): ReadableStream<Uint8Array> {
   let chunks: AsyncIterator<Buffer> | undefined;
@@ -36,9 +36,11 @@ function requestBody(req: IncomingMessage): ReadableStream<Uint8Array> {
         req.resume();
       },
     },
-    { highWaterMark: 0 },
+    // Read ahead up to one stream window, so a stream read over RPC finds a window's bytes at hand.
+    { highWaterMark: REQUEST_READ_AHEAD, size: (chunk) => chunk.byteLength },
   );
 }
+const REQUEST_READ_AHEAD = 256 * 1024;
 
 export async function writeResponse(res: ServerResponse, response: Response, method = "GET"): Promise<void> {
   if (response.status === 101) {
