@@ -58,8 +58,14 @@ export class StreamSource extends RpcTarget {
       while (bytes < limit && !this.#ended) {
         const next = (this.#next ??= this.#reader.read());
         later ??= new Promise((resolve) => (timer = setImmediate(resolve, LATER)));
-        const r = await Promise.race([next, later]);
+        let r: ReadResult | typeof LATER;
+        try {
+          r = await Promise.race([next, later]);
+        } catch {
+          break; // the source failed: the bytes gathered go first, the next read() throws (it stays #next)
+        }
         if (r === LATER) break; // not at hand: it stays #next
+        if (!r.done && asBytes(r.value) === undefined) break; // likewise: the next read() refuses it
         this.#next = undefined;
         const chunk = this.#chunk(r);
         if (chunk !== undefined && chunk.byteLength > 0) (parts.push(chunk), (bytes += chunk.byteLength));
