@@ -2,7 +2,7 @@
 // stream both ways with backpressure; a body at hand whole is sent with a Content-Length.
 // Per-request work is kept small: this process answers every HTTP request (bench/run.ts profiles it).
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { INLINE_BODY_BYTES, joinChunks, knownBodyLength, peekBody } from "../wire/fetch-payload.ts";
+import { AT_HAND_INLINE_BYTES, joinChunks, knownBodyLength, peekBody } from "../wire/fetch-payload.ts";
 
 export function toRequest(req: IncomingMessage, origin: string): Request {
   const raw = req.rawHeaders;
@@ -65,7 +65,7 @@ export async function writeResponse(res: ServerResponse, response: Response, met
   const reader = body.getReader();
   // A body at hand whole (the usual small one) is sent with a length, in one write; one still being
   // produced streams: with the length the object knew, else chunked (Transfer-Encoding).
-  const peeked = await peekBody(reader, INLINE_BODY_BYTES);
+  const peeked = await peekBody(reader, AT_HAND_INLINE_BYTES);
   const framed = headers["content-length"] !== undefined || headers["transfer-encoding"] !== undefined;
   if (peeked.ended) {
     if (!framed) headers["content-length"] = String(peeked.bytes);

@@ -1,9 +1,14 @@
 // stub.fetch(): Request and Response cross the wire as plain records (method, url, headers, body).
-// A small body travels inline as bytes; a large one, or one still being produced, as a ReadableStream
+// A small body, or one whole in memory, travels inline as bytes; a large one, or one still being produced, as a ReadableStream
 // (rpc/streams.ts: flow-controlled reads over the same connection), so neither side holds it whole.
 
-/** Bodies up to this many bytes that are at hand now travel inline (no stream round trip). */
+/** A body declared (Content-Length) this small is read whole and travels inline. */
 export const INLINE_BODY_BYTES = 64 * 1024;
+/**
+ * A body whole in memory already (it ended within what the stream yielded without waiting for I/O)
+ * travels inline up to this size: it costs one frame instead of a round trip per 256 KiB.
+ */
+export const AT_HAND_INLINE_BYTES = 1024 * 1024;
 
 export interface WireRequest {
   method: string;
@@ -40,7 +45,8 @@ const LATER = Symbol("later");
  * Reads the start of a body: what the stream yields without waiting for I/O (its source is in
  * memory, or its bytes have arrived), up to `limit` bytes and one read past it, which says whether it
  * ends there. With `wait`, every read is awaited (a body whose length is known to be small).
- * A stream error rejects. The reader stays usable: bodyRest() streams what was not read.
+ * A read that fails ends the peek (it is `pending`). The reader stays usable: bodyRest() streams
+ * what was not read.
  */
 export async function peekBody(reader: ReadableStreamDefaultReader<Uint8Array>, limit: number, wait = false): Promise<PeekedBody> {
   const chunks: Uint8Array[] = [];
@@ -50,7 +56,13 @@ export async function peekBody(reader: ReadableStreamDefaultReader<Uint8Array>, 
   try {
     for (;;) {
       const read = reader.read();
-      const r = later === undefined ? await read : await Promise.race([read, later]);
+      let r: Awaited<typeof read> | typeof LATER;
+      try {
+        r = later === undefined ? await read : await Promise.race([read, later]);
+      } catch {
+        // The body failed: it still starts with what was read, and fails where it failed (bodyRest).
+        return { chunks, bytes, ended: false, pending: read };
+      }
       if (r === LATER) return { chunks, bytes, ended: false, pending: read };
       if (r.done) return { chunks, bytes, ended: true };
       const chunk = toBytes(r.value);
@@ -59,7 +71,7 @@ export async function peekBody(reader: ReadableStreamDefaultReader<Uint8Array>, 
       bytes += chunk.byteLength;
       if (bytes > limit) {
         const probe = reader.read();
-        const next = await Promise.race([probe, later ?? Promise.resolve(LATER)]);
+        const next = await Promise.race([probe, later ?? Promise.resolve(LATER)]).catch(() => LATER);
         if (next === LATER) return { chunks, bytes, ended: false, pending: probe };
         if (next.done) return { chunks, bytes, ended: true };
         chunks.push(toBytes(next.value));
@@ -125,14 +137,15 @@ export function declaredLength(headers: Headers): number | undefined {
 }
 
 // A body crosses inline when its length is known to be small (Content-Length ≤ INLINE_BODY_BYTES:
-// read whole), or when all of it is at hand now and small; otherwise as a stream (after the bytes
-// peeked, if any). `length`: the total when the body ended within what was peeked.
+// read whole), or when all of it is at hand now (≤ AT_HAND_INLINE_BYTES); otherwise as a stream
+// (after the bytes peeked, if any). `length`: the total when the body ended within what was peeked.
 async function bodyToWire(body: ReadableStream<Uint8Array>, headers: Headers): Promise<{ body: Uint8Array | ReadableStream<Uint8Array>; length?: number }> {
   const declared = declaredLength(headers);
-  if (declared !== undefined && declared > INLINE_BODY_BYTES) return { body, length: declared };
+  if (declared !== undefined && declared > AT_HAND_INLINE_BYTES) return { body, length: declared };
   const reader = body.getReader();
-  const peeked = await peekBody(reader, INLINE_BODY_BYTES, declared !== undefined);
-  if (peeked.ended && peeked.bytes <= INLINE_BODY_BYTES) return { body: joinChunks(peeked.chunks, peeked.bytes) };
+  const small = declared !== undefined && declared <= INLINE_BODY_BYTES;
+  const peeked = await peekBody(reader, small ? INLINE_BODY_BYTES : AT_HAND_INLINE_BYTES, small);
+  if (peeked.ended && peeked.bytes <= AT_HAND_INLINE_BYTES) return { body: joinChunks(peeked.chunks, peeked.bytes) };
   const rest = bodyRest(peeked, reader);
   return peeked.ended ? { body: rest, length: peeked.bytes } : { body: rest };
 }

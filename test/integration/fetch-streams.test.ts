@@ -151,14 +151,19 @@ describe.each([
   });
 
   it("Content-Length / Transfer-Encoding over HTTP: chunked without a length, Content-Length with one, both ways", async () => {
-    const chunked = await fetch(`${app.url}/download?name=te&bytes=${MiB}`);
+    // The object's stream has more than 1 MiB at hand: streamed, its length unknown.
+    const chunked = await fetch(`${app.url}/download?name=te&bytes=${3 * MiB}`);
     expect(chunked.headers.get("transfer-encoding")).toBe("chunked");
     expect(chunked.headers.get("content-length")).toBeNull();
-    expect(await digest(chunked.body)).toMatchObject({ bytes: MiB, mismatch: -1 });
-    const sized = await fetch(`${app.url}/download?name=te&bytes=${MiB}&length`);
-    expect(sized.headers.get("content-length")).toBe(String(MiB));
+    expect(await digest(chunked.body)).toMatchObject({ bytes: 3 * MiB, mismatch: -1 });
+    const sized = await fetch(`${app.url}/download?name=te&bytes=${3 * MiB}&length`);
+    expect(sized.headers.get("content-length")).toBe(String(3 * MiB));
     expect(sized.headers.get("transfer-encoding")).toBeNull();
-    expect(await digest(sized.body)).toMatchObject({ bytes: MiB, mismatch: -1 });
+    expect(await digest(sized.body)).toMatchObject({ bytes: 3 * MiB, mismatch: -1 });
+    // A body whole in memory (≤ 1 MiB) crosses inline and goes out with its length.
+    const whole = await fetch(`${app.url}/download?name=te&bytes=${MiB}`);
+    expect(whole.headers.get("content-length")).toBe(String(MiB));
+    expect(await digest(whole.body)).toMatchObject({ bytes: MiB, mismatch: -1 });
     // Uploads: the object sees the client's framing headers.
     const up = (await (await fetch(`${app.url}/upload?name=te`, { method: "POST", body: patternStream(MiB, 50_000, newStats()), duplex: "half" } as RequestInit)).json()) as Uploaded;
     expect(up).toMatchObject({ bytes: MiB, contentLength: null, transferEncoding: "chunked", sha256: patternHash(MiB) });
@@ -199,16 +204,17 @@ describe.each([
   });
 
   it("a response body failing mid-stream truncates the HTTP response (no clean end) and errors stub.fetch's reader", async () => {
-    const viaHttp = await fetch(`${app.url}/download?name=broken&chunk=32768&failAfter=${MiB}`);
+    // It fails after 2 MiB, past what is sent before the headers (1 MiB at hand): 200, then cut.
+    const viaHttp = await fetch(`${app.url}/download?name=broken&chunk=32768&failAfter=${2 * MiB}`);
     expect(viaHttp.status).toBe(200);
     await expect(digest(viaHttp.body)).rejects.toThrow();
-    const res = await stub("broken").fetch(`http://do/download?chunk=32768&failAfter=${MiB}`);
+    const res = await stub("broken").fetch(`http://do/download?chunk=32768&failAfter=${MiB / 2}`);
     const error = await digest(res.body).then(
       () => undefined,
       (e: unknown) => e as Error & { code?: unknown },
     );
     expect(error).toBeInstanceOf(RangeError);
-    expect(error).toMatchObject({ message: `source broke at ${MiB}`, code: "E_SOURCE" });
+    expect(error).toMatchObject({ message: `source broke at ${MiB / 2}`, code: "E_SOURCE" });
   });
 
   it("1 GiB up and 1 GiB down through serve() → worker.fetch → stub.fetch → the object's fetch(): content checked, RSS bounded", { timeout: 180_000 }, async () => {
