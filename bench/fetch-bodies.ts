@@ -38,14 +38,15 @@ async function measure(rounds: number): Promise<Record<string, number[]>> {
   const stub = app.coordinator.get("bench", Echo);
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   const body = (n: number) => new Uint8Array(n).fill(97);
-  const viaHttp = (method: string, payload?: Uint8Array) =>
+  const viaHttp = (method: string, payload?: Uint8Array): Promise<void> =>
     new Promise<void>((resolve, reject) => {
       const req = http.request(`${app.url}/`, { method, agent }, (res) => {
         res.resume();
         res.on("end", resolve);
         res.on("error", reject);
       });
-      req.on("error", reject);
+      // A kept-alive socket the server closed while idle (keepAliveTimeout): retry, as Node's docs advise.
+      req.on("error", (error: Error & { code?: string }) => (req.reusedSocket && error.code === "ECONNRESET" ? viaHttp(method, payload).then(resolve, reject) : reject(error)));
       req.end(payload);
     });
   const echo = async (n: number) => {

@@ -76,18 +76,24 @@ export async function writeResponse(res: ServerResponse, response: Response, met
   head(res, response, headers);
   // The client went away: cancel the body, which cancels the object's stream behind it.
   let gone = false;
-  const onClose = () => {
-    if (res.writableFinished) return;
+  const stop = () => {
+    if (gone) return;
     gone = true;
     reader.cancel(new Error("the HTTP client closed the connection before the response body was sent")).catch(() => {});
   };
-  res.once("close", onClose);
+  res.once("close", () => {
+    if (!res.writableFinished) stop();
+  });
   try {
-    for (const chunk of peeked.chunks) if (!res.write(chunk)) await drained(res);
+    for (const chunk of peeked.chunks) if (!gone && !res.write(chunk)) await drained(res);
     let next = peeked.pending ?? reader.read();
     for (;;) {
       const r = await next;
       if (r.done || gone) break;
+      if (res.destroyed) {
+        stop();
+        break;
+      }
       if (!res.write(r.value)) await drained(res);
       next = reader.read();
     }
@@ -96,8 +102,6 @@ export async function writeResponse(res: ServerResponse, response: Response, met
     // does, so the client sees a truncated response rather than a complete one.
     res.destroy(error instanceof Error ? error : new Error(String(error)));
     return;
-  } finally {
-    res.off("close", onClose);
   }
   if (!gone) res.end();
 }
@@ -109,6 +113,7 @@ function head(res: ServerResponse, response: Response, headers: Record<string, s
 }
 
 function drained(res: ServerResponse): Promise<void> {
+  if (res.destroyed) return Promise.resolve(); // 'close' has been emitted, or is about to be
   return new Promise((resolve) => {
     const done = () => {
       res.off("drain", done);

@@ -7,7 +7,7 @@
 // at most about two windows in flight and the producer is not pulled ahead of it.
 //
 // Lifetime: the receiving stream owns its reference and releases it when the stream is read to the
-// end, errors, or is cancelled; an argument stream not being read (no reader) when its call
+// end, errors, is cancelled, or is garbage-collected; an argument stream not being read (no reader) when its call
 // completes is cancelled, as a call's argument references are released. The source is cancelled
 // when its export is dropped before the end: the reader cancelled it, or the connection closed. A
 // read on a broken connection fails the receiving stream with the connection's error

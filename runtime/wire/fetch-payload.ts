@@ -71,7 +71,7 @@ export async function peekBody(reader: ReadableStreamDefaultReader<Uint8Array>, 
       bytes += chunk.byteLength;
       if (bytes > limit) {
         const probe = reader.read();
-        const next = await Promise.race([probe, later ?? Promise.resolve(LATER)]).catch(() => LATER);
+        const next = await Promise.race([probe, later ?? Promise.resolve(LATER)]).catch((): typeof LATER => LATER);
         if (next === LATER) return { chunks, bytes, ended: false, pending: probe };
         if (next.done) return { chunks, bytes, ended: true };
         chunks.push(toBytes(next.value));

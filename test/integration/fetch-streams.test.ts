@@ -7,6 +7,8 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import http from "node:http";
 import os from "node:os";
 import path from "node:path";
+import v8 from "node:v8";
+import vm from "node:vm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ErrorCode, serve, type ServeHandle } from "sourdough";
 // The same module instance "sourdough" loads (dist/), for the stream read counters of this process.
@@ -15,6 +17,10 @@ import { Bodies, worker, type Uploaded } from "../fixtures/fetch-streams.ts";
 import { patternChunk, patternMismatch, patternStream, type SourceStats } from "../fixtures/rpc-streams.ts";
 import { isAlive } from "../support/cluster.ts";
 import { failOnUnhandledRejections } from "../support/unhandled.ts";
+
+// A real garbage collection (the test of unread bodies): --expose-gc at run time, as V8 allows.
+v8.setFlagsFromString("--expose-gc");
+const gc = vm.runInNewContext("gc") as () => void;
 
 const MODULE = new URL("../fixtures/fetch-streams.ts", import.meta.url);
 const MiB = 1024 * 1024;
@@ -215,6 +221,21 @@ describe.each([
     );
     expect(error).toBeInstanceOf(RangeError);
     expect(error).toMatchObject({ message: `source broke at ${MiB / 2}`, code: "E_SOURCE" });
+  });
+
+  it("a streamed response body nobody reads is released once garbage-collected: the object's stream is cancelled", async () => {
+    const imports = () => app.coordinator.clientFor("Bodies", stub("unread").id.toString()).caps.importCount;
+    await (async () => {
+      const res = await stub("unread").fetch("http://do/download?chunk=65536");
+      expect(res.status).toBe(200); // its body is dropped unread
+    })();
+    expect(imports()).toBe(1);
+    await until("the object's stream to be cancelled", async () => {
+      gc();
+      return (await stub("unread").lastDownload())?.cancelled !== undefined;
+    });
+    expect((await stub("unread").lastDownload())!.cancelled).toMatch(/went away|released/);
+    expect(imports()).toBe(0);
   });
 
   it("1 GiB up and 1 GiB down through serve() → worker.fetch → stub.fetch → the object's fetch(): content checked, RSS bounded", { timeout: 180_000 }, async () => {
