@@ -2,7 +2,7 @@
 // stream both ways with backpressure; a body at hand whole is sent with a Content-Length.
 // Per-request work is kept small: this process answers every HTTP request (bench/run.ts profiles it).
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { AT_HAND_INLINE_BYTES, joinChunks, knownBodyLength, peekBody } from "../wire/fetch-payload.ts";
+import { AT_HAND_INLINE_BYTES, inlineBody, joinChunks, knownBodyLength, peekBody } from "../wire/fetch-payload.ts";
 
 export function toRequest(req: IncomingMessage, origin: string): Request {
   const raw = req.rawHeaders;
@@ -62,11 +62,17 @@ export async function writeResponse(res: ServerResponse, response: Response, met
     if (body !== null) await body.cancel().catch(() => {});
     return void head(res, response, headers).end();
   }
+  const framed = headers["content-length"] !== undefined || headers["transfer-encoding"] !== undefined;
+  // An object's inline body as stub.fetch() received it: written as is, its stream never read.
+  const inline = inlineBody(response);
+  if (inline !== undefined) {
+    if (!framed) headers["content-length"] = String(inline.byteLength);
+    return void head(res, response, headers).end(inline.byteLength === 0 ? undefined : inline);
+  }
   const reader = body.getReader();
   // A body at hand whole (the usual small one) is sent with a length, in one write; one still being
   // produced streams: with the length the object knew, else chunked (Transfer-Encoding).
   const peeked = await peekBody(reader, AT_HAND_INLINE_BYTES);
-  const framed = headers["content-length"] !== undefined || headers["transfer-encoding"] !== undefined;
   if (peeked.ended) {
     if (!framed) headers["content-length"] = String(peeked.bytes);
     return void head(res, response, headers).end(peeked.bytes === 0 ? undefined : joinChunks(peeked.chunks, peeked.bytes));

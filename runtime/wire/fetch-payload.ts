@@ -181,10 +181,18 @@ const NULL_BODY_STATUS = new Set([101, 204, 205, 304]);
 
 /** Streamed bodies' known lengths, for serve()'s Content-Length (the Response's headers stay as sent). */
 const knownLengths = new WeakMap<Response, number>();
+/** Inline bodies as they arrived: serve() writes them without reading the Response's stream. */
+const inlineBodies = new WeakMap<Response, Uint8Array>();
 
 /** The length of a Response's body when stub.fetch() knew it though the body is a stream. */
 export function knownBodyLength(response: Response): number | undefined {
   return knownLengths.get(response);
+}
+
+/** The bytes of a Response stub.fetch() received inline, while its body is untouched. */
+export function inlineBody(response: Response): Uint8Array | undefined {
+  const bytes = inlineBodies.get(response);
+  return bytes === undefined || response.bodyUsed || response.body?.locked === true ? undefined : bytes;
 }
 
 export function responseFromWire(wire: WireResponse): Response {
@@ -194,7 +202,11 @@ export function responseFromWire(wire: WireResponse): Response {
     body = null;
   }
   const response = new Response(body, { status: wire.status, statusText: wire.statusText, headers: wire.headers });
-  if (body instanceof ReadableStream && wire.length !== undefined) knownLengths.set(response, wire.length);
+  if (body instanceof ReadableStream) {
+    if (wire.length !== undefined) knownLengths.set(response, wire.length);
+  } else if (body !== null) {
+    inlineBodies.set(response, body);
+  }
   return response;
 }
 
