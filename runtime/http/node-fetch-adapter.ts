@@ -17,30 +17,62 @@ export function toRequest(req: IncomingMessage, origin: string): Request {
 
 /**
  * The request's body as a ReadableStream that reads the socket only when pulled (Readable.toWeb
- * in Node 20 queues up to 16384 chunks ahead, unbounded in bytes). A client that goes away
- * mid-upload errors it ("aborted", ECONNRESET); cancelling it stops reading (Node discards the rest
- * once the response is sent). It reads ahead at most 256 KiB.
+ * in Node 20 queues up to 16384 chunks ahead, unbounded in bytes). A pull gathers what has arrived,
+ * up to 256 KiB (the stream window of rpc/streams.ts), so a body read over RPC costs a round trip
+ * per 256 KiB rather than per socket read (64 KiB at most). A client that goes away mid-upload errors
+ * it ("aborted", ECONNRESET); cancelling it stops reading (Node discards the rest once the response
+ * is sent).
  */
 function requestBody(req: IncomingMessage): ReadableStream<Uint8Array> {
+  type Next = ReturnType<AsyncIterator<Buffer>["next"]>;
   let chunks: AsyncIterator<Buffer> | undefined;
+  let pending: Next | undefined; // a read that had not completed when the last pull answered
+  let ended = false;
   return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
         chunks ??= (req as unknown as { iterator(o: { destroyOnReturn: boolean }): AsyncIterator<Buffer> }).iterator({ destroyOnReturn: false });
-        const r = await chunks.next();
-        if (r.done === true) controller.close();
-        else controller.enqueue(new Uint8Array(r.value.buffer, r.value.byteOffset, r.value.byteLength));
+        const it = chunks;
+        const first = await (pending ?? it.next());
+        pending = undefined;
+        if (first.done === true) return controller.close();
+        const parts: Buffer[] = [first.value];
+        let bytes = first.value.byteLength;
+        let timer: NodeJS.Immediate | undefined;
+        const later = new Promise<typeof LATER>((resolve) => (timer = setImmediate(resolve, LATER)));
+        try {
+          while (bytes < BODY_GATHER_BYTES) {
+            const next = it.next();
+            const r = await Promise.race([next, later]).catch((): typeof LATER => LATER);
+            if (r === LATER) {
+              pending = next; // not arrived yet (or failed): the next pull starts with it
+              break;
+            }
+            if (r.done === true) {
+              ended = true;
+              break;
+            }
+            parts.push(r.value);
+            bytes += r.value.byteLength;
+          }
+        } finally {
+          clearImmediate(timer);
+        }
+        const body = parts.length === 1 ? parts[0]! : Buffer.concat(parts, bytes);
+        controller.enqueue(new Uint8Array(body.buffer, body.byteOffset, body.byteLength));
+        if (ended) controller.close();
       },
       async cancel() {
         await chunks?.return?.();
         req.resume();
       },
     },
-    // Read ahead up to one stream window, so a stream read over RPC finds a window's bytes at hand.
-    { highWaterMark: REQUEST_READ_AHEAD, size: (chunk) => chunk.byteLength },
+    // At most one gathered chunk ahead of the reader.
+    { highWaterMark: BODY_GATHER_BYTES, size: (chunk) => chunk.byteLength },
   );
 }
-const REQUEST_READ_AHEAD = 256 * 1024;
+const BODY_GATHER_BYTES = 256 * 1024;
+const LATER = Symbol("later");
 
 export async function writeResponse(res: ServerResponse, response: Response, method = "GET"): Promise<void> {
   if (response.status === 101) {

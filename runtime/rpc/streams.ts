@@ -25,55 +25,33 @@ export const streamCounters = { reads: 0, bytes: 0, cancels: 0 };
 export class StreamSource extends RpcTarget {
   #reader: ReadableStreamDefaultReader<unknown>;
   #rest: Uint8Array | undefined;
-  /** A read of the source that was not done when the last read() answered: its chunk comes next. */
-  #next: Promise<ReadResult> | undefined;
   #ended = false;
   constructor(stream: ReadableStream<unknown>) {
     super();
     this.#reader = stream.getReader();
   }
 
-  /**
-   * The next bytes, at most `max`, or null at the end. Waits for one chunk, then adds the chunks the
-   * source has at hand (without waiting for I/O) up to `max`, so a source of small chunks (a socket's
-   * 64 KiB reads) costs one round trip per window, not per chunk. A source error rejects the read.
-   */
+  /** The next chunk of at most `max` bytes, or null at the end. A source error rejects the read. */
   async read(max: unknown): Promise<Uint8Array | null> {
     const limit = typeof max === "number" && max > 0 ? Math.min(max, STREAM_WINDOW) : STREAM_WINDOW;
-    const parts: Uint8Array[] = [];
-    let bytes = 0;
-    if (this.#rest !== undefined) {
-      parts.push(this.#rest);
-      bytes = this.#rest.byteLength;
-      this.#rest = undefined;
-    }
-    while (bytes === 0) {
+    let chunk = this.#rest;
+    this.#rest = undefined;
+    while (chunk === undefined) {
       if (this.#ended) return null;
-      const chunk = this.#chunk(await this.#take());
-      if (chunk !== undefined && chunk.byteLength > 0) (parts.push(chunk), (bytes += chunk.byteLength));
-    }
-    let timer: NodeJS.Immediate | undefined;
-    let later: Promise<typeof LATER> | undefined;
-    try {
-      while (bytes < limit && !this.#ended) {
-        const next = (this.#next ??= this.#reader.read());
-        later ??= new Promise((resolve) => (timer = setImmediate(resolve, LATER)));
-        let r: ReadResult | typeof LATER;
-        try {
-          r = await Promise.race([next, later]);
-        } catch {
-          break; // the source failed: the bytes gathered go first, the next read() throws (it stays #next)
-        }
-        if (r === LATER) break; // not at hand: it stays #next
-        if (!r.done && asBytes(r.value) === undefined) break; // likewise: the next read() refuses it
-        this.#next = undefined;
-        const chunk = this.#chunk(r);
-        if (chunk !== undefined && chunk.byteLength > 0) (parts.push(chunk), (bytes += chunk.byteLength));
+      const r = await this.#reader.read();
+      if (r.done) {
+        this.#ended = true;
+        return null;
       }
-    } finally {
-      if (timer !== undefined) clearImmediate(timer);
+      const bytes = asBytes(r.value);
+      if (bytes === undefined) {
+        this.#ended = true;
+        const error = new TypeError(`a ReadableStream passed over RPC carries bytes only (Uint8Array, ArrayBuffer or another ArrayBufferView), and its source produced ${describeValue(r.value)}. Encode the chunks first (e.g. pipe it through a TextEncoderStream).`);
+        void this.#reader.cancel(error).catch(() => {});
+        throw error;
+      }
+      if (bytes.byteLength > 0) chunk = bytes;
     }
-    let chunk = parts.length === 1 ? parts[0]! : join(parts, bytes);
     if (chunk.byteLength > limit) {
       this.#rest = chunk.subarray(limit);
       chunk = chunk.subarray(0, limit);
@@ -81,28 +59,6 @@ export class StreamSource extends RpcTarget {
     streamCounters.reads++;
     streamCounters.bytes += chunk.byteLength;
     return chunk;
-  }
-
-  #take(): Promise<ReadResult> {
-    const next = this.#next ?? this.#reader.read();
-    this.#next = undefined;
-    return next;
-  }
-
-  // The bytes of one read result; undefined at the end (then #ended). Throws for a chunk that is not bytes.
-  #chunk(r: ReadResult): Uint8Array | undefined {
-    if (r.done) {
-      this.#ended = true;
-      return undefined;
-    }
-    const bytes = asBytes(r.value);
-    if (bytes === undefined) {
-      this.#ended = true;
-      const error = new TypeError(`a ReadableStream passed over RPC carries bytes only (Uint8Array, ArrayBuffer or another ArrayBufferView), and its source produced ${describeValue(r.value)}. Encode the chunks first (e.g. pipe it through a TextEncoderStream).`);
-      void this.#reader.cancel(error).catch(() => {});
-      throw error;
-    }
-    return bytes;
   }
 
   /** The reader cancelled: cancel the source with its reason. */
@@ -120,19 +76,6 @@ export class StreamSource extends RpcTarget {
     streamCounters.cancels++;
     this.#reader.cancel(new SourdoughError(ErrorCode.REFERENCE_RELEASED, "the ReadableStream's reader went away before reading it to the end (the stream was released or its connection closed).")).catch(() => {});
   }
-}
-
-const LATER = Symbol("later");
-type ReadResult = Awaited<ReturnType<ReadableStreamDefaultReader<unknown>["read"]>>;
-
-function join(parts: Uint8Array[], bytes: number): Uint8Array {
-  const out = new Uint8Array(bytes);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
 }
 
 function asBytes(value: unknown): Uint8Array | undefined {
