@@ -96,7 +96,29 @@ if (child) {
     for (const [k, v] of Object.entries(r)) (sides[side][k] ??= []).push(...v);
   };
   if (compare === undefined) add("B", await measure(ROUNDS));
-  else for (let round = 0; round < ROUNDS; round++) (add("A", runChild(path.resolve(compare))), add("B", runChild(here)));
+  else {
+    for (let round = 0; round < ROUNDS; round++) (add("A", runChild(path.resolve(compare))), add("B", runChild(here)));
+    // The code that changed, alone and in one process (robust to a busy machine): a 1 KiB request and
+    // response through both checkouts' wire/fetch-payload.ts, alternating.
+    const a = (await import(path.join(path.resolve(compare), "runtime/wire/fetch-payload.ts"))) as typeof import("../runtime/wire/fetch-payload.ts");
+    const b = await import("../runtime/wire/fetch-payload.ts");
+    const ops = quick ? 500 : 2_000;
+    const record = async (m: typeof b) => {
+      const wire = await m.requestToWire(new Request("http://do/", { method: "POST", body: new Uint8Array(KiB) }));
+      await m.requestFromWire(wire).arrayBuffer();
+      const answer = await m.responseToWire(new Response(new Uint8Array(KiB)));
+      await m.responseFromWire(answer).arrayBuffer();
+    };
+    const name = "fetch records alone: 1 KiB request + 1 KiB response to and from the wire (in-process)";
+    for (let i = 0; i < 200; i++) (await record(a), await record(b));
+    for (let round = 0; round < ROUNDS * 3; round++) {
+      for (const [side, m] of [["A", a], ["B", b]] as const) {
+        const start = process.hrtime.bigint();
+        for (let i = 0; i < ops; i++) await record(m);
+        (sides[side][name] ??= []).push(Number(process.hrtime.bigint() - start) / 1e3 / ops);
+      }
+    }
+  }
   const names = Object.keys(sides.B);
   const med = (side: "A" | "B", k: string) => (sides[side][k]?.length ? median(sides[side][k]!) : undefined);
   const lines = [
