@@ -197,7 +197,7 @@ function createStub<T>(...args: [StubState] | [ClientRouter, string, DurableObje
     const wire = await requestToWire(new Request(input, init));
     const c = client();
     // A streamed body crosses like a stream argument: exported on this connection (rpc/streams.ts).
-    const payload = wire.body instanceof ReadableStream ? encodeCallPayload(wire, `${namespace}.fetch request`, c.maxCallBytes, c.caps).bytes : encodePayload(wire, `${namespace}.fetch request`, c.maxCallBytes);
+    const payload = wire.body instanceof ReadableStream ? encodeCallPayload(wire, `${namespace}.fetch request`, c.maxCallBytes, c.caps) : encodePayload(wire, `${namespace}.fetch request`, c.maxCallBytes);
     const result = await c.call(CallKind.Fetch, target, "fetch", 0, payload, `${namespace}.fetch`, undefined, options);
     const answer = asWireResponse(result);
     // A 101 carries the object's end of a WebSocket: serve()'s gateway takes the client's side.
