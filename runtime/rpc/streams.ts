@@ -46,7 +46,7 @@ export class StreamSource extends RpcTarget {
       const bytes = asBytes(r.value);
       if (bytes === undefined) {
         this.#ended = true;
-        const error = new TypeError(`a ReadableStream passed over RPC carries bytes only (Uint8Array, ArrayBuffer or another ArrayBufferView), and its source produced ${describeValue(r.value)}. Encode the chunks first (e.g. pipe it through a TextEncoderStream).`);
+        const error = new TypeError(`a ReadableStream passed over RPC carries bytes only (Uint8Array, ArrayBuffer or another ArrayBufferView; strings cross as UTF-8), and its source produced ${describeValue(r.value)}. Encode the chunks first (e.g. pipe it through a TextEncoderStream).`);
         void this.#reader.cancel(error).catch(() => {});
         throw error;
       }
@@ -78,8 +78,12 @@ export class StreamSource extends RpcTarget {
   }
 }
 
+const utf8 = new TextEncoder();
+
+/** A chunk as bytes: views and buffers as they are, a string as its UTF-8 bytes (as workerd sends it). */
 function asBytes(value: unknown): Uint8Array | undefined {
   if (value instanceof Uint8Array) return value;
+  if (typeof value === "string") return utf8.encode(value);
   if (ArrayBuffer.isView(value)) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
   if (value instanceof ArrayBuffer) return new Uint8Array(value);
   return undefined;

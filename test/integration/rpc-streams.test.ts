@@ -159,12 +159,16 @@ describe.each([
     await until("the caller's export to be released", () => exportsOf("err-arg") === 0);
   });
 
-  it("chunks that are not bytes error the reader saying what to do; a stream outside a call is refused", async () => {
+  it("string chunks cross as UTF-8 (as on workerd); other chunks that are not bytes error the reader saying what to do; a locked stream is refused", async () => {
     const stub = coordinator.get("strings", Streams);
-    const strings = new ReadableStream({ pull: (c) => c.enqueue("text") });
-    const got = await stub.consume(strings as ReadableStream<Uint8Array>);
+    const texts = ["héllo", "", "wörld ✓"];
+    const strings = new ReadableStream({ pull: (c) => { const t = texts.shift(); if (t === undefined) c.close(); else c.enqueue(t); } });
+    const sent = await stub.consume(strings as ReadableStream<Uint8Array>);
+    expect([sent.bytes, sent.error]).toEqual([new TextEncoder().encode("héllowörld ✓").byteLength, undefined]);
+    const objects = new ReadableStream({ pull: (c) => c.enqueue({ n: 1 }) });
+    const got = await stub.consume(objects as ReadableStream<Uint8Array>);
     expect(got.error).toMatchObject({ name: "TypeError" });
-    expect(got.error!.message).toMatch(/bytes only.*TextEncoderStream/);
+    expect(got.error!.message).toMatch(/bytes only.*produced an object.*TextEncoderStream/);
     const locked = new ReadableStream();
     locked.getReader();
     await expect(stub.consume(locked as ReadableStream<Uint8Array>)).rejects.toThrow(/locked ReadableStream/);
