@@ -31,6 +31,7 @@ const BENCHES = [
   { id: "scale", script: "scale.ts", args: own, result: "scale-latest.md", title: "Activation and scale (`bench/scale.ts`)" },
   { id: "codegen", script: "codegen.ts", args: own, result: "codegen-latest.md", title: "Codegen (`bench/codegen.ts`)" },
   { id: "chaos", script: "chaos.ts", args: own, result: "chaos-latest.md", title: "Availability under `kill -9` every second (`bench/chaos.ts`)" },
+  { id: "fetch", script: "fetch-bodies.ts", args: own, result: "fetch-latest.md", title: "stub.fetch() and serve() bodies beside an RPC call (`bench/fetch-bodies.ts`)" },
   { id: "pipelining", script: "pipelining.ts", args: own, result: "pipelining-latest.md", title: "Promise pipelining (`bench/pipelining.ts`)" },
   { id: "containment", script: "containment.ts", args: own, result: "containment-latest.md", title: "Containment: watchdog overhead and CPU limit (`bench/containment.ts`)" },
   { id: "metrics", script: "metrics.ts", args: own, result: "metrics-latest.md", title: "Metrics overhead (`bench/metrics.ts`)" },

@@ -7,6 +7,11 @@ export class Echo extends DurableObject {
     if (request.method === "GET") return new Response("ok");
     return new Response(await request.arrayBuffer());
   }
+
+  /** The baseline: an RPC call answering the same short text. */
+  ping(): string {
+    return "ok";
+  }
 }
 
 export interface Env {

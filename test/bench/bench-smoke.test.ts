@@ -33,6 +33,10 @@ describe("npm run bench -- --quick", () => {
       expect(run.lost).toEqual([]);
       expect(run.slots.every((s) => s.serving >= 0 && s.serving <= 1)).toBe(true);
     }
+    const fetchBodies = json("fetch-latest.json") as { quick: boolean; sides: { B: Record<string, number[]> } };
+    expect(fetchBodies.quick).toBe(true);
+    expect(Object.keys(fetchBodies.sides.B)).toHaveLength(8);
+    expect(Object.values(fetchBodies.sides.B).every((runs) => runs.length > 0 && runs.every((x) => x > 0))).toBe(true);
     const pipelining = json("pipelining-latest.json") as { quick: boolean; medians: Record<string, number> };
     expect(pipelining.quick).toBe(true);
     expect(Object.values(pipelining.medians)).toHaveLength(3);
@@ -73,7 +77,7 @@ describe("npm run bench -- --quick", () => {
       }
       for (const r of idle) expect([r.ponged, r.closedByServer]).toEqual([r.sockets, 0]);
     }
-    for (const md of ["metrics-latest.md", "websocket-latest.md", "codecs-latest.md", "storage-latest.md", "scale-latest.md", "codegen-latest.md", "chaos-latest.md", "containment-latest.md"]) {
+    for (const md of ["fetch-latest.md", "metrics-latest.md", "websocket-latest.md", "codecs-latest.md", "storage-latest.md", "scale-latest.md", "codegen-latest.md", "chaos-latest.md", "containment-latest.md"]) {
       expect(readFileSync(results(md), "utf8")).toMatch(/^\|.*\|$/m);
     }
   });
