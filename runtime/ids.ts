@@ -59,6 +59,11 @@ export function idFromName(namespace: string, name: string): DurableObjectId {
   return new DurableObjectId(body + checksum(namespace, body), name, namespace);
 }
 
+/** Whether `hex` is the id `name` gives in `namespace` (a name that arrives with an id must be its own). */
+export function isIdOfName(namespace: string, hex: string, name: string): boolean {
+  return idFromName(namespace, name).toString() === hex;
+}
+
 export function newUniqueId(namespace: string): DurableObjectId {
   const body = randomBytes(16).toString("hex");
   return new DurableObjectId(body + checksum(namespace, body), undefined, namespace);

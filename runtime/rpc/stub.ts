@@ -5,7 +5,7 @@ import { inspect } from "node:util";
 import { addExtension } from "msgpackr";
 import { installRefRuntime } from "../codecs/refs.ts";
 import { ErrorCode, SourdoughError, describeValue } from "../errors.ts";
-import { DurableObjectId, idFromName, idFromString, isValidId, newUniqueId } from "../ids.ts";
+import { DurableObjectId, idFromName, idFromString, isIdOfName, isValidId, newUniqueId } from "../ids.ts";
 import type { DurableObject } from "../object/durable-object.ts";
 import { CallKind } from "../wire/envelope.ts";
 import { asWireResponse, requestToWire, responseFromWire } from "../wire/fetch-payload.ts";
@@ -286,6 +286,8 @@ function readIdFields(data: unknown, offset: number, what: string): DurableObjec
     throw refusedReference(what, "its encoding is malformed (the sender is not speaking sourdough's payload encoding)");
   }
   if (!isValidId(namespace, hex)) throw refusedReference(what, `${describeValue(hex)} is not an id of namespace ${namespace}`);
+  // ctx.id.name and the name recorded beside the object's database come from here: it must be the id's own.
+  if (name !== null && !isIdOfName(namespace, hex, name)) throw refusedReference(what, `its name ${describeValue(name)} is not the name of id ${hex} (idFromName(${describeValue(name)}) is another id)`);
   return new DurableObjectId(hex, name ?? undefined, namespace);
 }
 

@@ -37,6 +37,13 @@ describe("ids and stubs off the wire", () => {
     expect((error as Error).message).toBe(`Room.join arguments: a DurableObjectId arrived that cannot be used here: "${id.toString()}" is not an id of namespace Chat.`);
   });
 
+  it("refuses an id that arrives with another id's name (ctx.id.name and the recorded name come from it)", () => {
+    const error = refusal(ext(0x65, ["Room", id.toString(), "kitchen"]));
+    expect(error).toMatchObject({ code: "ERR_BAD_ID" });
+    expect((error as Error).message).toBe(`Room.join arguments: a DurableObjectId arrived that cannot be used here: its name "kitchen" is not the name of id ${id.toString()} (idFromName("kitchen") is another id).`);
+    expect(refusal(ext(0x65, ["Room", id.toString(), null]))).toMatchObject({ decoded: expect.objectContaining({ name: undefined }) });
+  });
+
   it("refuses malformed id fields", () => {
     for (const fields of [[], ["Room"], ["Room", 42, null], ["Room", id.toString(), 7], "Room"]) {
       const error = refusal(ext(0x65, fields));
