@@ -7,7 +7,7 @@ import { ErrorCode, SourdoughError, describeValue } from "../errors.ts";
 import { DurableObjectId, isValidId } from "../ids.ts";
 import type { CodecTable } from "../rpc/generated.ts";
 import { errorToWire } from "../rpc/remote-error.ts";
-import { beginDecoding, beginEncoding, disposeAll, endDecoding, endEncoding, isReference, resolveMember, type CapSession, type RpcHandle } from "../rpc/capabilities.ts";
+import { beginDecoding, beginEncoding, disposeAll, endDecoding, endEncoding, isReference, resolveMember, takeExported, type CapSession, type RpcHandle } from "../rpc/capabilities.ts";
 import { ServerCaps } from "../rpc/peer-caps.ts";
 import { decodeCallValue, encodePayload, takeImported } from "../wire/payload.ts";
 import type { OutputGate } from "../rpc/rpc-client.ts";
@@ -314,9 +314,8 @@ export class ObjectTable implements OutputGate {
       caps.held.set(q, { value, owner: obj });
       held = true;
     }
+    // The answer is held until the caller's Release covers the Return carrying it (CapSession.wrote).
     this.#finish(conn, q, obj, encode, ok, value, where, held, caps?.session);
-    // Encoded now: the answer is held as long as the reference it exported (failed: not at all).
-    if (held && !caps!.session.holdAnswer(value as object, q)) caps!.held.delete(q);
     if (pipelined === undefined) return;
     if (!ok) return this.#failPipelined(conn, pipelined, value);
     for (const p of pipelined) this.#onReferenceCall(conn, open, p);
@@ -455,7 +454,7 @@ export class ObjectTable implements OutputGate {
       return;
     }
     this.#heldAnswers.push(() => {
-      this.#answer(conn, q, obj.commitFailure === undefined ? answer : { error: obj.commitFailure }, where);
+      this.#answer(conn, q, answer, where, obj.commitFailure);
       this.#toFlush.add(conn);
     });
     this.#scheduleTurnEnd();
@@ -463,32 +462,48 @@ export class ObjectTable implements OutputGate {
 
   // Encoded now: the object may change the value after it returned it. Functions and RpcTargets in
   // it are exported on the caller's connection, as references of `obj`.
-  #encodeResult(encode: (value: unknown) => Uint8Array, value: unknown, where: string, held: boolean, session: CapSession | undefined, obj: ActiveObject): { bytes: Uint8Array; held: boolean } | { error: unknown } {
+  #encodeResult(encode: (value: unknown) => Uint8Array, value: unknown, where: string, held: boolean, session: CapSession | undefined, obj: ActiveObject): Answer {
     let bytes: Uint8Array;
     beginEncoding(session, obj);
     try {
       bytes = encode(value);
+      // Checked before writing: a result too large for the wire fails its call, not the connection
+      // (and the references it exported are given back).
+      const limit = this.#options.maxCallBytes ?? DEFAULT_MAX_CALL_BYTES;
+      if (bytes.length > limit) throw callTooLarge(where, "result", bytes.length, limit);
     } catch (error) {
       endEncoding(true);
       return { error };
     }
     endEncoding(false);
-    // Checked before writing: a result too large for the wire fails its call, not the connection.
-    const limit = this.#options.maxCallBytes ?? DEFAULT_MAX_CALL_BYTES;
-    if (bytes.length > limit) return { error: callTooLarge(where, "result", bytes.length, limit) };
-    return { bytes, held };
+    return { bytes, held, exported: takeExported(), value };
   }
 
-  #answer(conn: FrameConnection, q: number, answer: { bytes: Uint8Array; held: boolean } | { error: unknown }, where: string): void {
+  // Writes the answer, or the error that replaced it (`failure`: the commit of its writes failed).
+  // The references a result exported are counted as sent once written (CapSession.wrote, which also
+  // starts the held answer's clock), and given back when the result is not sent after all.
+  #answer(conn: FrameConnection, q: number, answer: Answer, where: string, failure?: Error): void {
     if (conn.closed) return;
-    if ("error" in answer) {
-      this.#caps.get(conn)?.held.delete(q);
-      return this.#replyError(conn, q, answer.error);
+    if ("error" in answer || failure !== undefined) {
+      const caps = this.#caps.get(conn);
+      caps?.held.delete(q);
+      if ("bytes" in answer) caps?.session.unsent(answer.exported);
+      return this.#replyError(conn, q, "error" in answer ? answer.error : failure);
     }
     try {
       conn.writer.writeReturn(q, answer.bytes, answer.held);
     } catch (error) {
+      const caps = this.#caps.get(conn);
+      caps?.held.delete(q);
+      caps?.session.unsent(answer.exported);
       this.#replyError(conn, q, error instanceof SourdoughError ? new SourdoughError(error.code, `${where}: ${error.message}.`) : error);
+      return;
+    }
+    if (answer.exported !== undefined || answer.held) {
+      const caps = this.#caps.get(conn);
+      const held = caps?.session.wrote(answer.exported, answer.held ? q : 0, answer.value as object) === true;
+      // A held result not exported (nothing the caller could release) is not held.
+      if (answer.held && !held) caps?.held.delete(q);
     }
   }
 
@@ -753,6 +768,9 @@ export class ObjectTable implements OutputGate {
 }
 
 const NO_RESULT = new Uint8Array(0);
+
+/** A call's encoded result (`exported`: the export ids it carries) or the error that replaces it. */
+type Answer = { bytes: Uint8Array; held: boolean; exported: number[] | undefined; value: unknown } | { error: unknown };
 
 function commitError(key: string, cause: unknown): SourdoughError {
   const why = cause instanceof Error ? cause.message : String(cause);

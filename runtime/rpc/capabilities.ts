@@ -35,8 +35,11 @@ export interface RpcHandle {
 
 /** How a session sends what it cannot send itself: calls on imports, Releases and Finishes. */
 export interface CapWire {
-  /** Sends a call to the peer's export `target` (or to its held answer `promisedAnswer`). */
-  call(target: number, promisedAnswer: number, method: string, payload: Uint8Array, where: string): Promise<unknown>;
+  /**
+   * Sends a call to the peer's export `target` (or to its held answer `promisedAnswer`). `exported`:
+   * the export ids `payload` carries (takeExported()), for a side that counts its sends (wrote()).
+   */
+  call(target: number, promisedAnswer: number, method: string, payload: Uint8Array, where: string, exported?: number[]): Promise<unknown>;
   release(exportId: number, count: number): void;
   /** Whether `promisedAnswer` calls can be sent for this still-unanswered question (pipelining). */
   canPipeline(questionId: number): boolean;
@@ -48,11 +51,19 @@ export interface CapWire {
 
 interface ExportEntry {
   value: object;
+  /** References encoded and not released (sent, or about to be). */
   refs: number;
   /** The object whose event exported it (object side): its calls run through that object's input gate. */
   owner: unknown;
-  /** Questions whose held answer (Return.heldAnswer) is this export: dropped with it. */
-  answers: number[] | undefined;
+  /** Payloads carrying it written to the connection so far, each occurrence counted (wrote()). */
+  written: number;
+  /** References the peer released so far (the sum of its Releases' counts). */
+  released: number;
+  /**
+   * Held answers (Return.heldAnswer) that are this export: question id → the index, among the
+   * written sends of this export, of the Return that carried it. Insertion order is write order.
+   */
+  answers: Map<number, number> | undefined;
 }
 
 /** One import of a connection side (the peer's export `id`), shared by its handles. */
@@ -78,6 +89,8 @@ class DecodeFrame {
   imported: RpcHandle[] | undefined;
 }
 const encodeFrames: EncodeFrame[] = [];
+/** The export ids the last successful endEncoding() saw (undefined: none); see takeExported(). */
+let lastExported: number[] | undefined;
 const decodeFrames: DecodeFrame[] = [];
 let encodeDepth = 0;
 let decodeDepth = 0;
@@ -105,9 +118,21 @@ export function endEncoding(failed: boolean): number {
   frame.session = undefined;
   frame.owner = undefined;
   frame.exported = undefined;
+  lastExported = failed ? undefined : exported;
   if (exported === undefined) return 0;
-  if (failed) for (const id of exported) session!.releaseExport(id, 1);
+  if (failed) session!.unsent(exported);
   return exported.length;
+}
+
+/**
+ * The export ids the payload just encoded carries (one per occurrence), undefined for none: take it
+ * right after the encoding, to tell the session when that payload is written (wrote()) or dropped
+ * unsent (unsent()).
+ */
+export function takeExported(): number[] | undefined {
+  const exported = lastExported;
+  lastExported = undefined;
+  return exported;
 }
 
 /** Starts decoding a call's arguments or result: references met until endDecoding() are imported through `session`. */
@@ -227,35 +252,63 @@ export class CapSession {
   #nextExport = 1;
   #closed: string | undefined;
 
-  readonly #answersDropped: ((answers: number[], value: object) => void) | undefined;
+  readonly #answerDropped: ((questionId: number, value: object) => void) | undefined;
 
   /**
-   * `answersDropped`: told, when an export is dropped, the questions whose held answers it was
-   * (holdAnswer), so the side that holds them lets them go.
+   * `answerDropped`: told when a held answer (wrote() with `answer`) may go: the peer released the
+   * reference that Return carried, or the export was dropped. The side that holds it lets it go.
    */
-  constructor(wire: CapWire, maxExports = DEFAULT_MAX_EXPORTS, answersDropped?: (answers: number[], value: object) => void) {
+  constructor(wire: CapWire, maxExports = DEFAULT_MAX_EXPORTS, answerDropped?: (questionId: number, value: object) => void) {
     this.#wire = wire;
     this.#maxExports = maxExports;
-    this.#answersDropped = answersDropped;
+    this.#answerDropped = answerDropped;
   }
 
   /**
-   * Ties the held answer of `questionId` to the export of `value` (the call's result, just encoded):
-   * it is let go when that export is dropped. False when `value` is not exported (nothing to hold).
+   * Payloads carrying the export ids `exported` (takeExported()) were written to the connection, in
+   * the order of the calls. `answer` (non-zero): that payload is the Return of question `answer`
+   * whose result, the export of `value`, is held for pipelined calls: it is let go once the peer's
+   * Releases cover this send. The peer receives sends in the order they were written and releases,
+   * for an import, every reference it received since its last Release of it, so a Release(count)
+   * covers exactly the next `count` sends written: the answers among them are no longer needed (the
+   * peer pipelines on a question only until it has its Return, and calls it sent before are ahead
+   * of the Release on the connection). True when the answer is held (`value` is exported).
    */
-  holdAnswer(value: object, questionId: number): boolean {
-    const id = this.#byValue.get(value);
-    if (id === undefined) return false;
-    (this.#exports.get(id)!.answers ??= []).push(questionId);
-    return true;
+  wrote(exported: number[] | undefined, answer = 0, value?: object): boolean {
+    if (exported === undefined) return false;
+    let held = false;
+    for (const id of exported) {
+      const entry = this.#exports.get(id);
+      if (entry === undefined) continue;
+      if (!held && answer !== 0 && entry.value === value) {
+        (entry.answers ??= new Map()).set(answer, entry.written);
+        held = true;
+      }
+      entry.written++;
+    }
+    return held;
   }
 
-  /** The peer sent Finish for the held answer of `questionId` (its export is `value`). */
+  /** Payloads carrying `exported` (takeExported()) were dropped unsent: their references go back. */
+  unsent(exported: number[] | undefined): void {
+    if (exported === undefined) return;
+    for (const id of exported) {
+      const entry = this.#exports.get(id);
+      if (entry !== undefined && --entry.refs <= 0) this.#drop(id, entry);
+    }
+  }
+
+  /** The peer sent Finish for the held answer of `questionId` (its export is `value`): O(1). */
   unholdAnswer(value: object, questionId: number): void {
     const id = this.#byValue.get(value);
-    const answers = id === undefined ? undefined : this.#exports.get(id)!.answers;
-    const i = answers?.indexOf(questionId) ?? -1;
-    if (i >= 0) answers!.splice(i, 1);
+    if (id !== undefined) this.#exports.get(id)!.answers?.delete(questionId);
+  }
+
+  /** Held answers tied to exports (wrote() with an answer, not yet released, finished or dropped). */
+  get heldAnswerCount(): number {
+    let n = 0;
+    for (const e of this.#exports.values()) n += e.answers?.size ?? 0;
+    return n;
   }
 
   /**
@@ -296,7 +349,7 @@ export class CapSession {
     let id = this.#nextExport;
     while (this.#exports.has(id)) id = id === 0xffffffff ? 1 : id + 1;
     this.#nextExport = id === 0xffffffff ? 1 : id + 1;
-    this.#exports.set(id, { value, refs: 1, owner, answers: undefined });
+    this.#exports.set(id, { value, refs: 1, owner, written: 0, released: 0, answers: undefined });
     this.#byValue.set(value, id);
     return id;
   }
@@ -305,15 +358,27 @@ export class CapSession {
   releaseExport(id: number, count: number): void {
     const entry = this.#exports.get(id);
     if (entry === undefined) return;
-    entry.refs -= Math.max(1, count);
-    if (entry.refs > 0) return;
-    this.#drop(id, entry);
+    count = Math.max(1, count);
+    entry.refs -= count;
+    if (entry.refs <= 0) return this.#drop(id, entry);
+    // The Release covers the first `released` sends written: the answers they carried may go.
+    const answers = entry.answers;
+    if (answers === undefined || answers.size === 0) {
+      entry.released += count;
+      return;
+    }
+    const released = (entry.released += count);
+    for (const [q, at] of answers) {
+      if (at >= released) break;
+      answers.delete(q);
+      this.#answerDropped?.(q, entry.value);
+    }
   }
 
   #drop(id: number, entry: ExportEntry): void {
     this.#exports.delete(id);
     this.#byValue.delete(entry.value);
-    if (entry.answers !== undefined) this.#answersDropped?.(entry.answers, entry.value);
+    if (entry.answers !== undefined) for (const q of entry.answers.keys()) this.#answerDropped?.(q, entry.value);
     // Cloudflare calls an RpcTarget's [Symbol.dispose] once every stub of it is disposed.
     if (entry.value instanceof RpcTarget) {
       const dispose = (entry.value as { [Symbol.dispose]?: unknown })[Symbol.dispose];
@@ -379,7 +444,7 @@ export class CapSession {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#wire.call(entry.id, 0, method, payload, where);
+    return this.#wire.call(entry.id, 0, method, payload, where, takeExported());
   }
 
   /** One handle of import `entry` was disposed: the last one sends the Release. */
@@ -482,6 +547,28 @@ class ImportHandler implements ProxyHandler<Record<PropertyKey, unknown>> {
   set(): boolean {
     return false;
   }
+
+  // Every handle shares STUB_TARGET: what would change it (Object.freeze, defineProperty, delete,
+  // setPrototypeOf) is refused, or one handle's freeze would break every other handle.
+  defineProperty(_t: unknown, prop: PropertyKey): boolean {
+    throw unchangeable(`${this.#describe()}: cannot define property ${String(prop)}`);
+  }
+
+  deleteProperty(_t: unknown, prop: PropertyKey): boolean {
+    throw unchangeable(`${this.#describe()}: cannot delete property ${String(prop)}`);
+  }
+
+  preventExtensions(): boolean {
+    throw unchangeable(`${this.#describe()}: cannot be frozen, sealed or made non-extensible`);
+  }
+
+  setPrototypeOf(): boolean {
+    throw unchangeable(`${this.#describe()}: cannot change its prototype`);
+  }
+}
+
+function unchangeable(what: string): TypeError {
+  return new TypeError(`${what}; an RPC stub is a reference to an object on the other side of the connection and cannot be changed. Copy the values you need into an object of your own.`);
 }
 
 /** Disposes handles (the arguments of a completed call, or everything in a disposed result). */

@@ -1,8 +1,8 @@
 // The object side of one connection's capabilities: the callee calls back the functions and
 // RpcTargets its caller passed (its own questions on the connection, answered by the caller with
 // Return/Exception), exports the RpcTargets its objects return, and holds the answers that pipelined
-// calls address (Call.promisedAnswer) until the reference the answer exported is released (or the
-// caller sends Finish).
+// calls address (Call.promisedAnswer) until the caller's Release covers the Return that carried the
+// reference (or the caller sends Finish, or the export is dropped).
 import { ErrorCode, SourdoughError } from "../errors.ts";
 import type { FrameConnection } from "../transport/frame-connection.ts";
 import { CallKind, type ExceptionMessage, type ReturnMessage } from "../wire/envelope.ts";
@@ -36,13 +36,13 @@ export class ServerCaps implements CapWire {
     this.#conn = conn;
     this.peer = peer;
     this.#gate = gate;
-    // A held answer goes with the export it resolved to: the caller's Release of that reference can only
-    // follow the Return (it got the reference from it), and after the Return it pipelines on the
-    // reference, never on the question. The caller sends Finish only when that Release would not
-    // drop the export (it holds the reference from elsewhere too) or it could not decode the result; a
-    // reference answering a call it gave up on it releases at once.
-    this.session = new CapSession(this, maxExports, (answers, value) => {
-      for (const q of answers) if (this.held.get(q)?.value === value) this.held.delete(q);
+    // A held answer goes once the caller's Release of the reference covers the Return that carried
+    // it (CapSession.wrote): that Release follows the Return, and after the Return the caller
+    // pipelines on the reference, never on the question. The caller sends Finish when its Release
+    // may come much later (it holds the reference from elsewhere too) or it could not decode the
+    // result; a reference answering a call it gave up on it releases at once.
+    this.session = new CapSession(this, maxExports, (q, value) => {
+      if (this.held.get(q)?.value === value) this.held.delete(q);
     });
   }
 
@@ -59,8 +59,11 @@ export class ServerCaps implements CapWire {
     return this.#questions.size;
   }
 
-  call(target: number, promisedAnswer: number, method: string, payload: Uint8Array, where: string): Promise<unknown> {
-    if (this.#closed !== undefined) return Promise.reject(new SourdoughError(ErrorCode.REFERENCE_RELEASED, `${where}: ${this.#closed}.`));
+  call(target: number, promisedAnswer: number, method: string, payload: Uint8Array, where: string, exported?: number[]): Promise<unknown> {
+    if (this.#closed !== undefined) {
+      this.session.unsent(exported);
+      return Promise.reject(new SourdoughError(ErrorCode.REFERENCE_RELEASED, `${where}: ${this.#closed}.`));
+    }
     const id = this.#nextId;
     this.#nextId = id === 0xffffffff ? 1 : id + 1;
     return new Promise<unknown>((resolve, reject) => {
@@ -70,14 +73,17 @@ export class ServerCaps implements CapWire {
         if (q === undefined) return; // failed meanwhile (connection closed)
         if (error !== undefined) {
           this.#questions.delete(id);
+          this.session.unsent(exported);
           return q.reject(new SourdoughError(ErrorCode.STORAGE, `${where}: not sent: ${error.message}`, { cause: error, retryable: true }));
         }
         try {
           this.#conn.writer.writeCall(id, CallKind.Method, 0, "", "", method, payload, undefined, undefined, target, promisedAnswer);
         } catch (e) {
           this.#questions.delete(id);
+          this.session.unsent(exported);
           return q.reject(e as Error);
         }
+        this.session.wrote(exported);
         this.#conn.flushSoon();
       });
     });
