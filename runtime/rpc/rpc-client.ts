@@ -126,6 +126,24 @@ interface Question {
   method: string;
 }
 
+/**
+ * A Release (`exportId` non-zero) or a Finish (of question `finish`) issued while calls wait in
+ * #held or #unsent: written after them, in the order issued, so that it cannot overtake a call
+ * pipelined on the answer it lets go. Only for `conn`: a new connection has a new session.
+ */
+class Deferred {
+  constructor(
+    readonly conn: FrameConnection,
+    readonly exportId: number,
+    readonly count: number,
+    readonly finish: number,
+  ) {}
+  write(): void {
+    if (this.exportId !== 0) this.conn.writer.writeRelease(this.exportId, this.count);
+    else this.conn.writer.writeFinish(this.finish);
+  }
+}
+
 interface Unsent {
   id: number;
   kind: CallKind;
@@ -148,8 +166,10 @@ export class RpcClient {
   #nextId = 1;
   #conn: FrameConnection | undefined;
   #connecting: Promise<void> | undefined;
-  #unsent: Unsent[] = [];
-  #held: Unsent[] = []; // waiting for the output gate
+  #unsent: Array<Unsent | Deferred> = [];
+  #held: Array<Unsent | Deferred> = []; // waiting for the output gate
+  /** Calls given up on after they were sent (msgpackr results): their late Return is released. */
+  readonly #givenUp = new Set<number>();
   #connectedAt = 0;
   #closed = false;
   #goodbye: string | undefined; // why the peer said it is closing the connection, if it did
@@ -169,6 +189,7 @@ export class RpcClient {
       release: (exportId, count) => {
         const conn = this.#conn;
         if (conn === undefined || conn.closed) return; // the peer dropped its exports with the connection
+        if (this.#defer(conn, exportId, count, 0)) return;
         conn.writer.writeRelease(exportId, count);
         conn.flushSoon();
       },
@@ -289,8 +310,18 @@ export class RpcClient {
     if (q.sent && conn !== undefined && !conn.closed) {
       conn.writer.writeCancel(id);
       conn.flushSoon();
+      // Its answer may still come, carrying references nobody will hold: #dropUnwanted releases them.
+      if (q.decode === decodeMsgpackResult) this.#givenUp.add(id);
     }
     q.reject(error);
+  }
+
+  // Queues a Release or Finish behind the calls still waiting to be written (true), if any.
+  #defer(conn: FrameConnection, exportId: number, count: number, finish: number): boolean {
+    if (this.#held.length > 0) this.#held.push(new Deferred(conn, exportId, count, finish));
+    else if (this.#unsent.length > 0) this.#unsent.push(new Deferred(conn, exportId, count, finish));
+    else return false;
+    return true;
   }
 
   // The output gate opened: send what it held (in one write), or fail it if a commit failed.
@@ -298,16 +329,26 @@ export class RpcClient {
     const held = this.#held;
     this.#held = [];
     if (held.length === 0 || this.#closed) return;
+    const conn = this.#conn;
     if (error !== undefined) {
+      // The calls must not be sent; the Releases and Finishes among them still are.
+      let wrote = false;
       for (const u of held) {
+        if (u instanceof Deferred) {
+          if (u.conn === conn && !conn.closed) {
+            u.write();
+            wrote = true;
+          }
+          continue;
+        }
         const q = this.#take(u.id);
         q?.reject(new SourdoughError(ErrorCode.STORAGE, `${q.where}: not sent: ${error.message}`, { cause: error, retryable: true }));
       }
+      if (wrote) conn!.flushSoon();
       return;
     }
-    const conn = this.#conn;
     if (conn === undefined || conn.closed) {
-      this.#unsent.push(...held);
+      for (const u of held) if (!(u instanceof Deferred)) this.#unsent.push(u); // a Deferred's session is gone
       this.#connect();
       return;
     }
@@ -376,7 +417,11 @@ export class RpcClient {
 
   // Writes a call (unless it was given up on while it waited for the connection or the output gate).
   // A frame the writer refuses (over maxFrameBytes) fails that call alone; nothing was written.
-  #send(conn: FrameConnection, u: Unsent): void {
+  #send(conn: FrameConnection, u: Unsent | Deferred): void {
+    if (u instanceof Deferred) {
+      if (u.conn === conn) u.write();
+      return;
+    }
     const q = this.#questions.get(u.id);
     if (q === undefined) return;
     try {
@@ -397,7 +442,8 @@ export class RpcClient {
         // when this side's Release of it drops the callee's export (the only reference it holds);
         // otherwise (held from elsewhere too, or not decoded) by Finish.
         if (q === undefined) {
-          if (message.heldAnswer) this.#dropUnwanted(message.questionId, message.payload);
+          const givenUp = this.#givenUp.size > 0 && this.#givenUp.delete(message.questionId);
+          if (message.heldAnswer || givenUp) this.#dropUnwanted(message.questionId, message.payload, message.heldAnswer);
           return;
         }
         let value: unknown;
@@ -414,7 +460,11 @@ export class RpcClient {
       }
       case Which.Exception: {
         const q = this.#take(message.questionId);
-        q?.reject(errorFromWire(message));
+        if (q === undefined) {
+          if (this.#givenUp.size > 0) this.#givenUp.delete(message.questionId);
+          return;
+        }
+        q.reject(errorFromWire(message));
         return;
       }
       case Which.Control:
@@ -434,23 +484,26 @@ export class RpcClient {
     }
   }
 
-  // A held answer (a reference) arrived for a call given up on (deadline, abort): nobody will use
-  // the reference, so it is imported and released at once, which also lets the held answer go.
-  #dropUnwanted(questionId: number, payload: Uint8Array): void {
+  // A result arrived for a call given up on (deadline, abort): nobody will use the references in it
+  // (functions, RpcTargets, streams such as a stub.fetch() Response body), so they are imported and
+  // released at once (a stream is cancelled), which also lets a held answer go.
+  #dropUnwanted(questionId: number, payload: Uint8Array, held: boolean): void {
     let value: unknown;
     try {
       value = decodeCallValue(payload, "a result that arrived after its call was given up on", this.#caps);
     } catch {
-      return this.#finish(questionId);
+      if (held) this.#finish(questionId);
+      return;
     }
-    const sole = this.#caps.isSoleImport(value);
+    const sole = held && this.#caps.isSoleImport(value);
     disposeAll(takeImported());
-    if (!sole) this.#finish(questionId);
+    if (held && !sole) this.#finish(questionId);
   }
 
   #finish(questionId: number): void {
     const conn = this.#conn;
     if (conn === undefined || conn.closed) return;
+    if (this.#defer(conn, 0, 0, questionId)) return;
     conn.writer.writeFinish(questionId);
     conn.flushSoon();
   }
@@ -511,6 +564,7 @@ export class RpcClient {
 
   #onClose(conn: FrameConnection, error: Error | undefined): void {
     if (this.#conn === conn) this.#conn = undefined;
+    this.#givenUp.clear(); // their answers will not come
     // The references of this connection die with it: exports dropped, imports fail their calls.
     const caps = this.#caps;
     this.#caps = new CapSession(this.capWire, this.#options.maxExports);
