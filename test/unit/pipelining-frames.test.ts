@@ -44,7 +44,25 @@ class Rooms extends DurableObject {
   lobby(): Room {
     return this.#lobby;
   }
+  /** An object holding a new RpcTarget after `ms` (not a held answer: the reference is inside). */
+  async slowWrapped(ms: number): Promise<{ room: Room }> {
+    await new Promise((r) => setTimeout(r, ms));
+    return { room: new Room(this.#posts) };
+  }
+  /** A ReadableStream after `ms`; its source counts cancels. */
+  async slowStream(ms: number): Promise<ReadableStream<Uint8Array>> {
+    await new Promise((r) => setTimeout(r, ms));
+    return new ReadableStream<Uint8Array>({
+      pull: (c) => c.enqueue(new Uint8Array(16)),
+      cancel: () => void cancelled++,
+    });
+  }
+  /** A new RpcTarget in a result of `bytes` more bytes. */
+  bigRoom(bytes: number): { room: Room; big: string } {
+    return { room: new Room(this.#posts), big: "x".repeat(bytes) };
+  }
 }
+let cancelled = 0;
 
 /** What one side wrote: one entry per write, the kinds of the frames in it. */
 type Writes = string[][];
@@ -75,7 +93,20 @@ function counted(pipe: Pipe, writes: Writes): Pipe {
 
 const settle = () => new Promise((r) => setTimeout(r, 20));
 
-function setUp() {
+/** An output gate the test opens (RpcClient holds calls until it does). */
+function manualGate() {
+  let waiting: Array<(error: Error | undefined) => void> = [];
+  return {
+    afterCommit: (release: (error: Error | undefined) => void) => void waiting.push(release),
+    open(): void {
+      const now = waiting;
+      waiting = [];
+      for (const release of now) release(undefined);
+    },
+  };
+}
+
+function setUp(options: { outputGate?: ReturnType<typeof manualGate>; maxCallBytes?: number } = {}) {
   const caller: Writes = [];
   const callee: Writes = [];
   const table = new ObjectTable({
@@ -87,6 +118,7 @@ function setUp() {
     label: "test",
     alarms: { index: openAlarmIndex(undefined), retryBaseMs: 100, owns: () => true },
     log: () => {},
+    ...(options.maxCallBytes === undefined ? {} : { maxCallBytes: options.maxCallBytes }),
   });
   const client = new RpcClient(
     async () => {
@@ -94,7 +126,7 @@ function setUp() {
       table.serve(counted(theirs, callee));
       return counted(mine, caller);
     },
-    { peer: "the test table", connectTimeoutMs: 1_000 },
+    { peer: "the test table", connectTimeoutMs: 1_000, ...(options.outputGate === undefined ? {} : { outputGate: options.outputGate }) },
   );
   const ns = new DurableObjectNamespace<Rooms>("Rooms", { clientFor: () => client, clusterId: "test" });
   const stub = ns.getByName("a");
@@ -180,5 +212,107 @@ describe("promise pipelining on the wire", () => {
     expect(t.table.exportCount).toBe(0);
     expect(t.table.heldAnswerCount).toBe(0);
     expect(disposed).toBe(1);
+  });
+});
+
+describe("held answers and references under load and failure", () => {
+  it("two loops taking and disposing the same RpcTarget concurrently: held answers stay bounded and go back to 0", async () => {
+    const t = setUp();
+    close = t.close;
+    let most = 0;
+    let posted = 0;
+    const loop = async (n: number) => {
+      for (let i = 0; i < n; i++) {
+        const room = await t.stub.lobby();
+        try {
+          if ((await room.post("x")) > 0) posted++;
+        } finally {
+          room[Symbol.dispose]();
+        }
+        most = Math.max(most, t.table.heldAnswerCount);
+      }
+    };
+    await Promise.all([loop(300), loop(300), loop(300)]);
+    expect(posted).toBe(900);
+    // The import is disposed and re-created while the export lives on (the other loops hold it):
+    // each re-created import's first Return is not finished, and its Release lets the answer go.
+    expect(most).toBeLessThanOrEqual(6);
+    await settle();
+    expect(t.table.heldAnswerCount).toBe(0);
+    expect(t.table.exportCount).toBe(0);
+  });
+
+  it("a Finish issued while a call pipelined on its answer waits for the output gate goes after that call", async () => {
+    const gate = manualGate();
+    const t = setUp({ outputGate: gate });
+    close = t.close;
+    const warm = t.stub.lobby();
+    gate.open();
+    const first = await warm; // held: later Returns of the lobby are finished
+    const p = t.stub.lobby();
+    gate.open(); // p is written
+    const pipelined = p.post("pipelined"); // waits for the gate, addressed to p's answer
+    await settle(); // p's Return arrives: its Finish must not overtake the pipelined call
+    gate.open();
+    expect(await pipelined).toBe(1);
+    (await p)[Symbol.dispose]();
+    await settle();
+    const frames = t.caller.flat();
+    expect(frames.indexOf("Finish")).toBeGreaterThan(frames.findIndex((f) => f.startsWith("Call(on answer")));
+    first[Symbol.dispose]();
+    gate.open();
+    await settle();
+    expect(t.table.heldAnswerCount).toBe(0);
+    expect(t.table.exportCount).toBe(0);
+  });
+
+  it("a Release issued while a call pipelined on the answer waits for the output gate goes after that call", async () => {
+    const gate = manualGate();
+    const t = setUp({ outputGate: gate });
+    close = t.close;
+    const warm = t.stub.getRoom();
+    gate.open();
+    (await warm)[Symbol.dispose]();
+    gate.open();
+    await settle();
+    const p = t.stub.getRoom();
+    gate.open();
+    const pipelined = p.post("pipelined");
+    await settle();
+    (await p)[Symbol.dispose](); // the only reference: its Release would let the answer go
+    gate.open();
+    expect(await pipelined).toBe(1);
+    await settle();
+    expect(t.table.heldAnswerCount).toBe(0);
+    expect(t.table.exportCount).toBe(0);
+  });
+
+  it("references inside a result that arrives after its call was given up on are released (RpcTarget, stream)", async () => {
+    const t = setUp();
+    close = t.close;
+    disposed = 0;
+    cancelled = 0;
+    const hurried = withCallOptions(t.stub, { timeoutMs: 20 });
+    await expect(hurried.slowWrapped(80)).rejects.toMatchObject({ code: "ERR_DEADLINE_EXCEEDED" });
+    const abort = new AbortController();
+    const aborted = withCallOptions(t.stub, { signal: abort.signal }).slowStream(80);
+    abort.abort();
+    await expect(aborted).rejects.toMatchObject({ code: "ERR_ABORTED" });
+    await new Promise((r) => setTimeout(r, 200));
+    expect(t.table.exportCount).toBe(0);
+    expect(disposed).toBe(1);
+    expect(cancelled).toBe(1); // the stream's source was cancelled, not left open
+  });
+
+  it("a result too large for maxCallBytes fails its call and gives back the references it exported", async () => {
+    const t = setUp({ maxCallBytes: 4096 });
+    close = t.close;
+    disposed = 0;
+    await expect(t.stub.bigRoom(10_000)).rejects.toMatchObject({ code: "ERR_TOO_LARGE" });
+    await settle();
+    expect(t.table.exportCount).toBe(0);
+    expect(disposed).toBe(1);
+    using small = await t.stub.bigRoom(10);
+    expect(await small.room.post("fits")).toBeGreaterThan(0);
   });
 });
