@@ -113,4 +113,66 @@ describe("CapSession", () => {
     expect(sender.exportCount).toBe(2);
     for (const h of imported as RpcHandle[]) h[Symbol.dispose]();
   });
+
+  it("a held answer goes when the peer's Release covers the Return that carried it, counted in written sends", () => {
+    const dropped: number[] = [];
+    const session = new CapSession(recordingWire(), undefined, (q) => void dropped.push(q));
+    const room = new Counter();
+    // Three sends of the same export: Return 10 (held), a plain send, Return 11 (held).
+    const id = session.exportValue(room, undefined);
+    session.wrote([id], 10, room);
+    session.exportValue(room, undefined);
+    session.wrote([id]);
+    session.exportValue(room, undefined);
+    session.wrote([id], 11, room);
+    expect(session.heldAnswerCount).toBe(2);
+    session.releaseExport(id, 1); // the peer received and dropped the first send
+    expect(dropped).toEqual([10]);
+    session.releaseExport(id, 1);
+    expect(dropped).toEqual([10]); // the plain send: nothing held in it
+    expect(session.exportCount).toBe(1);
+    // A fourth send encoded but not yet written does not count: the last Release drops the answer
+    // of the third send, the export lives for the fourth.
+    session.exportValue(room, undefined);
+    session.releaseExport(id, 1);
+    expect(dropped).toEqual([10, 11]);
+    expect(session.heldAnswerCount).toBe(0);
+    expect(session.exportCount).toBe(1);
+    session.unsent([id]); // the fourth was never sent: its reference goes back
+    expect(session.exportCount).toBe(0);
+    expect(room.disposed).toBe(1);
+  });
+
+  it("Finish (unholdAnswer) lets one held answer go; dropping the export lets the rest go", () => {
+    const dropped: number[] = [];
+    const session = new CapSession(recordingWire(), undefined, (q) => void dropped.push(q));
+    const fn = () => 1;
+    const id = session.exportValue(fn, undefined);
+    session.exportValue(fn, undefined);
+    session.wrote([id, id], 5, fn); // one payload carrying it twice: only the first is the answer
+    session.exportValue(fn, undefined);
+    session.wrote([id], 6, fn);
+    session.unholdAnswer(fn, 5);
+    expect(session.heldAnswerCount).toBe(1);
+    session.releaseExport(id, 3);
+    expect(dropped).toEqual([6]);
+    expect(session.exportCount).toBe(0);
+  });
+
+  it("handles share one Proxy target, so freezing or changing one is refused and the others keep working", async () => {
+    const session = new CapSession(recordingWire());
+    const h1 = session.importRef(7) as unknown as Record<string, () => Promise<unknown>>;
+    const h2 = session.importRef(7) as unknown as Record<string, () => Promise<unknown>>;
+    expect(() => Object.freeze(h1)).toThrow(TypeError);
+    expect(() => Object.freeze(h1)).toThrow(/cannot be frozen.*RPC stub/);
+    expect(() => Object.seal(h1)).toThrow(TypeError);
+    expect(() => Object.preventExtensions(h1)).toThrow(TypeError);
+    expect(() => Object.defineProperty(h1, "x", { value: 1 })).toThrow(/cannot define property x/);
+    expect(() => delete (h1 as Record<string, unknown>)["name"]).toThrow(/cannot delete property name/);
+    expect(() => Object.setPrototypeOf(h1, null)).toThrow(/cannot change its prototype/);
+    expect(Object.isFrozen(h2)).toBe(false);
+    expect(Object.isExtensible(h2)).toBe(true);
+    expect(await h2.name!()).toBe("answered");
+    expect(await h1.name!()).toBe("answered");
+  });
 });
