@@ -128,6 +128,25 @@ describe.each([
     await until("the caller's export table to empty", () => exportsOf("pipe") === 0);
   });
 
+  it("loops taking and disposing the same RpcTarget concurrently, with pipelined calls on it, all succeed and release it at the end", async () => {
+    // The caller's import of the lobby is disposed and re-created while the object's export lives on
+    // (another loop holds it): each re-created import's first answer is let go by its Release.
+    const stub = coordinator.get("lobby", Rooms);
+    const drops = await stub.lobbyDrops();
+    let ok = 0;
+    const loop = async (n: number) => {
+      for (let i = 0; i < n; i++) {
+        using room = await stub.lobby();
+        if ((await room.post("x")) > 0) ok++;
+        if ((await stub.lobby().name()) === "lobby") ok++; // pipelined, never awaited: released after
+      }
+    };
+    await Promise.all([loop(150), loop(150), loop(150)]);
+    expect(ok).toBe(900);
+    await until("the object to drop the lobby once every reference was released", async () => (await stub.lobbyDrops()) > drops);
+    await until("the caller's export table to empty", () => exportsOf("lobby") === 0);
+  });
+
   it("an RpcTarget of the caller passed as an argument is called back by reference", async () => {
     class Counter extends RpcTarget {
       n = 0;
