@@ -315,9 +315,14 @@ export class ObjectTable implements OutputGate {
       held = true;
     }
     // The answer is held until the caller's Release covers the Return carrying it (CapSession.wrote).
-    this.#finish(conn, q, obj, encode, ok, value, where, held, caps?.session);
+    const answer = this.#finish(conn, q, obj, encode, ok, value, where, held, caps?.session);
+    if ("error" in answer) {
+      // Not sent after all (encoding failed, or too large): nothing may be pipelined on it.
+      if (held) caps!.held.delete(q);
+      if (pipelined !== undefined) this.#failPipelined(conn, pipelined, answer.error);
+      return;
+    }
     if (pipelined === undefined) return;
-    if (!ok) return this.#failPipelined(conn, pipelined, value);
     for (const p of pipelined) this.#onReferenceCall(conn, open, p);
   }
 
@@ -444,20 +449,21 @@ export class ObjectTable implements OutputGate {
   // committed together at the end of the turn (group commit: the events of one object that ran this
   // turn, and other objects', share one commit each), and the answers wait for it; an event that
   // wrote nothing is answered at once.
-  #finish(conn: FrameConnection, q: number, obj: ActiveObject, encode: (value: unknown) => Uint8Array, ok: boolean, value: unknown, where: string, held: boolean, session: CapSession | undefined): void {
+  #finish(conn: FrameConnection, q: number, obj: ActiveObject, encode: (value: unknown) => Uint8Array, ok: boolean, value: unknown, where: string, held: boolean, session: CapSession | undefined): Answer {
     obj.inFlight--;
     obj.lastActive = Date.now();
     const answer = ok ? this.#encodeResult(encode, value, where, held, session, obj) : { error: value };
     if (!obj.storage.hasUncommittedWrites) {
       this.#answer(conn, q, answer, where);
       conn.flushSoon();
-      return;
+      return answer;
     }
     this.#heldAnswers.push(() => {
       this.#answer(conn, q, answer, where, obj.commitFailure);
       this.#toFlush.add(conn);
     });
     this.#scheduleTurnEnd();
+    return answer;
   }
 
   // Encoded now: the object may change the value after it returned it. Functions and RpcTargets in

@@ -312,7 +312,25 @@ describe("held answers and references under load and failure", () => {
     await settle();
     expect(t.table.exportCount).toBe(0);
     expect(disposed).toBe(1);
-    using small = await t.stub.bigRoom(10);
+    const small = await t.stub.bigRoom(10);
     expect(await small.room.post("fits")).toBeGreaterThan(0);
+    expect(t.table.exportCount).toBe(1);
+    (small as unknown as Disposable)[Symbol.dispose]();
+    await settle();
+    expect(t.table.exportCount).toBe(0);
+  });
+
+  it("a reference result that fails to be sent fails the calls pipelined on it and holds nothing", async () => {
+    const t = setUp({ maxCallBytes: 2 }); // an RpcTarget's encoding is longer than 2 bytes
+    close = t.close;
+    disposed = 0;
+    const p = t.stub.getRoom();
+    const pipelined = p.post("x");
+    await expect(p).rejects.toMatchObject({ code: "ERR_TOO_LARGE" });
+    await expect(pipelined).rejects.toMatchObject({ code: "ERR_TOO_LARGE" });
+    await settle();
+    expect(t.table.heldAnswerCount).toBe(0);
+    expect(t.table.exportCount).toBe(0);
+    expect(disposed).toBe(1);
   });
 });
