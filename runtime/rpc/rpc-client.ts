@@ -438,9 +438,10 @@ export class RpcClient {
       case Which.Return: {
         const q = this.#take(message.questionId);
         // The callee holds a returned reference for calls pipelined on this question. From now on
-        // this side pipelines on the reference instead, so the answer may go: with the reference,
-        // when this side's Release of it drops the callee's export (the only reference it holds);
-        // otherwise (held from elsewhere too, or not decoded) by Finish.
+        // this side pipelines on the reference instead, so the answer may go: by this side's Release
+        // of the import this Return created (that Release covers it, see CapSession.wrote);
+        // otherwise (the import was held from elsewhere too, so its Release may come much later, or
+        // the result was not decoded) by Finish.
         if (q === undefined) {
           const givenUp = this.#givenUp.size > 0 && this.#givenUp.delete(message.questionId);
           if (message.heldAnswer || givenUp) this.#dropUnwanted(message.questionId, message.payload, message.heldAnswer);
