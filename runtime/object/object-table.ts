@@ -4,7 +4,7 @@
 // isolate and in-process (`hostCount: 0`). Each object's input gate is in active-object.ts.
 import path from "node:path";
 import { ErrorCode, SourdoughError, describeValue } from "../errors.ts";
-import { DurableObjectId, isValidId } from "../ids.ts";
+import { DurableObjectId, isIdOfName, isValidId } from "../ids.ts";
 import type { CodecTable } from "../rpc/generated.ts";
 import { errorToWire } from "../rpc/remote-error.ts";
 import { beginDecoding, beginEncoding, disposeAll, endDecoding, endEncoding, isReference, resolveMember, takeExported, type CapSession, type RpcHandle } from "../rpc/capabilities.ts";
@@ -524,6 +524,10 @@ export class ObjectTable implements OutputGate {
   #activate(Class: ConcreteDurableObjectClass, call: ObjectAddress, where: string): ActiveObject {
     if (!isValidId(call.namespace, call.objectId)) {
       throw new SourdoughError(ErrorCode.BAD_ID, `${where}: ${describeValue(call.objectId)} is not an id of namespace ${call.namespace}. Make ids with the namespace's idFromName/newUniqueId/idFromString.`);
+    }
+    // The name becomes ctx.id.name and is recorded beside the database (sourdough-cloudflare export reads it).
+    if (call.name !== undefined && !isIdOfName(call.namespace, call.objectId, call.name)) {
+      throw new SourdoughError(ErrorCode.BAD_ID, `${where}: the call names object ${call.objectId} ${describeValue(call.name)}, but idFromName(${describeValue(call.name)}) is another id. Address a named object with getByName(name) or get(idFromName(name)).`);
     }
     const key = `${call.namespace}:${call.objectId}`;
     const dir = this.#options.storageDir;
