@@ -102,7 +102,8 @@ function requestBody(req: IncomingMessage): ReadableStream<Uint8Array> {
         while (bytes === 0 && !ended && failure === undefined) await new Promise<void>((resolve) => (wake = resolve));
         state.pulling = false;
         // Gather what else has arrived (one turn of the event loop), then stop reading until the next pull.
-        if (bytes > 0 && bytes < BODY_GATHER_BYTES && !ended && failure === undefined) await new Promise((resolve) => setImmediate(resolve));
+        // (A body whole on hand, req.complete, is all here already: its end comes without I/O.)
+        if (bytes > 0 && bytes < BODY_GATHER_BYTES && !ended && !req.complete && failure === undefined) await new Promise((resolve) => setImmediate(resolve));
         wake = undefined;
         if (!ended && !state.stopped) req.pause();
         if (bytes > 0) {
@@ -111,6 +112,10 @@ function requestBody(req: IncomingMessage): ReadableStream<Uint8Array> {
           parts = [];
           bytes = 0;
           controller.enqueue(new Uint8Array(body.buffer, body.byteOffset, body.byteLength));
+          if (ended) {
+            unlisten();
+            controller.close(); // the reader learns the end without another pull (stub.fetch() sends it inline)
+          }
           return;
         }
         if (failure !== undefined) {
@@ -136,8 +141,7 @@ const BODY_GATHER_BYTES = 256 * 1024;
  * either, the connection is closed. When the response is about to be sent and the body is not being
  * read (never read, cancelled, or no read waiting) and more than that is still to come (or its length
  * is unknown), the response says Connection: close instead, so the client does not reuse the
- * connection (closeIfUnread). (Node's own server reads any rest
- * whatever its size.)
+ * connection (closeIfUnread). (Node's own server reads any rest whatever its size.)
  */
 export const UNREAD_GRACE_BYTES = 64 * 1024;
 export const UNREAD_GRACE_MS = 1000;
