@@ -30,9 +30,9 @@ interface BodyState {
 const bodies = new WeakMap<IncomingMessage, BodyState>();
 
 /**
- * The request's body as a ReadableStream that reads the socket only when pulled: nothing is read
- * before the handler reads (highWaterMark 0), and the socket is paused between reads, so an upload
- * waits for its reader. A pull gathers what has arrived, up to 256 KiB (the stream window of
+ * The request's body as a ReadableStream that reads the socket only for a reader: nothing is read
+ * before the handler's first read (highWaterMark 0); after it, at most 256 KiB ahead of the reader,
+ * so an upload waits for its reader. A pull gathers what has arrived, up to 256 KiB (the stream window of
  * rpc/streams.ts), so a body read over RPC costs a round trip per 256 KiB rather than per socket
  * read (64 KiB at most). A client that goes away mid-upload errors it ("aborted"); cancelling it
  * stops reading at once. What the handler left unread is dealt with once the response is sent
@@ -97,7 +97,7 @@ function requestBody(req: IncomingMessage): ReadableStream<Uint8Array> {
           req.on("end", onEnd);
           req.on("error", onError);
           req.on("close", onClose);
-        } else if (!ended) req.resume();
+        } else if (!ended && req.isPaused()) req.resume();
         state.pulling = true;
         while (bytes === 0 && !ended && failure === undefined) await new Promise<void>((resolve) => (wake = resolve));
         state.pulling = false;
@@ -105,7 +105,7 @@ function requestBody(req: IncomingMessage): ReadableStream<Uint8Array> {
         // (A body whole on hand, req.complete, is all here already: its end comes without I/O.)
         if (bytes > 0 && bytes < BODY_GATHER_BYTES && !ended && !req.complete && failure === undefined) await new Promise((resolve) => setImmediate(resolve));
         wake = undefined;
-        if (!ended && !state.stopped) req.pause();
+        // Once the handler reads, the socket is read on up to 256 KiB ahead of it (onData pauses there).
         if (bytes > 0) {
           const body = parts.length === 1 ? parts[0]! : Buffer.concat(parts, bytes);
           state.received += bytes;
