@@ -6,7 +6,7 @@ import { ClusterCoordinator, type ClusterCoordinatorOptions } from "../coordinat
 import type { DurableObjectClass } from "../object/durable-object.ts";
 import { WebSocketGateway, type WebSocketGatewayOptions } from "../websocket/gateway.ts";
 import { DEFAULT_MAX_CALL_BYTES } from "../wire/limits.ts";
-import { toRequest, writeResponse } from "./node-fetch-adapter.ts";
+import { closeIfUnread, settleRequestBody, toRequest, writeResponse } from "./node-fetch-adapter.ts";
 import { ErrorCode, SourdoughError, describeValue } from "../errors.ts";
 import { handleShutdownSignals } from "../ops/graceful-shutdown.ts";
 import { createOpsRoutes, type OpsRouteOptions } from "../ops/ops-routes.ts";
@@ -80,6 +80,7 @@ export function serve<Env = Record<string, unknown>>(worker: Worker<Env>, option
     res.once("close", () => {
       if (--inFlight === 0) drained?.();
     });
+    settleRequestBody(req, res); // what the handler leaves unread of the body: drained, or the connection closed
     const origin = `http://${req.headers.host ?? `${hostname}:${port}`}`;
     const ctx = executionContext();
     Promise.resolve()
@@ -94,6 +95,7 @@ export function serve<Env = Record<string, unknown>>(worker: Worker<Env>, option
           const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
           const stack = error instanceof Error && error.stack !== undefined ? error.stack : message;
           coordinator.logger.error(`worker.fetch threw on ${req.method ?? "GET"} ${req.url ?? "/"}: ${stack}`, { method: req.method, url: req.url });
+          closeIfUnread(req, res);
           res.writeHead(500, { "content-type": "text/plain; charset=utf-8" });
           // Internals (messages, paths, stacks) stay in the log unless dev: true asks for them.
           res.end(options.dev === true ? `worker.fetch threw ${message}\n` : "Internal Server Error\n");

@@ -23,7 +23,7 @@ export type LinkWebSocket = (client: unknown) => unknown;
 export function planCall(call: CallMessage, Class: ConcreteDurableObjectClass, codecs: CodecTable, label: string, where: string, maxCallBytes: number, link?: LinkWebSocket): CallPlan {
   if (call.kind === CallKind.Fetch) {
     const request = decodePayload(call.payload, `${where} request`);
-    return { run: (instance) => runFetch(instance, Class.name, request, link), encode: (v) => encodePayload(v, `${where} response`, maxCallBytes) };
+    return { run: (instance) => runFetch(instance, Class.name, request, link, maxCallBytes), encode: (v) => encodePayload(v, `${where} response`, maxCallBytes) };
   }
   if (call.kind !== CallKind.Method) throw new SourdoughError(ErrorCode.PROTOCOL, `${where}: unknown call kind ${describeValue(call.kind)}.`);
   let method = call.method;
@@ -57,7 +57,7 @@ export function planCall(call: CallMessage, Class: ConcreteDurableObjectClass, c
   return { run: (instance) => (instance as Record<string, (...a: unknown[]) => unknown>)[method]!(...list), encode };
 }
 
-async function runFetch(instance: object, className: string, payload: unknown, link: LinkWebSocket | undefined): Promise<unknown> {
+async function runFetch(instance: object, className: string, payload: unknown, link: LinkWebSocket | undefined, maxCallBytes: number): Promise<unknown> {
   const handler = (instance as { fetch?: unknown }).fetch;
   if (typeof handler !== "function") {
     throw new SourdoughError(ErrorCode.METHOD_NOT_FOUND, `${className}.fetch: class ${className} has no fetch(request) handler. Add one, or call its methods directly.`);
@@ -70,7 +70,7 @@ async function runFetch(instance: object, className: string, payload: unknown, l
     const webSocket = responseWebSocket(response);
     if (webSocket === null) throw new TypeError(`${className}.fetch: returned status 101 without a webSocket. Answer an upgrade with new Response(null, { status: 101, webSocket: pair[0] }).`);
     if (link === undefined) throw new TypeError(`${className}.fetch: a WebSocket cannot be returned here.`);
-    return responseToWire(response, link(webSocket));
+    return responseToWire(response, link(webSocket), maxCallBytes);
   }
-  return responseToWire(response);
+  return responseToWire(response, undefined, maxCallBytes);
 }

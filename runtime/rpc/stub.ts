@@ -194,7 +194,9 @@ function createStub<T>(...args: [StubState] | [ClientRouter, string, DurableObje
   const client = () => (cached !== undefined && !cached.closed ? cached : (cached = router.clientFor(namespace, objectId)));
   const methods = new Map<string, (...args: unknown[]) => Promise<unknown>>();
   const fetch = async (input: Request | string | URL, init?: RequestInit): Promise<Response> => {
-    const wire = await requestToWire(new Request(input, init));
+    const request = new Request(input, init);
+    // An inline body counts against the call's limit: one that would exceed it streams instead.
+    const wire = await requestToWire(request, client().maxCallBytes);
     const c = client();
     // A streamed body crosses like a stream argument: exported on this connection (rpc/streams.ts).
     const payload = wire.body instanceof ReadableStream ? encodeCallPayload(wire, `${namespace}.fetch request`, c.maxCallBytes, c.caps) : encodePayload(wire, `${namespace}.fetch request`, c.maxCallBytes);

@@ -138,25 +138,43 @@ export function declaredLength(headers: Headers): number | undefined {
 
 // A body crosses inline when its length is known to be small (Content-Length ≤ INLINE_BODY_BYTES:
 // read whole), or when all of it is at hand now (≤ AT_HAND_INLINE_BYTES); otherwise as a stream
-// (after the bytes peeked, if any). `length`: the total when the body ended within what was peeked.
-async function bodyToWire(body: ReadableStream<Uint8Array>, headers: Headers): Promise<{ body: Uint8Array | ReadableStream<Uint8Array>; length?: number }> {
+// (after the bytes peeked, if any). Both bounds are capped by what one call may carry (inlineLimit):
+// a body that would make the call too large streams instead. `length`: the total when the body
+// ended within what was peeked.
+async function bodyToWire(body: ReadableStream<Uint8Array>, headers: Headers, limit: number): Promise<{ body: Uint8Array | ReadableStream<Uint8Array>; length?: number }> {
   const declared = declaredLength(headers);
-  if (declared !== undefined && declared > AT_HAND_INLINE_BYTES) return { body, length: declared };
+  if (declared !== undefined && declared > limit) return { body, length: declared };
   const reader = body.getReader();
-  const small = declared !== undefined && declared <= INLINE_BODY_BYTES;
-  const peeked = await peekBody(reader, small ? INLINE_BODY_BYTES : AT_HAND_INLINE_BYTES, small);
-  if (peeked.ended && peeked.bytes <= AT_HAND_INLINE_BYTES) return { body: joinChunks(peeked.chunks, peeked.bytes) };
+  const small = declared !== undefined && declared <= Math.min(INLINE_BODY_BYTES, limit);
+  const peeked = await peekBody(reader, small ? Math.min(INLINE_BODY_BYTES, limit) : limit, small);
+  if (peeked.ended && peeked.bytes <= limit) return { body: joinChunks(peeked.chunks, peeked.bytes) };
   const rest = bodyRest(peeked, reader);
   return peeked.ended ? { body: rest, length: peeked.bytes } : { body: rest };
 }
 
-export async function requestToWire(request: Request): Promise<WireRequest> {
+/** Room the record around an inline body takes in the call (status or method, url, header names and values), besides their own bytes. */
+export const RECORD_HEADROOM_BYTES = 4 * 1024;
+
+/**
+ * The largest body that travels inline in a call of at most `maxCallBytes`: AT_HAND_INLINE_BYTES,
+ * less when the limit minus the record around the body (its url and headers, as UTF-16 lengths
+ * times 3 for UTF-8, plus RECORD_HEADROOM_BYTES) leaves less. Never below 0: a body then streams.
+ */
+export function inlineLimit(maxCallBytes: number | undefined, url: string, headers: Headers): number {
+  if (maxCallBytes === undefined) return AT_HAND_INLINE_BYTES;
+  let record = RECORD_HEADROOM_BYTES + url.length * 3;
+  for (const [key, value] of headers) record += (key.length + value.length) * 3 + 16;
+  return Math.max(0, Math.min(AT_HAND_INLINE_BYTES, maxCallBytes - record));
+}
+
+/** `maxCallBytes`: the limit of the call that carries it (rpc-client's), so an inline body cannot push the call over it. */
+export async function requestToWire(request: Request, maxCallBytes?: number): Promise<WireRequest> {
   const hasBody = request.body !== null && request.method !== "GET" && request.method !== "HEAD";
   return {
     method: request.method,
     url: request.url,
     headers: [...request.headers],
-    body: hasBody ? (await bodyToWire(request.body, request.headers)).body : null,
+    body: hasBody ? (await bodyToWire(request.body, request.headers, inlineLimit(maxCallBytes, request.url, request.headers))).body : null,
   };
 }
 
@@ -166,10 +184,11 @@ export function requestFromWire(wire: WireRequest): Request {
   return new Request(wire.url, { method: wire.method, headers: wire.headers, body: wire.body, duplex: "half" } as RequestInit);
 }
 
-export async function responseToWire(response: Response, webSocket?: unknown): Promise<WireResponse> {
+/** `maxCallBytes`: the limit of the call that answers with it (the object host's), as for requestToWire. */
+export async function responseToWire(response: Response, webSocket?: unknown, maxCallBytes?: number): Promise<WireResponse> {
   const wire: WireResponse = { status: response.status, statusText: response.statusText, headers: [...response.headers], body: null };
   if (response.body !== null) {
-    const { body, length } = await bodyToWire(response.body, response.headers);
+    const { body, length } = await bodyToWire(response.body, response.headers, inlineLimit(maxCallBytes, response.statusText, response.headers));
     wire.body = body;
     if (length !== undefined) wire.length = length;
   }

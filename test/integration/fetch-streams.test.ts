@@ -100,6 +100,50 @@ function upload(url: string, total: number): Promise<unknown> {
   });
 }
 
+interface Sent {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  text: string;
+  /** The client's port of the connection that carried it. */
+  port: number;
+}
+/**
+ * Sends `method url` on `agent` with `bytes` pattern bytes (with a Content-Length unless `chunked`),
+ * written in 1 MiB pieces on 'drain', and resolves with the whole response even if the server
+ * answered before reading the body (the rest of the upload may then fail: ignored).
+ */
+function send(agent: http.Agent, url: string, method: string, bytes = 0, chunked = false): Promise<Sent> {
+  return new Promise((resolve, reject) => {
+    const headers = bytes > 0 && !chunked ? { "content-length": String(bytes) } : undefined;
+    let answered = false;
+    const req = http.request(url, { method, agent, headers }, (res) => {
+      const port = res.socket.localPort!;
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (c: string) => (text += c));
+      res.on("end", () => {
+        answered = true;
+        resolve({ status: res.statusCode!, headers: res.headers, text, port });
+      });
+      res.on("error", reject);
+    });
+    req.on("error", (e) => {
+      if (!answered) reject(e);
+    });
+    let at = 0;
+    const write = (): void => {
+      while (at < bytes) {
+        const n = Math.min(MiB, bytes - at);
+        const more = req.write(patternChunk(at, n));
+        at += n;
+        if (!more) return void req.once("drain", write);
+      }
+      req.end();
+    };
+    write();
+  });
+}
+
 describe.each([
   { mode: "2 host processes", hostCount: 2 },
   { mode: "in-process (hostCount: 0)", hostCount: 0 },
@@ -175,6 +219,70 @@ describe.each([
     expect(up).toMatchObject({ bytes: MiB, contentLength: null, transferEncoding: "chunked", sha256: patternHash(MiB) });
     const sizedUp = (await (await fetch(`${app.url}/upload?name=te`, { method: "POST", body: patternChunk(0, MiB) })).json()) as Uploaded;
     expect(sizedUp).toMatchObject({ bytes: MiB, contentLength: String(MiB), transferEncoding: null, sha256: patternHash(MiB) });
+  });
+
+  it("an 8 MiB body the worker never reads, answered 401: Connection: close, and the next request on the agent succeeds", async () => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      for (const chunked of [false, true]) {
+        const refused = await send(agent, `${app.url}/w/unauthorized`, "POST", 8 * MiB, chunked);
+        expect(refused).toMatchObject({ status: 401, text: "no" });
+        expect(refused.headers.connection).toBe("close");
+        const next = await send(agent, `${app.url}/text?name=after-unread`, "POST", 0);
+        expect(next).toMatchObject({ status: 200, text: "POST " });
+        expect(next.port).not.toBe(refused.port);
+      }
+      // The same from a throwing worker.fetch (its 500).
+      const threw = await send(agent, `${app.url}/w/throw`, "POST", 8 * MiB);
+      expect(threw).toMatchObject({ status: 500, text: "Internal Server Error\n" });
+      expect(threw.headers.connection).toBe("close");
+      expect((await send(agent, `${app.url}/w/hello`, "GET")).text).toBe("hello world");
+    } finally {
+      agent.destroy();
+    }
+  });
+
+  it("a small unread body is drained: the connection is kept and serves the next request", async () => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const refused = await send(agent, `${app.url}/w/unauthorized`, "POST", 48 * 1024);
+      expect(refused).toMatchObject({ status: 401, text: "no" });
+      expect(refused.headers.connection).toBe("keep-alive");
+      const next = await send(agent, `${app.url}/w/hello`, "GET");
+      expect(next).toMatchObject({ status: 200, text: "hello world", port: refused.port });
+    } finally {
+      agent.destroy();
+    }
+  });
+
+  it("a handler that reads half of an 8 MiB body then answers: the answer arrives whole, then the next request succeeds", async () => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const half = await send(agent, `${app.url}/w/half?bytes=${4 * MiB}`, "POST", 8 * MiB);
+      expect(half.status).toBe(200);
+      const { got } = JSON.parse(half.text) as { got: number };
+      expect(got).toBeGreaterThanOrEqual(4 * MiB);
+      expect(got).toBeLessThan(8 * MiB);
+      expect(half.headers.connection).toBe("close");
+      const next = await send(agent, `${app.url}/upload?name=after-half`, "POST", MiB);
+      expect(JSON.parse(next.text)).toMatchObject({ bytes: MiB, sha256: patternHash(MiB) });
+    } finally {
+      agent.destroy();
+    }
+  });
+
+  it("HEAD answers carry the Content-Length a GET would have, and no body", async () => {
+    const lengthOf = async (url: string) => {
+      const head = await fetch(url, { method: "HEAD" });
+      expect(await head.text()).toBe("");
+      return head.headers.get("content-length");
+    };
+    expect(await lengthOf(`${app.url}/w/hello`)).toBe("11"); // the worker's own body at hand
+    expect(await lengthOf(`${app.url}/bytes?name=head&bytes=1000`)).toBe("1000"); // inline from the object
+    expect(await lengthOf(`${app.url}/bytes?name=head&bytes=${2 * MiB}`)).toBe(String(2 * MiB)); // streamed, length known
+    expect(await lengthOf(`${app.url}/download?name=head&bytes=${3 * MiB}&length`)).toBe(String(3 * MiB)); // declared
+    expect(await lengthOf(`${app.url}/download?name=head&bytes=${3 * MiB}`)).toBeNull(); // being produced: not waited for
+    await until("the object's unsent body to be cancelled", async () => (await stub("head").lastDownload())?.cancelled !== undefined);
   });
 
   it("the HTTP client going away mid-download cancels the object's stream", async () => {
@@ -265,6 +373,37 @@ describe.each([
     const BOUND = 256 * MiB;
     expect(rss.serve - base.serve).toBeLessThan(BOUND);
     if (hostPid !== process.pid) expect(rss.host - base.host).toBeLessThan(BOUND);
+  });
+});
+
+describe("Request and Response bodies under a small maxCallBytes (512 KiB)", () => {
+  let app: ServeHandle;
+  let storageDir: string;
+  const stub = (name: string) => app.coordinator.get(name, Bodies);
+  beforeAll(async () => {
+    storageDir = mkdtempSync(path.join(os.tmpdir(), "sourdough-test-"));
+    app = serve(worker, { durableObjects: { BODIES: Bodies }, modules: [MODULE], hostCount: 1, isolatesPerHost: 1, storageDir, output: () => {}, handleSignals: false, maxCallBytes: 512 * 1024 });
+    await app.ready;
+  });
+  afterAll(async () => {
+    const pids = app.coordinator.hosts.map((h) => h.pid!);
+    await app.close();
+    for (const pid of pids) expect(isAlive(pid)).toBe(false);
+    rmSync(storageDir, { recursive: true, force: true });
+  });
+
+  // (512 KiB: a stream read carries up to 256 KiB, which with its envelope does not fit a 256 KiB limit.)
+  it("800 KiB bodies whole in memory stream both ways instead of failing ERR_TOO_LARGE", async () => {
+    const body = patternChunk(0, 800 * 1024);
+    const up = (await (await stub("limit").fetch("http://do/upload", { method: "POST", body })).json()) as Uploaded;
+    expect(up).toMatchObject({ bytes: 800 * 1024, sha256: patternHash(800 * 1024) });
+    const down = await stub("limit").fetch(`http://do/bytes?bytes=${800 * 1024}`);
+    expect(await digest(down.body)).toEqual({ bytes: 800 * 1024, sha256: patternHash(800 * 1024), mismatch: -1 });
+    const viaHttp = await fetch(`${app.url}/bytes?name=limit&bytes=${800 * 1024}`);
+    expect(viaHttp.headers.get("content-length")).toBe(String(800 * 1024));
+    expect(await digest(viaHttp.body)).toMatchObject({ bytes: 800 * 1024, mismatch: -1 });
+    // Small bodies still go inline under the limit.
+    await expect(stub("limit").fetch("http://do/text", { method: "POST", body: "small" }).then((r) => r.text())).resolves.toBe("POST small");
   });
 });
 

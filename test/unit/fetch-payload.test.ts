@@ -1,7 +1,8 @@
 // Which Request and Response bodies stub.fetch() sends inline and which as a stream (the streams
 // themselves are tested end to end in test/integration/fetch-streams.test.ts).
 import { describe, expect, it } from "vitest";
-import { AT_HAND_INLINE_BYTES, requestToWire, responseToWire } from "../../runtime/wire/fetch-payload.ts";
+import { AT_HAND_INLINE_BYTES, INLINE_BODY_BYTES, inlineLimit, requestToWire, responseToWire } from "../../runtime/wire/fetch-payload.ts";
+import { encodePayload } from "../../runtime/wire/payload.ts";
 
 const KiB = 1024;
 /** A stream whose chunks arrive over time (a timer each), as from a socket. */
@@ -73,5 +74,43 @@ describe("fetch payloads: inline or streamed bodies", () => {
     const wire = await responseToWire(new Response(failing));
     expect(kind(wire.body)).toBe("stream");
     await expect(drain(wire.body)).rejects.toThrow("broke");
+  });
+
+  describe("the call's limit (maxCallBytes) caps what goes inline", () => {
+    const limit = 256 * KiB;
+    it("a 600 KiB body in memory streams (with its length) under a 256 KiB limit, and goes inline under the default", async () => {
+      const body = () => new Uint8Array(600 * KiB).fill(7);
+      const capped = await requestToWire(new Request("http://x/", { method: "POST", body: body() }), limit);
+      expect(kind(capped.body)).toBe("stream");
+      expect(await drain(capped.body)).toBe(600 * KiB);
+      const response = await responseToWire(new Response(body()), undefined, limit);
+      expect(kind(response.body)).toBe("stream");
+      expect(response.length).toBe(600 * KiB);
+      expect(await drain(response.body)).toBe(600 * KiB);
+      expect(kind((await requestToWire(new Request("http://x/", { method: "POST", body: body() }))).body)).toBe(`inline ${600 * KiB}`);
+    });
+
+    it("a body just under the inline limit goes inline and its record fits the call; one byte more streams", async () => {
+      const headers = { "x-long": "h".repeat(3000), "content-type": "application/octet-stream" };
+      const url = `http://x/${"p".repeat(2000)}`;
+      const at = inlineLimit(limit, url, new Headers(headers));
+      expect(at).toBeLessThan(limit - 5000);
+      const fits = await requestToWire(new Request(url, { method: "POST", headers, body: new Uint8Array(at) }), limit);
+      expect(kind(fits.body)).toBe(`inline ${at}`);
+      expect(() => encodePayload(fits, "test request", limit)).not.toThrow();
+      const over = await requestToWire(new Request(url, { method: "POST", headers, body: new Uint8Array(at + 1) }), limit);
+      expect(kind(over.body)).toBe("stream");
+    });
+
+    it("a declared small length is read whole only within the limit; a tiny limit streams every non-empty body", async () => {
+      const declared = await requestToWire(new Request("http://x/", { method: "POST", body: trickle(3, 10), headers: { "content-length": "30" }, duplex: "half" } as RequestInit), 1024);
+      expect(kind(declared.body)).toBe("stream"); // 1 KiB leaves no room past the record's headroom
+      expect(await drain(declared.body)).toBe(30);
+      expect(inlineLimit(1024, "http://x/", new Headers())).toBe(0);
+      expect(inlineLimit(undefined, "http://x/", new Headers())).toBe(AT_HAND_INLINE_BYTES);
+      expect(inlineLimit(32 * 1024 * KiB, "http://x/", new Headers())).toBe(AT_HAND_INLINE_BYTES);
+      expect(INLINE_BODY_BYTES).toBeLessThan(limit);
+      expect(kind((await requestToWire(new Request("http://x/", { method: "POST", body: "" }), 1024)).body)).toBe("inline 0");
+    });
   });
 });
