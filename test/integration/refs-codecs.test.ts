@@ -188,4 +188,15 @@ describe("forged and foreign DurableObjectRefs at an isolate socket", () => {
     expect(greet.decodeResult(ok!.payload!)).toMatchObject({ name: "kim", pings: 1 });
     expect(await good.ping()).toMatchObject({ name: "kim", pings: 2 }); // the refused calls reached no object
   });
+
+  it("refuses a call that would activate an object under another object's name", async () => {
+    const { coordinator } = cluster;
+    const greet = generated.codecs["Hub"]!["greet"]!;
+    const elsewhere = coordinator.namespace(Hub).idFromName("elsewhere");
+    const w = new FrameWriter();
+    w.writeCall(1, CallKind.Method, greet.id, "Hub", elsewhere.toString(), "", greet.encodeParams([coordinator.get("lee", Peer)]), "guarded");
+    const [frame] = await exchangeFrames(coordinator.locate(Hub, elsewhere)!.socketPath, w.take(), 1);
+    expect(decodeMessage(frame!, 8, frame!.length)).toMatchObject({ which: 2, code: "ERR_BAD_ID", message: expect.stringContaining(`the call names object ${elsewhere.toString()} "guarded", but idFromName("guarded") is another id`) });
+    expect((await coordinator.get("elsewhere", Hub).me()).name).toBe("elsewhere"); // activated later under its own name
+  });
 });
