@@ -7,6 +7,7 @@ import { ErrorCode, SourdoughError, describeValue } from "../errors.ts";
 import { DurableObjectId, isIdOfName, isValidId } from "../ids.ts";
 import type { CodecTable } from "../rpc/generated.ts";
 import { errorToWire } from "../rpc/remote-error.ts";
+import { fitStreamReadsTo } from "../rpc/streams.ts";
 import { beginDecoding, beginEncoding, disposeAll, endDecoding, endEncoding, isReference, resolveMember, takeExported, type CapSession, type RpcHandle } from "../rpc/capabilities.ts";
 import { ServerCaps } from "../rpc/peer-caps.ts";
 import { decodeCallValue, encodePayload, takeImported } from "../wire/payload.ts";
@@ -94,6 +95,7 @@ export class ObjectTable implements OutputGate {
 
   constructor(options: ObjectTableOptions) {
     this.#options = options;
+    if (options.maxCallBytes !== undefined) fitStreamReadsTo(options.maxCallBytes);
     this.#sockets = new ObjectSockets({
       holdsOutput: (key) => this.#objects.get(key)?.storage.hasUncommittedWrites === true,
       afterCommit: (release) => this.afterCommit(release),

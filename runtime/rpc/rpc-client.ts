@@ -10,6 +10,7 @@ import { DEFAULT_MAX_CALL_BYTES, callTooLarge } from "../wire/limits.ts";
 import { decodeCallPayload, decodeCallValue, encodeCallPayload, takeImported } from "../wire/payload.ts";
 import { CapSession, disposeAll, registerWireSession, type CapWire, type RpcHandle } from "./capabilities.ts";
 import { errorFromWire, errorToWire } from "./remote-error.ts";
+import { fitStreamReadsTo } from "./streams.ts";
 
 export interface CallTarget extends TargetCache {
   namespace: string;
@@ -182,6 +183,7 @@ export class RpcClient {
     this.#dial = dial;
     this.#options = options;
     this.maxCallBytes = options.maxCallBytes ?? DEFAULT_MAX_CALL_BYTES;
+    if (options.maxCallBytes !== undefined) fitStreamReadsTo(options.maxCallBytes);
     const client = this;
     this.capWire = {
       peer: options.peer,

@@ -18,6 +18,19 @@ import { RpcTarget, exportForEncoding, importStreamForDecoding, trackForDecoding
 /** Bytes one read of a stream over RPC carries at most, and the receiving queue's high-water mark. */
 export const STREAM_WINDOW = 256 * 1024;
 
+/** Largest chunk one read asks for and serves: the window, or less under a smaller maxCallBytes. */
+let chunkLimit = STREAM_WINDOW;
+
+/**
+ * A read's answer is one call's result, so it must fit the process's maxCallBytes: an RpcClient or
+ * ObjectTable configured with a smaller limit lowers this process's chunk size (never raises it; a
+ * smaller chunk is always safe, only slower). Both sides of a cluster share the limit, so the reader
+ * asks for no more than the source can answer.
+ */
+export function fitStreamReadsTo(maxCallBytes: number): void {
+  chunkLimit = Math.max(1024, Math.min(chunkLimit, maxCallBytes - 4096));
+}
+
 /** Stream reads served and bytes sent by this process (tests check flow control through them). */
 export const streamCounters = { reads: 0, bytes: 0, cancels: 0 };
 
@@ -33,7 +46,7 @@ export class StreamSource extends RpcTarget {
 
   /** The next chunk of at most `max` bytes, or null at the end. A source error rejects the read. */
   async read(max: unknown): Promise<Uint8Array | null> {
-    const limit = typeof max === "number" && max > 0 ? Math.min(max, STREAM_WINDOW) : STREAM_WINDOW;
+    const limit = typeof max === "number" && max > 0 ? Math.min(max, chunkLimit) : chunkLimit;
     let chunk = this.#rest;
     this.#rest = undefined;
     while (chunk === undefined) {
@@ -115,7 +128,7 @@ export function importStream(id: unknown): ReadableStream<Uint8Array> {
       async pull(controller) {
         let chunk: Uint8Array | null;
         try {
-          chunk = await handle.read(STREAM_WINDOW);
+          chunk = await handle.read(chunkLimit);
         } catch (error) {
           release();
           // The source's own errors reach the reader as they are; sourdough's (connection lost,

@@ -376,13 +376,13 @@ describe.each([
   });
 });
 
-describe("Request and Response bodies under a small maxCallBytes (512 KiB)", () => {
+describe("Request and Response bodies under a small maxCallBytes (200 KiB)", () => {
   let app: ServeHandle;
   let storageDir: string;
   const stub = (name: string) => app.coordinator.get(name, Bodies);
   beforeAll(async () => {
     storageDir = mkdtempSync(path.join(os.tmpdir(), "sourdough-test-"));
-    app = serve(worker, { durableObjects: { BODIES: Bodies }, modules: [MODULE], hostCount: 1, isolatesPerHost: 1, storageDir, output: () => {}, handleSignals: false, maxCallBytes: 512 * 1024 });
+    app = serve(worker, { durableObjects: { BODIES: Bodies }, modules: [MODULE], hostCount: 1, isolatesPerHost: 1, storageDir, output: () => {}, handleSignals: false, maxCallBytes: 200 * 1024 });
     await app.ready;
   });
   afterAll(async () => {
@@ -392,7 +392,7 @@ describe("Request and Response bodies under a small maxCallBytes (512 KiB)", () 
     rmSync(storageDir, { recursive: true, force: true });
   });
 
-  // (512 KiB: a stream read carries up to 256 KiB, which with its envelope does not fit a 256 KiB limit.)
+  // Under the 256 KiB stream window: each read carries less, so that its answer fits one call.
   it("800 KiB bodies whole in memory stream both ways instead of failing ERR_TOO_LARGE", async () => {
     const body = patternChunk(0, 800 * 1024);
     const up = (await (await stub("limit").fetch("http://do/upload", { method: "POST", body })).json()) as Uploaded;
