@@ -3,7 +3,7 @@
 // and in-process (hostCount: 0). Failures: the HTTP client going away mid-upload / mid-download, the
 // object's body failing mid-stream, kill -9 of the host mid-download.
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import http from "node:http";
 import os from "node:os";
 import path from "node:path";
@@ -16,6 +16,7 @@ import { streamCounters } from "../../dist/runtime/rpc/streams.js";
 import { Bodies, worker, type Uploaded } from "../fixtures/fetch-streams.ts";
 import { patternChunk, patternMismatch, patternStream, type SourceStats } from "../fixtures/rpc-streams.ts";
 import { isAlive } from "../support/cluster.ts";
+import { peakRss } from "../support/rss.ts";
 import { failOnUnhandledRejections } from "../support/unhandled.ts";
 
 // A real garbage collection (the test of unread bodies): --expose-gc at run time, as V8 allows.
@@ -60,9 +61,19 @@ async function digest(body: ReadableStream<Uint8Array> | null): Promise<{ bytes:
   return { bytes, sha256: hash.digest("hex"), mismatch };
 }
 
-function rssOf(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return m === null ? 0 : Number(m[1]) * 1024;
+/** Writes `total` bytes of the test pattern to `req` in 1 MiB writes, waiting for 'drain', then ends it. */
+function writePattern(req: http.ClientRequest, total: number): void {
+  let at = 0;
+  const write = (): void => {
+    while (at < total) {
+      const n = Math.min(MiB, total - at);
+      const more = req.write(patternChunk(at, n));
+      at += n;
+      if (!more) return void req.once("drain", write);
+    }
+    req.end();
+  };
+  write();
 }
 
 /** An HTTP request with node:http, for what fetch() cannot do: watch headers, go away mid-body. */
@@ -86,17 +97,7 @@ function upload(url: string, total: number): Promise<unknown> {
       res.on("error", reject);
     });
     req.on("error", reject);
-    let at = 0;
-    const write = (): void => {
-      while (at < total) {
-        const n = Math.min(MiB, total - at);
-        const more = req.write(patternChunk(at, n));
-        at += n;
-        if (!more) return void req.once("drain", write);
-      }
-      req.end();
-    };
-    write();
+    writePattern(req, total);
   });
 }
 
@@ -130,17 +131,7 @@ function send(agent: http.Agent, url: string, method: string, bytes = 0, chunked
     req.on("error", (e) => {
       if (!answered) reject(e);
     });
-    let at = 0;
-    const write = (): void => {
-      while (at < bytes) {
-        const n = Math.min(MiB, bytes - at);
-        const more = req.write(patternChunk(at, n));
-        at += n;
-        if (!more) return void req.once("drain", write);
-      }
-      req.end();
-    };
-    write();
+    writePattern(req, bytes);
   });
 }
 
@@ -349,30 +340,22 @@ describe.each([
   it("1 GiB up and 1 GiB down through serve() → worker.fetch → stub.fetch → the object's fetch(): content checked, RSS bounded", { timeout: 180_000 }, async () => {
     const hostPid = await stub("big").pid();
     const expected = patternHash(GiB);
-    const rss = { serve: 0, host: 0 };
-    const base = { serve: process.memoryUsage().rss, host: rssOf(hostPid) };
-    const sample = setInterval(() => {
-      rss.serve = Math.max(rss.serve, process.memoryUsage().rss);
-      rss.host = Math.max(rss.host, rssOf(hostPid));
-    }, 50);
     const started = Date.now();
     let upSeconds = 0;
-    try {
+    const { base, peak } = await peakRss(hostPid, async () => {
       // node:http, writing on 'drain': Node 20's fetch() reads a stream body ahead of the socket
       // (unbounded, ~1 GiB here), which would be the client's memory, not serve()'s.
       expect(await upload(`${app.url}/upload?name=big`, GiB)).toMatchObject({ bytes: GiB, sha256: expected });
       upSeconds = (Date.now() - started) / 1000;
       const down = await fetch(`${app.url}/download?name=big&bytes=${GiB}&chunk=${MiB}`);
       expect(await digest(down.body)).toEqual({ bytes: GiB, sha256: expected, mismatch: -1 });
-    } finally {
-      clearInterval(sample);
-    }
+    });
     const seconds = (Date.now() - started) / 1000;
-    console.log(`fetch-streams (${hostCount} hosts): 1 GiB up in ${upSeconds.toFixed(1)} s, down in ${(seconds - upSeconds).toFixed(1)} s; peak RSS serve+client ${(rss.serve / MiB).toFixed(0)} MiB (was ${(base.serve / MiB).toFixed(0)}), host ${(rss.host / MiB).toFixed(0)} MiB (was ${(base.host / MiB).toFixed(0)})`);
+    console.log(`fetch-streams (${hostCount} hosts): 1 GiB up in ${upSeconds.toFixed(1)} s, down in ${(seconds - upSeconds).toFixed(1)} s; peak RSS serve+client ${(peak.self / MiB).toFixed(0)} MiB (was ${(base.self / MiB).toFixed(0)}), host ${(peak.host / MiB).toFixed(0)} MiB (was ${(base.host / MiB).toFixed(0)})`);
     // Bounded: a fraction of what was sent (a 1 GiB buffer anywhere would cross it).
     const BOUND = 256 * MiB;
-    expect(rss.serve - base.serve).toBeLessThan(BOUND);
-    if (hostPid !== process.pid) expect(rss.host - base.host).toBeLessThan(BOUND);
+    expect(peak.self - base.self).toBeLessThan(BOUND);
+    if (hostPid !== process.pid) expect(peak.host - base.host).toBeLessThan(BOUND);
   });
 });
 

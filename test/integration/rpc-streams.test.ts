@@ -1,11 +1,11 @@
 // ReadableStreams of bytes as RPC arguments and results (issue 14 part 3), in both modes: real hosts
 // over real sockets, and in-process (hostCount: 0). Flow control is asserted through the sources'
 // pull counters, never through timing.
-import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ErrorCode, type ClusterCoordinator } from "sourdough";
 import { Streams, patternMismatch, patternStream, type SourceStats } from "../fixtures/rpc-streams.ts";
 import { FIXTURES, startCluster, type TestCluster } from "../support/cluster.ts";
+import { peakRss } from "../support/rss.ts";
 import { failOnUnhandledRejections } from "../support/unhandled.ts";
 
 const STREAMS_MODULE = new URL("../fixtures/rpc-streams.ts", import.meta.url);
@@ -32,11 +32,6 @@ async function readAll(stream: ReadableStream<Uint8Array>, full = true): Promise
     bytes += chunk.byteLength;
   }
   return { bytes, mismatch };
-}
-
-function rssOf(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return m === null ? 0 : Number(m[1]) * 1024;
 }
 
 describe.each([
@@ -178,25 +173,17 @@ describe.each([
     const stub = coordinator.get("big", Streams);
     const hostPid = await stub.pid();
     const GiB = 1024 * MiB;
-    const rss = { caller: 0, host: 0 };
-    const base = { caller: process.memoryUsage().rss, host: rssOf(hostPid) };
-    const sample = setInterval(() => {
-      rss.caller = Math.max(rss.caller, process.memoryUsage().rss);
-      rss.host = Math.max(rss.host, rssOf(hostPid));
-    }, 50);
     const started = Date.now();
-    try {
+    const { base, peak } = await peakRss(hostPid, async () => {
       const stream = await stub.produce(GiB, 1 * MiB);
       expect(await readAll(stream, false)).toEqual({ bytes: GiB, mismatch: -1 });
-    } finally {
-      clearInterval(sample);
-    }
+    });
     const seconds = (Date.now() - started) / 1000;
-    console.log(`rpc-streams (${hostCount} hosts): 1 GiB in ${seconds.toFixed(1)} s; peak RSS caller ${(rss.caller / MiB).toFixed(0)} MiB (was ${(base.caller / MiB).toFixed(0)}), host ${(rss.host / MiB).toFixed(0)} MiB (was ${(base.host / MiB).toFixed(0)})`);
+    console.log(`rpc-streams (${hostCount} hosts): 1 GiB in ${seconds.toFixed(1)} s; peak RSS caller ${(peak.self / MiB).toFixed(0)} MiB (was ${(base.self / MiB).toFixed(0)}), host ${(peak.host / MiB).toFixed(0)} MiB (was ${(base.host / MiB).toFixed(0)})`);
     // Bounded: a fraction of what was sent (a 1 GiB buffer anywhere would cross it).
     const BOUND = 256 * MiB;
-    expect(rss.caller - base.caller).toBeLessThan(BOUND);
-    if (hostPid !== process.pid) expect(rss.host - base.host).toBeLessThan(BOUND);
+    expect(peak.self - base.self).toBeLessThan(BOUND);
+    if (hostPid !== process.pid) expect(peak.host - base.host).toBeLessThan(BOUND);
   });
 });
 
