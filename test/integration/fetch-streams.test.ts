@@ -16,7 +16,7 @@ import { streamCounters } from "../../dist/runtime/rpc/streams.js";
 import { Bodies, worker, type Uploaded } from "../fixtures/fetch-streams.ts";
 import { patternChunk, patternMismatch, patternStream, type SourceStats } from "../fixtures/rpc-streams.ts";
 import { isAlive } from "../support/cluster.ts";
-import { peakRss } from "../support/rss.ts";
+import { describeRss, expectRssBounded, peakRss } from "../support/rss.ts";
 import { failOnUnhandledRejections } from "../support/unhandled.ts";
 
 // A real garbage collection (the test of unread bodies): --expose-gc at run time, as V8 allows.
@@ -135,25 +135,35 @@ function send(agent: http.Agent, url: string, method: string, bytes = 0, chunked
   });
 }
 
+/**
+ * serve() with the Bodies fixture over a temp storageDir for one describe block; after the block the
+ * app is closed, its host processes are gone and the directory is removed.
+ */
+function serveBodies(options: { hostCount: number; maxCallBytes?: number }, started: (app: ServeHandle) => void): void {
+  let app: ServeHandle;
+  let storageDir: string;
+  beforeAll(async () => {
+    storageDir = mkdtempSync(path.join(os.tmpdir(), "sourdough-test-"));
+    app = serve(worker, { durableObjects: { BODIES: Bodies }, modules: [MODULE], isolatesPerHost: 1, storageDir, output: () => {}, handleSignals: false, ...options });
+    await app.ready;
+    started(app);
+  });
+  afterAll(async () => {
+    const pids = app.coordinator.hosts.flatMap((h) => (h.pid === undefined ? [] : [h.pid]));
+    await app.close();
+    for (const pid of pids) expect(isAlive(pid)).toBe(false);
+    rmSync(storageDir, { recursive: true, force: true });
+  });
+}
+
 describe.each([
   { mode: "2 host processes", hostCount: 2 },
   { mode: "in-process (hostCount: 0)", hostCount: 0 },
 ])("Request and Response bodies through stub.fetch() and serve(): $mode", ({ hostCount }) => {
   let app: ServeHandle;
-  let storageDir: string;
   failOnUnhandledRejections(30);
   const stub = (name: string) => app.coordinator.get(name, Bodies);
-  beforeAll(async () => {
-    storageDir = mkdtempSync(path.join(os.tmpdir(), "sourdough-test-"));
-    app = serve(worker, { durableObjects: { BODIES: Bodies }, modules: [MODULE], hostCount, isolatesPerHost: 1, storageDir, output: () => {}, handleSignals: false });
-    await app.ready;
-  });
-  afterAll(async () => {
-    const pids = app.coordinator.hosts.map((h) => h.pid!);
-    await app.close();
-    for (const pid of pids) expect(isAlive(pid)).toBe(false);
-    rmSync(storageDir, { recursive: true, force: true });
-  });
+  serveBodies({ hostCount }, (started) => (app = started));
 
   it("small bodies cross inline both ways (no stream reads)", async () => {
     const before = streamCounters.reads;
@@ -342,7 +352,7 @@ describe.each([
     const expected = patternHash(GiB);
     const started = Date.now();
     let upSeconds = 0;
-    const { base, peak } = await peakRss(hostPid, async () => {
+    const rss = await peakRss(hostPid, async () => {
       // node:http, writing on 'drain': Node 20's fetch() reads a stream body ahead of the socket
       // (unbounded, ~1 GiB here), which would be the client's memory, not serve()'s.
       expect(await upload(`${app.url}/upload?name=big`, GiB)).toMatchObject({ bytes: GiB, sha256: expected });
@@ -351,29 +361,15 @@ describe.each([
       expect(await digest(down.body)).toEqual({ bytes: GiB, sha256: expected, mismatch: -1 });
     });
     const seconds = (Date.now() - started) / 1000;
-    console.log(`fetch-streams (${hostCount} hosts): 1 GiB up in ${upSeconds.toFixed(1)} s, down in ${(seconds - upSeconds).toFixed(1)} s; peak RSS serve+client ${(peak.self / MiB).toFixed(0)} MiB (was ${(base.self / MiB).toFixed(0)}), host ${(peak.host / MiB).toFixed(0)} MiB (was ${(base.host / MiB).toFixed(0)})`);
-    // Bounded: a fraction of what was sent (a 1 GiB buffer anywhere would cross it).
-    const BOUND = 256 * MiB;
-    expect(peak.self - base.self).toBeLessThan(BOUND);
-    if (hostPid !== process.pid) expect(peak.host - base.host).toBeLessThan(BOUND);
+    console.log(`fetch-streams (${hostCount} hosts): 1 GiB up in ${upSeconds.toFixed(1)} s, down in ${(seconds - upSeconds).toFixed(1)} s; ${describeRss(rss, "serve+client")}`);
+    expectRssBounded(rss, hostPid);
   });
 });
 
 describe("Request and Response bodies under a small maxCallBytes (200 KiB)", () => {
   let app: ServeHandle;
-  let storageDir: string;
   const stub = (name: string) => app.coordinator.get(name, Bodies);
-  beforeAll(async () => {
-    storageDir = mkdtempSync(path.join(os.tmpdir(), "sourdough-test-"));
-    app = serve(worker, { durableObjects: { BODIES: Bodies }, modules: [MODULE], hostCount: 1, isolatesPerHost: 1, storageDir, output: () => {}, handleSignals: false, maxCallBytes: 200 * 1024 });
-    await app.ready;
-  });
-  afterAll(async () => {
-    const pids = app.coordinator.hosts.map((h) => h.pid!);
-    await app.close();
-    for (const pid of pids) expect(isAlive(pid)).toBe(false);
-    rmSync(storageDir, { recursive: true, force: true });
-  });
+  serveBodies({ hostCount: 1, maxCallBytes: 200 * 1024 }, (started) => (app = started));
 
   // Under the 256 KiB stream window: each read carries less, so that its answer fits one call.
   it("800 KiB bodies whole in memory stream both ways instead of failing ERR_TOO_LARGE", async () => {
@@ -392,17 +388,8 @@ describe("Request and Response bodies under a small maxCallBytes (200 KiB)", () 
 
 describe("Request and Response bodies: the host dies mid-download", () => {
   let app: ServeHandle;
-  let storageDir: string;
   const stub = (name: string) => app.coordinator.get(name, Bodies);
-  beforeAll(async () => {
-    storageDir = mkdtempSync(path.join(os.tmpdir(), "sourdough-test-"));
-    app = serve(worker, { durableObjects: { BODIES: Bodies }, modules: [MODULE], hostCount: 2, isolatesPerHost: 1, storageDir, output: () => {}, handleSignals: false });
-    await app.ready;
-  });
-  afterAll(async () => {
-    await app.close();
-    rmSync(storageDir, { recursive: true, force: true });
-  });
+  serveBodies({ hostCount: 2 }, (started) => (app = started));
 
   it("kill -9 of the host mid-download fails stub.fetch's reader with a clear error", async () => {
     const pid = await stub("doomed").pid();

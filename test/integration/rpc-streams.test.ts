@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ErrorCode, type ClusterCoordinator } from "sourdough";
 import { Streams, patternMismatch, patternStream, type SourceStats } from "../fixtures/rpc-streams.ts";
 import { FIXTURES, startCluster, type TestCluster } from "../support/cluster.ts";
-import { peakRss } from "../support/rss.ts";
+import { describeRss, expectRssBounded, peakRss } from "../support/rss.ts";
 import { failOnUnhandledRejections } from "../support/unhandled.ts";
 
 const STREAMS_MODULE = new URL("../fixtures/rpc-streams.ts", import.meta.url);
@@ -174,16 +174,13 @@ describe.each([
     const hostPid = await stub.pid();
     const GiB = 1024 * MiB;
     const started = Date.now();
-    const { base, peak } = await peakRss(hostPid, async () => {
+    const rss = await peakRss(hostPid, async () => {
       const stream = await stub.produce(GiB, 1 * MiB);
       expect(await readAll(stream, false)).toEqual({ bytes: GiB, mismatch: -1 });
     });
     const seconds = (Date.now() - started) / 1000;
-    console.log(`rpc-streams (${hostCount} hosts): 1 GiB in ${seconds.toFixed(1)} s; peak RSS caller ${(peak.self / MiB).toFixed(0)} MiB (was ${(base.self / MiB).toFixed(0)}), host ${(peak.host / MiB).toFixed(0)} MiB (was ${(base.host / MiB).toFixed(0)})`);
-    // Bounded: a fraction of what was sent (a 1 GiB buffer anywhere would cross it).
-    const BOUND = 256 * MiB;
-    expect(peak.self - base.self).toBeLessThan(BOUND);
-    if (hostPid !== process.pid) expect(peak.host - base.host).toBeLessThan(BOUND);
+    console.log(`rpc-streams (${hostCount} hosts): 1 GiB in ${seconds.toFixed(1)} s; ${describeRss(rss, "caller")}`);
+    expectRssBounded(rss, hostPid);
   });
 });
 
